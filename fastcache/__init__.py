@@ -1,0 +1,31 @@
+"""fastcache: C-accelerated in-process caches, drop-in compatible with cachetools.
+
+``LRUCache``, ``LFUCache``, ``FIFOCache`` and ``TTLCache`` are compiled
+(Cython) mutable mappings following cachetools' semantics; ``lru_cache``
+follows ``functools.lru_cache``, ``cached``/``cachedmethod`` follow
+cachetools.  Set ``FASTCACHE_NO_EXTENSIONS=1`` to use the pure-Python twins.
+"""
+from __future__ import annotations
+
+from . import keys
+from ._impl import USING_EXTENSIONS, FIFOCache, LFUCache, LRUCache, TTLCache, Timer
+from ._types import CacheInfo, CacheStats, RemovalCause
+from .decorators import cached, cachedmethod, lru_cache
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "LRUCache",
+    "LFUCache",
+    "FIFOCache",
+    "TTLCache",
+    "Timer",
+    "lru_cache",
+    "cached",
+    "cachedmethod",
+    "keys",
+    "RemovalCause",
+    "CacheStats",
+    "CacheInfo",
+    "USING_EXTENSIONS",
+)

@@ -1,0 +1,1 @@
+"""Compiled implementations (Cython); the extension modules land here when built."""

@@ -1,0 +1,1 @@
+"""Pure-Python implementations, file for file the twins of ``fastcache._core``."""

@@ -1,0 +1,328 @@
+"""LRU cache with per-item time-to-live (pure Python twin of ``fastcache._core.ttl``)."""
+from __future__ import annotations
+
+import heapq
+import time as _time
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any, Callable, Optional, Union
+
+from .._types import RemovalCause
+from ._table import KT, VT, Table, _marker
+
+__all__ = ("TTLCache", "Timer")
+
+
+def as_time(t: object) -> float:
+    """The timer's value as a float; only real numbers are accepted."""
+    if isinstance(t, (int, float)) and not isinstance(t, bool):
+        return float(t)
+    raise TypeError("timer must return a real number of seconds, not %r" % type(t).__name__)
+
+
+def check_ttl(ttl: object) -> float:
+    """Validate a time-to-live: a positive real number of seconds."""
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise TypeError("ttl must be a real number of seconds, not %r" % type(ttl).__name__)
+    t = float(ttl)
+    if t != t:
+        raise ValueError("ttl must not be NaN")
+    if t <= 0:
+        raise ValueError("ttl must be positive, got %r" % (ttl,))
+    return t
+
+
+class Timer:
+    """The cache's timer: call it for the time; ``with cache.timer as now``
+    freezes time for everything the cache does inside the block (nestable),
+    as in cachetools.  Other attributes are forwarded to the wrapped timer."""
+
+    __slots__ = ("_timer", "_nesting", "_frozen", "_frozen_obj")
+
+    def __init__(self, timer: Callable[[], float]) -> None:
+        if not callable(timer):
+            raise TypeError("timer must be callable")
+        self._timer = timer
+        self._nesting = 0
+        self._frozen = 0.0
+        self._frozen_obj: Any = None
+
+    def now(self) -> float:
+        """The current (or frozen) time as a float."""
+        if self._nesting:
+            return self._frozen
+        return as_time(self._timer())
+
+    def __call__(self) -> Any:
+        if self._nesting:
+            return self._frozen_obj
+        return self._timer()
+
+    def __enter__(self) -> Any:
+        if self._nesting == 0:
+            t = self._timer()
+            self._frozen = as_time(t)
+            self._frozen_obj = t
+        self._nesting += 1
+        return self._frozen_obj
+
+    def __exit__(self, *exc: object) -> None:
+        self._nesting -= 1
+
+    def __copy__(self) -> "Timer":
+        return Timer(self._timer)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Timer":
+        import copy
+        return Timer(copy.deepcopy(self._timer, memo))
+
+    def __reduce__(self) -> Any:
+        return Timer, (self._timer,)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._timer, name)
+
+
+class TTLCache(Table[KT, VT]):
+    """LRU cache whose items expire: a drop-in for ``cachetools.TTLCache``.
+
+    An item stored at time ``t`` lives while ``timer() < t + ttl``;
+    ``set(key, value, ttl=...)`` gives one item its own TTL.  Expired items
+    are never returned, counted or iterated, and are removed by ``expire()``.
+    Structure: an OrderedDict in use order and a heap of expiry records
+    (stale records are skipped when popped).
+    """
+
+    __slots__ = ("_order", "_expiry", "_heap", "_write_seq", "_timer_w", "_ttl_obj",
+                 "_default_ttl", "_pending_ttl", "_now", "_custom_expire")
+
+    def __init__(self, maxsize: Union[int, float], ttl: float,
+                 timer: Callable[[], float] = _time.monotonic,
+                 getsizeof: Optional[Callable[[Any], int]] = None, *,
+                 on_evict: Optional[Callable[[Any, Any, RemovalCause], object]] = None) -> None:
+        self._init_from_params({"maxsize": maxsize, "ttl": ttl, "timer": timer,
+                                "getsizeof": getsizeof, "on_evict": on_evict})
+
+    def _init_from_params(self, params: dict[str, Any]) -> None:
+        ttl = check_ttl(params["ttl"])
+        timer = Timer(params["timer"])
+        self._init_table(params["maxsize"], params["getsizeof"], params["on_evict"])
+        self._timer_w = timer
+        self._ttl_obj = params["ttl"]
+        self._default_ttl = ttl
+        self._pending_ttl = ttl
+        self._now = 0.0
+        self._write_seq = 0
+        self._custom_expire = getattr(type(self), "expire") is not TTLCache.expire
+
+    def _params(self) -> dict[str, Any]:
+        params = super()._params()
+        params["ttl"] = self._ttl_obj
+        params["timer"] = self._timer_w._timer
+        return params
+
+    # ------------------------------------------------------------ expiry
+
+    def _push_expiry(self, key: Any, expires: float, ttl: Optional[float]) -> None:
+        self._write_seq += 1
+        self._expiry[key] = (expires, self._write_seq, ttl)
+        heapq.heappush(self._heap, (expires, self._write_seq, key))
+
+    def _expire_at(self, now: float) -> list[tuple[Any, Any]]:
+        out = []
+        heap, expiry = self._heap, self._expiry
+        while heap:
+            expires, seq, key = heap[0]
+            record = expiry.get(key)
+            if record is not None and record[1] == seq:
+                if now < expires:
+                    break
+                out.append((key, self._remove(key, RemovalCause.EXPIRED)))
+                self._expirations += 1
+            heapq.heappop(heap)
+        if len(heap) > 2 * len(expiry) + 16:        # drop stale records
+            self._heap = [(e, s, k) for k, (e, s, _) in expiry.items()]
+            heapq.heapify(self._heap)
+        return out
+
+    def _run_expire(self, now: float) -> None:
+        if self._custom_expire:
+            self.expire(self._timer_w() if self._timer_w._nesting else now)
+        else:
+            self._expire_at(now)
+
+    # ------------------------------------------------------- table hooks
+
+    def _before_store(self) -> None:
+        self._run_expire(self._now)
+
+    def _on_insert(self, key: Any) -> None:
+        self._order[key] = None
+        self._order.move_to_end(key)
+        self._push_expiry(key, self._now + self._pending_ttl, self._pending_ttl)
+
+    _on_update = _on_insert
+
+    def _on_access(self, key: Any) -> None:
+        self._order.move_to_end(key)
+
+    def _on_remove(self, key: Any) -> None:
+        del self._order[key]
+        del self._expiry[key]
+
+    def _victim(self) -> Any:
+        return next(iter(self._order), _marker)
+
+    def _on_clear(self) -> None:
+        self._order: OrderedDict[Any, None] = OrderedDict()
+        self._expiry: dict[Any, tuple[float, int, Optional[float]]] = {}
+        self._heap: list[tuple[float, int, Any]] = []
+
+    def _live(self, key: Any, now: float) -> bool:
+        record = self._expiry.get(key)
+        return record is not None and now < record[0]
+
+    def _store_ttl(self, key: Any, value: Any, ttl: float) -> None:
+        # The lock first: the timer's freeze counter is shared by all threads.
+        with self._lock, self._timer_w:
+            self._now = self._timer_w.now()
+            self._pending_ttl = ttl
+            self._store(key, value)
+
+    # ---------------------------------------------------------- mapping API
+
+    def __setitem__(self, key: KT, value: VT) -> None:
+        self._store_ttl(key, value, self._default_ttl)
+
+    def set(self, key: KT, value: VT, ttl: Optional[float] = None) -> None:
+        """Store value under key; ``ttl`` (seconds) overrides the cache's TTL for it."""
+        self._store_ttl(key, value, self._default_ttl if ttl is None else check_ttl(ttl))
+
+    def __getitem__(self, key: KT) -> VT:
+        with self._lock:
+            if key in self._data:
+                self._order.move_to_end(key)    # cachetools counts the use even if expired
+                if self._live(key, self._timer_w.now()):
+                    self._hits += 1
+                    return self._data[key]  # type: ignore[no-any-return]
+            self._misses += 1
+        return self.__missing__(key)
+
+    def get(self, key: KT, default: Any = None) -> Any:
+        """Return the live value for key and mark it used, else default."""
+        with self._lock:
+            if key in self._data and self._live(key, self._timer_w.now()):
+                self._hits += 1
+                self._order.move_to_end(key)
+                return self._data[key]
+            self._misses += 1
+            return default
+
+    def peek(self, key: KT, default: Any = None) -> Any:
+        """Return the live value for key without marking it used, else default."""
+        with self._lock:
+            if key in self._data and self._live(key, self._timer_w.now()):
+                return self._data[key]
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._data and self._live(key, self._timer_w.now())
+
+    def __delitem__(self, key: KT) -> None:
+        with self._lock:
+            if key not in self._data:
+                raise KeyError(key)
+            expired = not self._live(key, self._timer_w.now())
+            self._remove(key, RemovalCause.EXPIRED if expired else RemovalCause.EXPLICIT)
+            if expired:
+                self._expirations += 1
+        self._release()
+        if expired:
+            raise KeyError(key)
+
+    def pop(self, key: KT, default: Any = _marker) -> Any:
+        """Remove key and return its live value; default (or KeyError) if absent or expired."""
+        with self._lock:
+            if key not in self._data or not self._live(key, self._timer_w.now()):
+                if default is _marker:
+                    raise KeyError(key)
+                return default
+            value = self._remove(key, RemovalCause.EXPLICIT)
+        self._release()
+        return value
+
+    def setdefault(self, key: KT, default: Any = None) -> Any:
+        """Return the live value for key (a use), else store and return default."""
+        with self._lock, self._timer_w:
+            return super().setdefault(key, default)
+
+    def popitem(self) -> tuple[KT, VT]:
+        """Remove and return the least recently used (key, value) pair that has not expired."""
+        with self._lock, self._timer_w:
+            self._run_expire(self._timer_w.now())
+            return super().popitem()
+
+    def expire(self, time: Any = None) -> list[tuple[KT, VT]]:
+        """Remove expired items; return the removed (key, value) pairs in expiry order."""
+        now = self._timer_w.now() if time is None else as_time(time)
+        with self._lock:
+            out = self._expire_at(now)
+        self._release()
+        return out
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._run_expire(self._timer_w.now())
+        self._release()
+        return len(self._data)
+
+    @property
+    def currsize(self) -> int:
+        """The current size of the live items."""
+        with self._lock:
+            self._run_expire(self._timer_w.now())
+        self._release()
+        return self._currsize  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[KT]:
+        # A snapshot in insertion order, skipping what has expired when reached,
+        # so mutating the cache while iterating is allowed (as in cachetools).
+        for key in list(self._data):
+            with self._lock:
+                live = key in self._data and self._live(key, self._timer_w.now())
+            if live:
+                yield key
+
+    @property
+    def ttl(self) -> Any:
+        """The cache-wide time-to-live."""
+        return self._ttl_obj
+
+    @property
+    def timer(self) -> Timer:
+        """The timer (a wrapper that can freeze time in a ``with`` block)."""
+        return self._timer_w  # type: ignore[no-any-return]
+
+    def expires_at(self, key: KT, default: Any = None) -> Any:
+        """Return the time at which key expires (on the cache's timer), else default."""
+        with self._lock:
+            if key in self._data and self._live(key, self._timer_w.now()):
+                return self._expiry[key][0]
+            return default
+
+    def _policy_state(self, positions: dict[Any, int]) -> Any:
+        exp = sorted((e, s, positions[k], ttl) for k, (e, s, ttl) in self._expiry.items())
+        return {"lru": [positions[k] for k in self._order],
+                "expiry": [(pos, e, ttl) for e, _, pos, ttl in exp]}
+
+    def _restore_policy(self, state: Any, keys: list[Any]) -> None:
+        self._on_clear()
+        for pos in state["lru"]:
+            self._order[keys[pos]] = None
+        for pos, expires, ttl in state["expiry"]:
+            self._push_expiry(keys[pos], expires, ttl)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.expire()

@@ -1,0 +1,58 @@
+"""Small value types shared by the compiled and the pure-Python caches."""
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple, Optional, Union
+
+__all__ = ("RemovalCause", "CacheStats", "CacheInfo")
+
+
+class RemovalCause(str, enum.Enum):
+    """Why an item left a cache, as passed to ``on_evict(key, value, cause)``.
+
+    ``SIZE`` and ``EXPIRED`` are evictions by the cache itself; ``EXPLICIT``
+    is a ``del``/``pop``/``popitem``/``clear`` by the user; ``REPLACED`` is a
+    value overwritten by a new one for the same key (the old value is passed).
+    The values equal the strings moka-py uses.
+    """
+
+    EXPLICIT = "explicit"
+    REPLACED = "replaced"
+    SIZE = "size"
+    EXPIRED = "expired"
+
+    @property
+    def was_evicted(self) -> bool:
+        """True if the cache removed the item by itself (size or expiry)."""
+        return self in (RemovalCause.SIZE, RemovalCause.EXPIRED)
+
+
+class CacheStats(NamedTuple):
+    """Counters returned by ``cache.stats()``.
+
+    ``hits``/``misses`` count lookups through ``cache[key]`` and ``get``
+    (``peek`` and ``in`` are not counted); ``evictions`` counts items removed
+    to make room; ``expirations`` counts expired items removed.
+    """
+
+    hits: int
+    misses: int
+    evictions: int
+    expirations: int
+    currsize: int
+    maxsize: Optional[Union[int, float]]
+
+    @property
+    def hit_ratio(self) -> float:
+        """hits / (hits + misses), 0.0 before the first lookup."""
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+class CacheInfo(NamedTuple):
+    """Decorator statistics, the same four fields as ``functools`` and cachetools."""
+
+    hits: int
+    misses: int
+    maxsize: Optional[Union[int, float]]
+    currsize: int

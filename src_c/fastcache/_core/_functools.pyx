@@ -1,0 +1,126 @@
+"""The compiled wrapper behind ``fastcache.lru_cache``.
+
+Same contract as CPython's C ``functools.lru_cache`` wrapper: keys built the
+same way (a lone int or str argument is its own key; kwargs in call order),
+exceptions never cached, a concurrent miss may call the function twice but
+the first stored result wins.  The bounded cache is a compiled ``LRUCache``,
+so a hit is one table lookup plus one ring write, all in C.
+"""
+import types
+from fastcache._core.lru cimport LRUCache
+from fastcache._core._table cimport table_lookup
+from fastcache._core._ordered cimport ring_record
+
+cdef object KWD_MARK = object()      # separates positional from keyword arguments in keys
+cdef object _missing = object()
+
+
+cdef object make_key(tuple args, dict kwds, bint typed):
+    cdef object key
+    if not kwds and not typed:
+        if len(args) == 1:
+            key = args[0]
+            if type(key) is int or type(key) is str:
+                return key
+        return args
+    key = args
+    if kwds:
+        key += (KWD_MARK,)
+        for item in kwds.items():
+            key += item
+    if typed:
+        key += tuple([type(v) for v in args])
+        if kwds:
+            key += tuple([type(v) for v in kwds.values()])
+    return key
+
+
+cdef class LRUCacheWrapper:
+    """A function wrapped by ``lru_cache``; see ``functools.lru_cache``."""
+    cdef object func
+    cdef object cache_info_type
+    cdef object maxsize_obj
+    cdef Py_ssize_t maxsize
+    cdef bint typed
+    cdef LRUCache lru
+    cdef dict unbounded
+    cdef Py_ssize_t hits
+    cdef Py_ssize_t misses
+    cdef dict __dict__
+    cdef object __weakref__
+
+    def __cinit__(self, func, maxsize, bint typed, cache_info_type):
+        self.func = func
+        self.typed = typed
+        self.cache_info_type = cache_info_type
+        self.maxsize_obj = maxsize
+        if maxsize is None:
+            self.maxsize = -1
+            self.unbounded = {}
+        else:
+            self.maxsize = maxsize
+            if self.maxsize > 0:
+                self.lru = LRUCache(maxsize)
+
+    def __call__(self, *args, **kwargs):
+        cdef object key, result
+        cdef Py_ssize_t ix
+        cdef LRUCache lru
+        if self.maxsize == 0:
+            self.misses += 1
+            return self.func(*args, **kwargs)
+        key = make_key(args, kwargs, self.typed)
+        if self.maxsize > 0:
+            lru = self.lru
+            ix = table_lookup(lru, key, hash(key))
+            if ix >= 0:
+                self.hits += 1
+                ring_record(lru, ix)
+                return <object>lru.entries[ix].value
+            self.misses += 1
+            result = self.func(*args, **kwargs)
+            if lru.lookup(key, hash(key)) < 0:      # a recursive call may have stored it
+                lru.store(key, result)
+            return result
+        result = self.unbounded.get(key, _missing)
+        if result is not _missing:
+            self.hits += 1
+            return result
+        self.misses += 1
+        result = self.func(*args, **kwargs)
+        self.unbounded.setdefault(key, result)
+        return result
+
+    def cache_info(self):
+        """Report cache statistics: CacheInfo(hits, misses, maxsize, currsize)."""
+        if self.maxsize > 0:
+            currsize = len(self.lru)
+        elif self.maxsize < 0:
+            currsize = len(self.unbounded)
+        else:
+            currsize = 0
+        return self.cache_info_type(self.hits, self.misses, self.maxsize_obj, currsize)
+
+    def cache_clear(self):
+        """Clear the cache and its statistics."""
+        if self.maxsize > 0:
+            self.lru.clear()
+        elif self.maxsize < 0:
+            self.unbounded.clear()
+        self.hits = self.misses = 0
+
+    def cache_parameters(self):
+        """Return {'maxsize': ..., 'typed': ...}."""
+        return {"maxsize": self.maxsize_obj, "typed": self.typed}
+
+    def __get__(self, obj, objtype):
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __reduce__(self):
+        return self.__qualname__
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self

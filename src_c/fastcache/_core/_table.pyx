@@ -1,0 +1,686 @@
+"""The insertion-ordered hash table that every compiled cache extends.
+
+Layout (the same idea as CPython's dict): a dense array of entries in
+insertion order, and an open-addressing index of int32 entry numbers.
+A deletion leaves a hole in the entries and a dummy in the index; both are
+swept when the entries array fills up, by rebuilding the table compactly.
+Policies keep their order structures in terms of entry numbers and are told
+how entries moved (``on_remap``) when that happens.
+
+Why not a dict plus node objects: at 100k entries a hit is bound by cache
+misses, and a node object per entry costs one more miss and ~60 bytes.  Here
+an entry is 32 bytes and a policy's own data lives in parallel arrays.
+
+Thread safety: every operation runs under the GIL and only gives it up inside
+Python callbacks (a key's ``__eq__``/``__hash__``, ``getsizeof``, an
+overridden ``popitem``, the timer, the removal listener, and the
+finalizers of removed objects).  Lookups restart when the table changed
+during a callback, removed objects are released only once the table is
+consistent again, and listeners run last.  So each public call is atomic
+with respect to other threads except while user code it calls is running.
+"""
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ
+from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
+from libc.string cimport memset, memcpy
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, INT32_MAX
+import copyreg
+import logging
+from collections.abc import KeysView, ValuesView, ItemsView, Mapping, MutableMapping
+
+from fastcache._types import RemovalCause, CacheStats
+
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+
+cdef tuple CAUSES = (RemovalCause.EXPLICIT, RemovalCause.REPLACED,
+                     RemovalCause.SIZE, RemovalCause.EXPIRED)
+cdef object log = logging.getLogger("fastcache")
+cdef object _marker = object()
+
+cdef enum:
+    MIN_CAPACITY = 8
+
+
+cdef object check_maxsize(object maxsize):
+    """Return maxsize as a Py_ssize_t-compatible int, or None when unbounded."""
+    if isinstance(maxsize, bool) or not isinstance(maxsize, (int, float)):
+        raise TypeError("maxsize must be an int, not %r" % type(maxsize).__name__)
+    if maxsize != maxsize:
+        raise ValueError("maxsize must not be NaN")
+    if maxsize < 0:
+        raise ValueError("maxsize must be non-negative")
+    if isinstance(maxsize, float):
+        if maxsize == float("inf"):
+            return None
+        if maxsize != int(maxsize):
+            raise ValueError("maxsize must be a whole number, got %r" % maxsize)
+        maxsize = int(maxsize)
+    if maxsize >= PY_SSIZE_T_MAX:
+        return None
+    return maxsize
+
+
+def _defines_popitem_in_python(cls, core_base):
+    """True if a Python subclass overrides popitem (the eviction hook)."""
+    for klass in cls.__mro__:
+        if "popitem" in klass.__dict__:
+            return klass is not core_base and not klass.__module__.startswith("fastcache._core")
+    return False
+
+
+cdef class Table:
+    """Storage, size accounting, statistics and removal notification.
+
+    Not instantiated directly: each policy (LRU, FIFO, LFU, TTL) subclasses it
+    and adds its order structure and ``popitem``.
+    """
+
+    def __cinit__(self, *args, **kwargs):
+        self.entries = NULL
+        self.index = NULL
+        self.stamps = NULL
+        self.side = NULL
+        self.graves = NULL
+        self._maxsize = PY_SSIZE_T_MAX
+        self._maxsize_obj = None
+        self._getsizeof_arg = None
+        self._sizer = None
+        self._on_evict = None
+        self.index_bits = 0
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self.entries != NULL:
+            for i in range(self.nentries):
+                if self.entries[i].key != NULL:
+                    Py_DECREF(<object>self.entries[i].key)
+                    Py_DECREF(<object>self.entries[i].value)
+            PyMem_Free(self.entries)
+        for i in range(self.ngraves):
+            Py_XDECREF(self.graves[i].key)
+            Py_XDECREF(self.graves[i].value)
+        PyMem_Free(self.graves)
+        PyMem_Free(self.index)
+        PyMem_Free(self.stamps)
+        PyMem_Free(self.side)
+
+    cdef int init_table(self, object maxsize, object getsizeof, object on_evict) except -1:
+        cdef object ms = check_maxsize(maxsize)
+        if on_evict is not None and not callable(on_evict):
+            raise TypeError("on_evict must be callable or None")
+        if getsizeof is not None and not callable(getsizeof):
+            raise TypeError("getsizeof must be callable or None")
+        self.drop_all(CAUSE_EXPLICIT)
+        self.release()
+        self._maxsize_obj = maxsize
+        self._maxsize = PY_SSIZE_T_MAX if ms is None else ms
+        self._on_evict = on_evict
+        self._getsizeof_arg = getsizeof
+        cls = type(self)
+        if getsizeof is not None:
+            # As in cachetools, the constructor argument becomes the instance's getsizeof.
+            setattr(self, "getsizeof", getsizeof)
+            self._sizer = getsizeof
+        elif getattr(cls, "getsizeof") is not getattr(_base_class_of(cls), "getsizeof"):
+            self._sizer = self.getsizeof
+        else:
+            self._sizer = None
+        self.weighted = self._sizer is not None
+        self._custom_popitem = _defines_popitem_in_python(cls, _base_class_of(cls))
+        return 0
+
+    # ------------------------------------------------------------------ table
+
+    cdef Py_ssize_t lookup(self, object key, Py_hash_t h) except -2:
+        """Entry number of key, or -1."""
+        return table_lookup(self, key, h)
+
+    cdef int resize(self) except -1:
+        """Make room for one more entry: sweep holes, and grow if needed."""
+        cdef Py_ssize_t newcap = MIN_CAPACITY, i, j = 0, old_n = self.nentries
+        cdef Py_ssize_t want = self.used + self.used // 2 + 1
+        cdef Entry *new_entries
+        cdef uint32_t *new_stamps = NULL
+        cdef char *new_side = NULL
+        cdef int32_t *new_index
+        cdef int32_t *remap = NULL
+        cdef int bits
+        cdef size_t mask, s
+        while newcap < want:
+            newcap <<= 1
+        if newcap > INT32_MAX // 2:
+            raise MemoryError("cache too large")
+        bits = 1
+        while (<Py_ssize_t>1 << bits) < 2 * newcap:
+            bits += 1
+        new_entries = <Entry *>PyMem_Malloc(newcap * sizeof(Entry))
+        new_index = <int32_t *>PyMem_Malloc((<size_t>1 << bits) * sizeof(int32_t))
+        if self.side_size:
+            new_side = <char *>PyMem_Malloc(newcap * self.side_size)
+        if self.has_stamps:
+            new_stamps = <uint32_t *>PyMem_Malloc(newcap * sizeof(uint32_t))
+        if old_n:
+            remap = <int32_t *>PyMem_Malloc(old_n * sizeof(int32_t))
+        if (new_entries == NULL or new_index == NULL
+                or (self.side_size and new_side == NULL) or (old_n and remap == NULL)
+                or (self.has_stamps and new_stamps == NULL)):
+            PyMem_Free(new_entries); PyMem_Free(new_index); PyMem_Free(new_stamps)
+            PyMem_Free(new_side); PyMem_Free(remap)
+            raise MemoryError()
+        memset(new_index, 0xff, (<size_t>1 << bits) * sizeof(int32_t))   # all IX_EMPTY
+        mask = (<size_t>1 << bits) - 1
+        for i in range(old_n):
+            if self.entries[i].key == NULL:
+                remap[i] = -1
+                continue
+            new_entries[j] = self.entries[i]
+            if self.has_stamps:
+                new_stamps[j] = self.stamps[i]
+            if self.side_size:
+                memcpy(new_side + j * self.side_size, self.side + i * self.side_size, self.side_size)
+            s = slot_of(new_entries[j].hash, bits)
+            while new_index[s] != IX_EMPTY:
+                s = (s + 1) & mask
+            new_index[s] = <int32_t>j
+            remap[i] = <int32_t>j
+            j += 1
+        PyMem_Free(self.entries); PyMem_Free(self.index); PyMem_Free(self.side)
+        PyMem_Free(self.stamps)
+        self.stamps = new_stamps
+        self.entries = new_entries
+        self.index = new_index
+        self.side = new_side
+        self.index_bits = bits
+        self.capacity = newcap
+        self.nentries = j
+        self.mutations += 1
+        try:
+            if old_n:
+                self.on_remap(remap, old_n)
+        finally:
+            PyMem_Free(remap)
+        return 0
+
+    cdef Py_ssize_t append(self, object key, Py_hash_t h, object value, Py_ssize_t size) except -1:
+        """Add a key known to be absent; return its entry number."""
+        cdef Py_ssize_t ix
+        cdef size_t s, mask
+        if self.nentries >= self.capacity:
+            self.resize()
+        ix = self.nentries
+        mask = (<size_t>1 << self.index_bits) - 1
+        s = slot_of(h, self.index_bits)
+        while self.index[s] >= 0:      # reuse the first empty or dummy slot
+            s = (s + 1) & mask
+        self.index[s] = <int32_t>ix
+        Py_INCREF(key)
+        Py_INCREF(value)
+        self.entries[ix].key = <PyObject *>key
+        self.entries[ix].value = <PyObject *>value
+        self.entries[ix].hash = h
+        self.entries[ix].size = size
+        self.nentries = ix + 1
+        self.used += 1
+        self._currsize += size
+        self.mutations += 1
+        return ix
+
+    cdef void remove_at(self, Py_ssize_t ix, int cause):
+        """Unlink entry ix; its references go to the graveyard for release()."""
+        cdef Entry *e = &self.entries[ix]
+        cdef size_t s = slot_of(e.hash, self.index_bits)
+        cdef size_t mask = (<size_t>1 << self.index_bits) - 1
+        while self.index[s] != ix:
+            s = (s + 1) & mask
+        self.index[s] = IX_DUMMY
+        self.on_remove(ix)
+        if self.bury(e.key, e.value, cause) < 0:
+            # Out of memory for the graveyard: release at once rather than leak.
+            Py_DECREF(<object>e.key)
+            Py_DECREF(<object>e.value)
+        e.key = NULL
+        e.value = NULL
+        self.used -= 1
+        self._currsize -= e.size
+        self.mutations += 1
+
+    cdef int replace_value(self, Py_ssize_t ix, object value) except -1:
+        cdef Entry *e = &self.entries[ix]
+        cdef PyObject *old = e.value
+        Py_INCREF(value)
+        e.value = <PyObject *>value
+        Py_INCREF(<object>e.key)
+        self.bury(e.key, old, CAUSE_REPLACED)
+        return 0
+
+    cdef int bury(self, PyObject *key, PyObject *value, int cause) except -1:
+        cdef Grave *g
+        cdef Py_ssize_t cap
+        if self.ngraves == self.graves_cap:
+            cap = 8 if self.graves_cap == 0 else self.graves_cap * 2
+            g = <Grave *>PyMem_Realloc(self.graves, cap * sizeof(Grave))
+            if g == NULL:
+                raise MemoryError()
+            self.graves = g
+            self.graves_cap = cap
+        self.graves[self.ngraves].key = key
+        self.graves[self.ngraves].value = value
+        self.graves[self.ngraves].cause = cause
+        self.ngraves += 1
+        return 0
+
+    cdef int release(self) except -1:
+        """Notify the listener of, and drop, everything removed so far.
+
+        Runs with the table consistent, so finalizers and listeners may use
+        the cache again.  Listener errors are logged, never raised: the
+        operation that removed the item has already succeeded.
+        """
+        cdef Py_ssize_t i, n
+        cdef Grave g
+        cdef object k, v
+        while self.ngraves:
+            n = self.ngraves
+            self.ngraves -= 1
+            g = self.graves[n - 1]
+            k = <object>g.key      # takes a new reference
+            v = <object>g.value
+            Py_DECREF(k)           # drop the graveyard's own references
+            Py_DECREF(v)
+            if self._on_evict is not None:
+                try:
+                    self._on_evict(k, v, CAUSES[g.cause])
+                except Exception:
+                    log.exception("fastcache: on_evict listener raised; ignored")
+        return 0
+
+    cdef Py_ssize_t item_size(self, object value) except -1:
+        size = self._sizer(value)
+        if isinstance(size, bool) or not isinstance(size, int):
+            try:
+                size = size.__index__()
+            except AttributeError:
+                raise TypeError("getsizeof must return an int, not %r" % type(size).__name__) from None
+        if size < 0:
+            raise ValueError("value size must be non-negative")
+        if size > self._maxsize:
+            raise ValueError("value too large")
+        return size
+
+    cdef int store(self, object key, object value) except -1:
+        """cache[key] = value, with cachetools' eviction rules."""
+        cdef Py_hash_t h = hash(key)
+        cdef Py_ssize_t size = 1, ix, diff
+        if self.weighted:
+            size = self.item_size(value)
+        elif self._maxsize < 1:
+            raise ValueError("value too large")
+        try:
+            self.before_store()
+            ix = self.lookup(key, h)
+            if ix >= 0:
+                if not self.weighted:
+                    # An update never evicts when every item has size 1.
+                    self.replace_value(ix, value)
+                    self.on_update(ix)
+                    return 0
+                diff = size - self.entries[ix].size
+                while self._currsize + diff > self._maxsize:
+                    self.evict_one()
+                    ix = self.lookup(key, h)    # eviction may have taken key itself
+                    diff = size if ix < 0 else size - self.entries[ix].size
+                if ix >= 0:
+                    self.replace_value(ix, value)
+                    self._currsize += diff
+                    self.entries[ix].size = size
+                    self.on_update(ix)
+                    return 0
+            else:
+                while self._currsize + size > self._maxsize:
+                    self.evict_one()
+                if self._custom_popitem and self.lookup(key, h) >= 0:
+                    # A Python popitem() stored the key meanwhile; treat as an update.
+                    return self.store(key, value)
+            ix = self.append(key, h, value, size)
+            self.on_insert(ix)
+        finally:
+            if self.ngraves:
+                self.release()
+        return 0
+
+    cdef int evict_one(self) except -1:
+        """Remove one item to make room, through popitem() as cachetools does."""
+        cdef Py_ssize_t ix
+        if self._custom_popitem:
+            self._evicting += 1
+            try:
+                self.popitem()
+            finally:
+                self._evicting -= 1
+            return 0
+        ix = self.victim()
+        if ix < 0:
+            raise KeyError("%s is empty" % type(self).__name__)
+        self.remove_at(ix, CAUSE_SIZE)
+        self.evictions += 1
+        return 0
+
+    cdef int drop_all(self, int cause) except -1:
+        cdef Py_ssize_t i
+        cdef Entry *e
+        if self.entries == NULL:
+            return 0
+        for i in range(self.nentries):
+            e = &self.entries[i]
+            if e.key != NULL:
+                if self.bury(e.key, e.value, cause) < 0:
+                    Py_DECREF(<object>e.key)
+                    Py_DECREF(<object>e.value)
+                e.key = NULL
+                e.value = NULL
+        self.nentries = 0
+        self.used = 0
+        self._currsize = 0
+        self.mutations += 1
+        if self.index != NULL:
+            memset(self.index, 0xff, (<size_t>1 << self.index_bits) * sizeof(int32_t))
+        self.on_clear()
+        return 0
+
+    cdef object snapshot_keys(self):
+        cdef list keys = []
+        cdef Py_ssize_t i
+        for i in range(self.nentries):
+            if self.entries[i].key != NULL:
+                keys.append(<object>self.entries[i].key)
+        return keys
+
+    # ----------------------------------------------------------- policy hooks
+
+    cdef int before_store(self) except -1:
+        return 0
+
+    cdef int on_insert(self, Py_ssize_t ix) except -1:
+        return 0
+
+    cdef int on_update(self, Py_ssize_t ix) except -1:
+        return 0
+
+    cdef int on_access(self, Py_ssize_t ix) except -1:
+        return 0
+
+    cdef void on_remove(self, Py_ssize_t ix):
+        pass
+
+    cdef Py_ssize_t victim(self) except -2:
+        return -1
+
+    cdef int on_remap(self, int32_t *remap, Py_ssize_t old_n) except -1:
+        return 0
+
+    cdef void on_clear(self):
+        pass
+
+    cdef object policy_state(self, dict positions):
+        return None
+
+    cdef int restore_policy(self, object state, list ixs) except -1:
+        return 0
+
+    # -------------------------------------------------------- mapping protocol
+
+    def __len__(self):
+        return self.used
+
+    def __contains__(self, key):
+        return self.lookup(key, hash(key)) >= 0
+
+    def __getitem__(self, key):
+        cdef Py_ssize_t ix = self.lookup(key, hash(key))
+        if ix >= 0:
+            self.hits += 1
+            self.on_access(ix)
+            return <object>self.entries[ix].value
+        self.misses += 1
+        value = self.__missing__(key)
+        ix = self.lookup(key, hash(key))     # __missing__ may have stored it
+        if ix >= 0:
+            self.on_access(ix)
+        return value
+
+    def __missing__(self, key):
+        raise KeyError(key)
+
+    def __setitem__(self, key, value):
+        self.store(key, value)
+
+    def __delitem__(self, key):
+        cdef Py_ssize_t ix = self.lookup(key, hash(key))
+        if ix < 0:
+            raise KeyError(key)
+        self.remove_at(ix, CAUSE_EXPLICIT)
+        self.release()
+
+    def __iter__(self):
+        return _TableIterator(self)
+
+    def __reversed__(self):
+        return iter(self.snapshot_keys()[::-1])
+
+    def get(self, key, default=None):
+        """Return the value for key (updating the policy's order), else default."""
+        cdef Py_ssize_t ix = self.lookup(key, hash(key))
+        if ix >= 0:
+            self.hits += 1
+            self.on_access(ix)
+            return <object>self.entries[ix].value
+        self.misses += 1
+        return default
+
+    def peek(self, key, default=None):
+        """Return the value for key without counting it as a use, else default."""
+        cdef Py_ssize_t ix = self.lookup(key, hash(key))
+        if ix >= 0:
+            return <object>self.entries[ix].value
+        return default
+
+    def pop(self, key, default=_marker):
+        """Remove key and return its value; default (or KeyError) if absent."""
+        cdef Py_ssize_t ix = self.lookup(key, hash(key))
+        if ix < 0:
+            if default is _marker:
+                raise KeyError(key)
+            return default
+        value = <object>self.entries[ix].value
+        self.remove_at(ix, CAUSE_EXPLICIT)
+        self.release()
+        return value
+
+    def popitem(self):
+        """Remove and return the (key, value) pair the policy evicts next."""
+        cdef Py_ssize_t ix = self.victim()
+        cdef int cause = CAUSE_SIZE if self._evicting else CAUSE_EXPLICIT
+        if ix < 0:
+            raise KeyError("%s is empty" % type(self).__name__)
+        item = (<object>self.entries[ix].key, <object>self.entries[ix].value)
+        self.remove_at(ix, cause)
+        if cause == CAUSE_SIZE:
+            self.evictions += 1
+        self.release()
+        return item
+
+    def setdefault(self, key, default=None):
+        """Return cache[key] if present (a use), else store and return default."""
+        if key in self:
+            return self[key]
+        self[key] = default
+        return default
+
+    def update(self, other=(), /, **kwargs):
+        """Store every item of other and kwargs, as dict.update does."""
+        if isinstance(other, Mapping):
+            for key in other:
+                self[key] = other[key]
+        elif hasattr(other, "keys"):
+            for key in other.keys():
+                self[key] = other[key]
+        else:
+            for key, value in other:
+                self[key] = value
+        for key, value in kwargs.items():
+            self[key] = value
+
+    def clear(self):
+        """Remove every item (listeners see cause EXPLICIT)."""
+        self.drop_all(CAUSE_EXPLICIT)
+        self.release()
+
+    def keys(self):
+        return KeysView(self)
+
+    def values(self):
+        return ValuesView(self)
+
+    def items(self):
+        return ItemsView(self)
+
+    def __eq__(self, other):
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return dict(self.items()) == dict(other.items())
+
+    def __ne__(self, other):
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    __hash__ = None
+
+    def __repr__(self):
+        cdef Py_ssize_t i
+        cdef dict d = {}
+        currsize = self.currsize        # first: a TTL cache expires items here
+        for i in range(self.nentries):
+            if self.entries[i].key != NULL:
+                d[<object>self.entries[i].key] = <object>self.entries[i].value
+        return "%s(%r, maxsize=%r, currsize=%r)" % (
+            type(self).__name__, d, self._maxsize_obj, currsize)
+
+    @property
+    def maxsize(self):
+        """The maximum size of the cache."""
+        return self._maxsize_obj
+
+    @property
+    def currsize(self):
+        """The current size of the cache (the sum of item sizes)."""
+        return self._currsize
+
+    @staticmethod
+    def getsizeof(value):
+        """Return the size of a cache element's value (1 unless overridden)."""
+        return 1
+
+    @property
+    def on_evict(self):
+        """The removal listener ``on_evict(key, value, cause)``, or None."""
+        return self._on_evict
+
+    @on_evict.setter
+    def on_evict(self, listener):
+        if listener is not None and not callable(listener):
+            raise TypeError("on_evict must be callable or None")
+        self._on_evict = listener
+
+    def stats(self):
+        """Return CacheStats(hits, misses, evictions, expirations, currsize, maxsize)."""
+        return CacheStats(self.hits, self.misses, self.evictions, self.expirations,
+                          self.currsize, self._maxsize_obj)
+
+    def reset_stats(self):
+        """Zero the hit, miss, eviction and expiration counters."""
+        self.hits = self.misses = self.evictions = self.expirations = 0
+
+    # ------------------------------------------------------ copy and pickle
+
+    def _params(self):
+        return {"maxsize": self._maxsize_obj, "getsizeof": self._getsizeof_arg,
+                "on_evict": self._on_evict}
+
+    def __getstate__(self):
+        cdef Py_ssize_t i, n = 0
+        cdef list items = []
+        cdef dict positions = {}
+        for i in range(self.nentries):
+            if self.entries[i].key != NULL:
+                items.append((<object>self.entries[i].key, <object>self.entries[i].value,
+                              self.entries[i].size))
+                positions[i] = n
+                n += 1
+        inst = dict(getattr(self, "__dict__"))
+        inst.pop("getsizeof", None)
+        return {"params": self._params(), "items": items,
+                "policy": self.policy_state(positions), "dict": inst,
+                "stats": (self.hits, self.misses, self.evictions, self.expirations)}
+
+    def __setstate__(self, state):
+        cdef list ixs = []
+        params = state["params"]
+        getattr(self, "__dict__").update(state["dict"])
+        self._init_from_params(params)
+        for key, value, size in state["items"]:
+            ixs.append(self.append(key, hash(key), value, size))
+        self.restore_policy(state["policy"], ixs)
+        self.hits, self.misses, self.evictions, self.expirations = state["stats"]
+
+    def _init_from_params(self, params):
+        self.init_table(params["maxsize"], params["getsizeof"], params["on_evict"])
+
+    def __reduce_ex__(self, protocol):
+        return (copyreg.__newobj__, (type(self),), self.__getstate__())
+
+    def __copy__(self):
+        state = self.__getstate__()
+        new = type(self).__new__(type(self))
+        new.__setstate__(state)
+        return new
+
+
+cdef object _base_class_of(type cls):
+    """The compiled class a Python subclass derives from."""
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("fastcache._core"):
+            return klass
+    return Table
+
+
+cdef class _TableIterator:
+    """Iterates keys in insertion order, like dict; fails if the cache changes size."""
+    cdef Table table
+    cdef Py_ssize_t pos
+    cdef Py_ssize_t used
+    cdef uint64_t mutations
+
+    def __cinit__(self, Table table):
+        self.table = table
+        self.pos = 0
+        self.used = table.used
+        self.mutations = table.mutations
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef Table t = self.table
+        if t.mutations != self.mutations:
+            if t.used != self.used:
+                raise RuntimeError("%s changed size during iteration" % type(t).__name__)
+            raise RuntimeError("%s keys changed during iteration" % type(t).__name__)
+        while self.pos < t.nentries:
+            self.pos += 1
+            if t.entries[self.pos - 1].key != NULL:
+                return <object>t.entries[self.pos - 1].key
+        raise StopIteration
+
+
+MutableMapping.register(Table)

@@ -1,0 +1,605 @@
+"""Least Recently Used cache with per-item time-to-live (compiled)."""
+import time as _time
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from cpython.float cimport PyFloat_AsDouble
+from libc.stdint cimport int32_t, int64_t
+from libc.math cimport INFINITY
+from fastcache._core._table cimport Table, Entry, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED, CAUSE_SIZE
+from fastcache._core._ordered cimport OrderedTable, ring_record, Ring
+
+cdef extern from *:
+    """
+    #if defined(__linux__)
+    #include <time.h>
+    #define FC_FAST_MONOTONIC 1
+    static double fc_monotonic(void) {
+        /* The clock and the arithmetic of CPython's time.monotonic() on Linux,
+           so values from both compare exactly. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec) / 1e9;
+    }
+    #else
+    #define FC_FAST_MONOTONIC 0
+    static double fc_monotonic(void) { return 0.0; }
+    #endif
+    """
+    const int FC_FAST_MONOTONIC
+    double fc_monotonic() nogil
+
+
+cdef object _marker = object()
+
+
+cdef double as_time(object t) except? -1.0:
+    if isinstance(t, (int, float)) and not isinstance(t, bool):
+        return PyFloat_AsDouble(t)
+    raise TypeError("timer must return a real number of seconds, not %r" % type(t).__name__)
+
+
+cdef double check_ttl(object ttl) except? -1.0:
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise TypeError("ttl must be a real number of seconds, not %r" % type(ttl).__name__)
+    cdef double t = ttl
+    if t != t:
+        raise ValueError("ttl must not be NaN")
+    if t <= 0:
+        raise ValueError("ttl must be positive, got %r" % (ttl,))
+    return t
+
+
+cdef inline TTLNode *tnode(Table t, Py_ssize_t ix) noexcept:
+    return <TTLNode *>(t.side + ix * sizeof(TTLNode))
+
+
+cdef class Timer:
+    """The cache's timer: call it for the time; ``with cache.timer as now``
+    freezes time for everything the cache does inside the block (nestable),
+    as in cachetools.  Other attributes are forwarded to the wrapped timer."""
+
+    def __cinit__(self, timer):
+        if not callable(timer):
+            raise TypeError("timer must be callable")
+        self._timer = timer
+        self.nesting = 0
+        self.fast_monotonic = FC_FAST_MONOTONIC and timer is _time.monotonic
+
+    cdef double now(self) except? -1.0:
+        if self.nesting:
+            return self.frozen
+        if self.fast_monotonic:
+            return fc_monotonic()
+        return as_time(self._timer())
+
+    def __call__(self):
+        if self.nesting:
+            if self.frozen_obj is None:
+                self.frozen_obj = self.frozen
+            return self.frozen_obj
+        return self._timer()
+
+    def __enter__(self):
+        if self.nesting == 0:
+            t = self._timer()
+            self.frozen = as_time(t)
+            self.frozen_obj = t
+        elif self.frozen_obj is None:
+            self.frozen_obj = self.frozen
+        self.nesting += 1
+        return self.frozen_obj
+
+    def __exit__(self, *exc):
+        self.nesting -= 1
+
+    def __copy__(self):
+        return Timer(self._timer)
+
+    def __deepcopy__(self, memo):
+        import copy
+        return Timer(copy.deepcopy(self._timer, memo))
+
+    def __reduce__(self):
+        return Timer, (self._timer,)
+
+    def __getattr__(self, name):
+        return getattr(self._timer, name)
+
+
+cdef class TTLCache(OrderedTable):
+    """LRU cache whose items expire: a drop-in for ``cachetools.TTLCache``.
+
+    An item stored at time ``t`` lives while ``timer() < t + ttl``;
+    ``set(key, value, ttl=...)`` gives one item its own TTL.  Expired items
+    are never returned, counted or iterated, and are removed by
+    ``expire()``, which runs before every write and from ``len()``,
+    ``currsize`` and ``repr()``.  Eviction order is LRU among live items.
+
+    Structure: the LRU ring of ``LRUCache``, plus one FIFO ring of expiry
+    records per distinct TTL (items written with one TTL expire in write
+    order, so each ring is sorted and ``expire()`` pops from the heads:
+    amortised O(1) per removed item, nothing scanned).  Past eight distinct
+    TTLs further ones go to a binary heap (O(log n)).
+    """
+
+    def __cinit__(self, *args, **kwargs):
+        cdef int q
+        self.side_size = sizeof(TTLNode)
+        for q in range(NQUEUES):
+            self.queues[q].ring.buf = NULL
+            self.queues[q].ring.head = self.queues[q].ring.tail = 0
+            self.queues[q].ring.mask = -1
+        self.nqueues = 0
+        self.heap = NULL
+        self.heap_len = self.heap_cap = 0
+        self.min_expiry = INFINITY
+
+    def __dealloc__(self):
+        cdef int q
+        for q in range(NQUEUES):
+            PyMem_Free(self.queues[q].ring.buf)
+        PyMem_Free(self.heap)
+
+    def __init__(self, maxsize, ttl, timer=_time.monotonic, getsizeof=None, *, on_evict=None):
+        self._init_from_params({"maxsize": maxsize, "ttl": ttl, "timer": timer,
+                                "getsizeof": getsizeof, "on_evict": on_evict})
+
+    def _init_from_params(self, params):
+        cdef double ttl = check_ttl(params["ttl"])
+        timer = Timer(params["timer"])
+        self.init_table(params["maxsize"], params["getsizeof"], params["on_evict"])
+        self._timer_w = timer
+        self._ttl_obj = params["ttl"]
+        self.default_ttl = ttl
+        self.clear_expiry()
+        cls = type(self)
+        self._custom_expire = getattr(cls, "expire") is not TTLCache.expire
+
+    def _params(self):
+        params = Table._params(self)
+        params["ttl"] = self._ttl_obj
+        params["timer"] = self._timer_w._timer
+        return params
+
+    cdef void clear_expiry(self):
+        cdef int q
+        for q in range(self.nqueues):
+            self.queues[q].ring.head = self.queues[q].ring.tail = 0
+        self.nqueues = 1
+        self.queues[0].ttl = self.default_ttl
+        self.heap_len = 0
+        self.min_expiry = INFINITY
+
+    # ------------------------------------------------------------- expiry
+
+    cdef int push_expiry(self, Py_ssize_t ix, double expires, double ttl) except -1:
+        cdef int q
+        cdef Ring *r
+        cdef int64_t seq
+        cdef TTLNode *n = tnode(self, ix)
+        cdef HeapRec rec
+        n.expires = expires
+        self.write_seq += 1
+        n.wseq = self.write_seq
+        if expires < self.min_expiry:
+            self.min_expiry = expires
+        for q in range(self.nqueues):
+            if self.queues[q].ttl == ttl:
+                break
+        else:
+            if self.nqueues == NQUEUES or ttl < 0:      # ttl < 0: restoring a heap item
+                n.wq = NQUEUES
+                n.wstamp = self.write_seq
+                rec.expires = expires
+                rec.stamp = self.write_seq
+                rec.ix = <int32_t>ix
+                return self.heap_push(rec)
+            q = self.nqueues
+            self.nqueues += 1
+            self.queues[q].ttl = ttl
+            self.queues[q].ring.head = self.queues[q].ring.tail = 0
+        r = &self.queues[q].ring
+        seq = r.tail
+        if seq - r.head > r.mask:
+            self.compact_queue(q)
+            seq = r.tail
+        r.buf[seq & r.mask] = <int32_t>ix
+        r.tail = seq + 1
+        n.wq = q
+        n.wstamp = seq
+        return 0
+
+    cdef bint queue_rec_live(self, int q, int64_t seq, int32_t ix) noexcept:
+        cdef TTLNode *n
+        if self.entries[ix].key == NULL:
+            return False
+        n = tnode(self, ix)
+        return n.wq == q and n.wstamp == seq
+
+    cdef int compact_queue(self, int q) except -1:
+        cdef Ring *r = &self.queues[q].ring
+        cdef int64_t seq, live = 0, n = 0, cap = 16
+        cdef int32_t ix
+        cdef int32_t *buf
+        for seq in range(r.head, r.tail):
+            if self.queue_rec_live(q, seq, r.buf[seq & r.mask]):
+                live += 1
+        while cap < 2 * live + 2:
+            cap <<= 1
+        buf = <int32_t *>PyMem_Malloc(cap * sizeof(int32_t))
+        if buf == NULL:
+            raise MemoryError()
+        for seq in range(r.head, r.tail):
+            ix = r.buf[seq & r.mask]
+            if self.queue_rec_live(q, seq, ix):
+                buf[n] = ix
+                tnode(self, ix).wstamp = n
+                n += 1
+        PyMem_Free(r.buf)
+        r.buf = buf
+        r.head = 0
+        r.tail = n
+        r.mask = cap - 1
+        return 0
+
+    cdef int heap_push(self, HeapRec rec) except -1:
+        cdef Py_ssize_t i, parent
+        cdef HeapRec *h
+        if self.heap_len == self.heap_cap:
+            cap = 16 if self.heap_cap == 0 else self.heap_cap * 2
+            h = <HeapRec *>PyMem_Realloc(self.heap, cap * sizeof(HeapRec))
+            if h == NULL:
+                raise MemoryError()
+            self.heap = h
+            self.heap_cap = cap
+        i = self.heap_len
+        self.heap_len += 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            if self.heap[parent].expires < rec.expires or (
+                    self.heap[parent].expires == rec.expires and self.heap[parent].stamp < rec.stamp):
+                break
+            self.heap[i] = self.heap[parent]
+            i = parent
+        self.heap[i] = rec
+        return 0
+
+    cdef void heap_sift_down(self, Py_ssize_t i):
+        cdef HeapRec rec = self.heap[i]
+        cdef Py_ssize_t child
+        while True:
+            child = 2 * i + 1
+            if child >= self.heap_len:
+                break
+            if child + 1 < self.heap_len and (
+                    self.heap[child + 1].expires < self.heap[child].expires or (
+                    self.heap[child + 1].expires == self.heap[child].expires
+                    and self.heap[child + 1].stamp < self.heap[child].stamp)):
+                child += 1
+            if rec.expires < self.heap[child].expires or (
+                    rec.expires == self.heap[child].expires and rec.stamp < self.heap[child].stamp):
+                break
+            self.heap[i] = self.heap[child]
+            i = child
+        self.heap[i] = rec
+
+    cdef void heap_pop(self):
+        self.heap_len -= 1
+        if self.heap_len > 0:
+            self.heap[0] = self.heap[self.heap_len]
+            self.heap_sift_down(0)
+
+    cdef bint heap_rec_live(self, HeapRec *rec) noexcept:
+        cdef TTLNode *n
+        if self.entries[rec.ix].key == NULL:
+            return False
+        n = tnode(self, rec.ix)
+        return n.wq == NQUEUES and n.wstamp == rec.stamp
+
+    cdef list expire_at(self, double now):
+        """Remove every item with expires <= now; return [(key, value, expires)]."""
+        cdef list out = []
+        cdef int q, sources = 0
+        cdef Ring *r
+        cdef int32_t ix
+        cdef int64_t seq
+        cdef double nxt = INFINITY, e
+        cdef Py_ssize_t before
+        if now < self.min_expiry:
+            return out
+        for q in range(self.nqueues):
+            r = &self.queues[q].ring
+            before = len(out)
+            while r.head < r.tail:
+                seq = r.head
+                ix = r.buf[seq & r.mask]
+                if self.queue_rec_live(q, seq, ix):
+                    e = tnode(self, ix).expires
+                    if now < e:
+                        if e < nxt:
+                            nxt = e
+                        break
+                    out.append((<object>self.entries[ix].key, <object>self.entries[ix].value,
+                                (e, tnode(self, ix).wseq)))
+                    self.remove_at(ix, CAUSE_EXPIRED)
+                    self.expirations += 1
+                r.head = seq + 1
+            if len(out) > before:
+                sources += 1
+        before = len(out)
+        while self.heap_len:
+            if self.heap_rec_live(&self.heap[0]):
+                ix = self.heap[0].ix
+                e = self.heap[0].expires
+                if now < e:
+                    if e < nxt:
+                        nxt = e
+                    break
+                out.append((<object>self.entries[ix].key, <object>self.entries[ix].value,
+                            (e, tnode(self, ix).wseq)))
+                self.remove_at(ix, CAUSE_EXPIRED)
+                self.expirations += 1
+            self.heap_pop()
+        if len(out) > before:
+            sources += 1
+        self.min_expiry = nxt
+        if sources > 1:
+            out.sort(key=_expires_of)
+        return out
+
+    cdef int run_expire(self, double now) except -1:
+        """expire(now) as the cache's own operations run it (honours overrides)."""
+        if self._custom_expire:
+            self.expire(self._timer_w() if self._timer_w.nesting else now)
+        elif now >= self.min_expiry:
+            self.expire_at(now)
+        return 0
+
+    cdef int on_remap(self, int32_t *remap, Py_ssize_t old_n) except -1:
+        cdef int q
+        cdef Ring *r
+        cdef int64_t seq, n, cap
+        cdef int32_t ix
+        cdef int32_t *buf
+        cdef Py_ssize_t i, j = 0
+        OrderedTable.on_remap(self, remap, old_n)
+        for q in range(self.nqueues):
+            r = &self.queues[q].ring
+            cap = 16
+            while cap < 2 * self.used + 2:
+                cap <<= 1
+            buf = <int32_t *>PyMem_Malloc(cap * sizeof(int32_t))
+            if buf == NULL:
+                raise MemoryError()
+            n = 0
+            for seq in range(r.head, r.tail):
+                ix = remap[r.buf[seq & r.mask]]
+                if ix >= 0 and tnode(self, ix).wq == q and tnode(self, ix).wstamp == seq:
+                    buf[n] = ix
+                    tnode(self, ix).wstamp = n
+                    n += 1
+            PyMem_Free(r.buf)
+            r.buf = buf
+            r.head = 0
+            r.tail = n
+            r.mask = cap - 1
+        for i in range(self.heap_len):
+            ix = remap[self.heap[i].ix]
+            if ix >= 0 and tnode(self, ix).wq == NQUEUES and tnode(self, ix).wstamp == self.heap[i].stamp:
+                self.heap[j] = self.heap[i]
+                self.heap[j].ix = ix
+                j += 1
+        self.heap_len = j
+        i = j // 2 - 1                  # heapify
+        while i >= 0:
+            self.heap_sift_down(i)
+            i -= 1
+        return 0
+
+    cdef void on_clear(self):
+        OrderedTable.on_clear(self)
+        self.clear_expiry()
+
+    # ---------------------------------------------------------- table hooks
+
+    cdef int before_store(self) except -1:
+        return self.run_expire(self.now_cached)
+
+    cdef int on_insert(self, Py_ssize_t ix) except -1:
+        ring_record(self, ix)
+        return self.push_expiry(ix, self.now_cached + self.pending_ttl, self.pending_ttl)
+
+    cdef int on_update(self, Py_ssize_t ix) except -1:
+        return self.on_insert(ix)
+
+    cdef int on_access(self, Py_ssize_t ix) except -1:
+        return ring_record(self, ix)
+
+    cdef int store_ttl(self, object key, object value, double ttl) except -1:
+        cdef Timer timer = self._timer_w
+        cdef double now
+        if timer.nesting:
+            now = timer.frozen
+        elif timer.fast_monotonic:
+            now = fc_monotonic()
+            timer.frozen = now
+            timer.frozen_obj = None     # boxed only if someone asks (Timer.__call__)
+        else:
+            raw = timer._timer()
+            now = as_time(raw)
+            timer.frozen = now
+            timer.frozen_obj = raw
+        timer.nesting += 1          # freeze time for the whole write, as cachetools does
+        try:
+            self.now_cached = now
+            self.pending_ttl = ttl
+            self.store(key, value)
+        finally:
+            timer.nesting -= 1
+        return 0
+
+    # -------------------------------------------------------- mapping API
+
+    def __setitem__(self, key, value):
+        self.store_ttl(key, value, self.default_ttl)
+
+    def set(self, key, value, ttl=None):
+        """Store value under key; ``ttl`` (seconds) overrides the cache's TTL for it."""
+        self.store_ttl(key, value, self.default_ttl if ttl is None else check_ttl(ttl))
+
+    def __getitem__(self, key):
+        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
+        if ix >= 0:
+            ring_record(self, ix)           # cachetools counts the use even if the item has expired
+            if self._timer_w.now() < tnode(self, ix).expires:
+                self.hits += 1
+                return <object>self.entries[ix].value
+        self.misses += 1
+        return self.__missing__(key)
+
+    def get(self, key, default=None):
+        """Return the live value for key and mark it used, else default."""
+        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
+        if ix >= 0 and self._timer_w.now() < tnode(self, ix).expires:
+            self.hits += 1
+            ring_record(self, ix)
+            return <object>self.entries[ix].value
+        self.misses += 1
+        return default
+
+    def peek(self, key, default=None):
+        """Return the live value for key without marking it used, else default."""
+        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
+        if ix >= 0 and self._timer_w.now() < tnode(self, ix).expires:
+            return <object>self.entries[ix].value
+        return default
+
+    def __contains__(self, key):
+        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
+        return ix >= 0 and self._timer_w.now() < tnode(self, ix).expires
+
+    def __delitem__(self, key):
+        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
+        if ix < 0:
+            raise KeyError(key)
+        expired = not (self._timer_w.now() < tnode(self, ix).expires)
+        self.remove_at(ix, CAUSE_EXPIRED if expired else CAUSE_EXPLICIT)
+        if expired:
+            self.expirations += 1
+        self.release()
+        if expired:
+            raise KeyError(key)
+
+    def pop(self, key, default=_marker):
+        """Remove key and return its live value; default (or KeyError) if absent or expired."""
+        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
+        if ix < 0 or not (self._timer_w.now() < tnode(self, ix).expires):
+            if default is _marker:
+                raise KeyError(key)
+            return default
+        value = <object>self.entries[ix].value
+        self.remove_at(ix, CAUSE_EXPLICIT)
+        self.release()
+        return value
+
+    def setdefault(self, key, default=None):
+        """Return the live value for key (a use), else store and return default."""
+        with self._timer_w:
+            if key in self:
+                return self[key]
+            self[key] = default
+            return default
+
+    def popitem(self):
+        """Remove and return the least recently used (key, value) pair that has not expired."""
+        with self._timer_w as now:
+            self.run_expire(self._timer_w.frozen)
+            return OrderedTable.popitem(self)
+
+    def expire(self, time=None):
+        """Remove expired items; return the removed (key, value) pairs in expiry order."""
+        cdef double now = self._timer_w.now() if time is None else as_time(time)
+        out = self.expire_at(now)
+        self.release()
+        return [(k, v) for k, v, _ in out]
+
+    def __len__(self):
+        self.run_expire(self._timer_w.now())
+        self.release()
+        return self.used
+
+    @property
+    def currsize(self):
+        """The current size of the live items."""
+        self.run_expire(self._timer_w.now())
+        self.release()
+        return self._currsize
+
+    def __iter__(self):
+        # A snapshot in insertion order, skipping what has expired when reached,
+        # so mutating the cache while iterating is allowed (as in cachetools).
+        keys = self.snapshot_keys()
+        return _live_keys(self, keys)
+
+    @property
+    def ttl(self):
+        """The cache-wide time-to-live."""
+        return self._ttl_obj
+
+    @property
+    def timer(self):
+        """The timer (a wrapper that can freeze time in a ``with`` block)."""
+        return self._timer_w
+
+    def expires_at(self, key, default=None):
+        """Return the time at which key expires (on the cache's timer), else default."""
+        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
+        if ix >= 0 and self._timer_w.now() < tnode(self, ix).expires:
+            return tnode(self, ix).expires
+        return default
+
+    cdef object policy_state(self, dict positions):
+        cdef list exp = []
+        cdef Py_ssize_t i
+        cdef TTLNode *n
+        for i in range(self.nentries):
+            if self.entries[i].key != NULL:
+                n = tnode(self, i)
+                exp.append((n.expires, n.wseq, n.wstamp, positions[i],
+                            self.queues[n.wq].ttl if n.wq < NQUEUES else None))
+        exp.sort(key=_expiry_sort_key)
+        return {"lru": OrderedTable.policy_state(self, positions),
+                "expiry": [(pos, expires, ttl) for expires, _, _, pos, ttl in exp]}
+
+    cdef int restore_policy(self, object state, list ixs) except -1:
+        cdef double ttl
+        OrderedTable.restore_policy(self, state["lru"], ixs)
+        for pos, expires, ttl_obj in state["expiry"]:
+            ttl = -1.0 if ttl_obj is None else ttl_obj
+            self.push_expiry(ixs[pos], expires, ttl)
+        return 0
+
+    def __setstate__(self, state):
+        Table.__setstate__(self, state)
+        self.expire()
+
+
+def _expires_of(item):
+    return item[2]
+
+
+def _expiry_sort_key(item):
+    return (item[0], item[1], item[2])
+
+
+def _live_keys(TTLCache cache, list keys):
+    cdef Py_ssize_t ix
+    for key in keys:
+        with cache._timer_w:
+            ix = table_lookup(cache, key, hash(key))
+            if ix >= 0 and cache._timer_w.frozen < tnode(cache, ix).expires:
+                live = True
+            else:
+                live = False
+        if live:
+            yield key
+

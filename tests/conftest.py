@@ -1,0 +1,104 @@
+"""Fixtures shared by the suite: the two implementations and a fake clock.
+
+The compiled parameter imports ``fastcache._core`` directly, so a build
+without the extension fails here instead of quietly testing Python twice.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import fastcache
+
+
+@dataclass(frozen=True)
+class Impl:
+    """One implementation of the cache classes."""
+
+    name: str
+    LRUCache: Any
+    FIFOCache: Any
+    LFUCache: Any
+    TTLCache: Any
+    LRUCacheWrapper: Any
+
+    @property
+    def compiled(self) -> bool:
+        return self.name == "c-extension"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _load_c() -> Impl:
+    mods: dict[str, ModuleType] = {}
+    for name in ("lru", "fifo", "lfu", "ttl", "_functools"):
+        try:
+            mods[name] = importlib.import_module("fastcache._core." + name)
+        except ImportError as exc:  # pragma: no cover - a broken build
+            pytest.fail(
+                "the compiled extension is not importable (%s); build it with "
+                "`pip install .` (tests import the installed package) or "
+                "`python setup.py build_ext --inplace`" % exc
+            )
+    return Impl("c-extension", mods["lru"].LRUCache, mods["fifo"].FIFOCache,
+                mods["lfu"].LFUCache, mods["ttl"].TTLCache, mods["_functools"].LRUCacheWrapper)
+
+
+def _load_py() -> Impl:
+    from fastcache._py import _functools, fifo, lfu, lru, ttl
+    return Impl("pure-python", lru.LRUCache, fifo.FIFOCache, lfu.LFUCache, ttl.TTLCache,
+                _functools.LRUCacheWrapper)
+
+
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption("--no-c-extensions", action="store_true", default=False,
+                     help="skip the compiled-implementation parameters (pure-Python only builds)")
+
+
+IMPLS = [
+    pytest.param("c-extension", marks=pytest.mark.c_extension, id="c-extension"),
+    pytest.param("pure-python", id="pure-python"),
+]
+
+
+@pytest.fixture(scope="session", params=IMPLS)
+def impl(request: Any) -> Impl:
+    if request.param == "c-extension":
+        if request.config.getoption("--no-c-extensions"):
+            pytest.skip("--no-c-extensions given")
+        return _load_c()
+    return _load_py()
+
+
+class FakeTimer:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: float = 0) -> None:
+        self.time = start
+
+    def __call__(self) -> float:
+        return self.time
+
+    def tick(self, delta: float = 1) -> None:
+        self.time += delta
+
+
+@pytest.fixture
+def timer() -> FakeTimer:
+    return FakeTimer()
+
+
+def expect_extensions() -> bool:
+    """CI and wheel tests set FASTCACHE_EXPECT_EXTENSIONS=1 unless testing a pure build."""
+    return os.environ.get("FASTCACHE_EXPECT_EXTENSIONS", "") not in ("", "0")
+
+
+def pytest_report_header(config: Any) -> str:
+    return "fastcache %s from %s; compiled classes in use: %s" % (
+        fastcache.__version__, os.path.dirname(fastcache.__file__), fastcache.USING_EXTENSIONS)
