@@ -1,0 +1,92 @@
+"""A million operations leave reference counts and traced memory flat."""
+from __future__ import annotations
+
+import gc
+import random
+import sys
+import tracemalloc
+from typing import Any
+
+import pytest
+
+from conftest import FakeTimer
+
+KINDS = ["lru", "fifo", "lfu", "ttl", "lru-weighted", "wrapper"]
+
+
+def build(impl: Any, kind: str) -> Any:
+    if kind == "lru":
+        return impl.LRUCache(500, on_evict=lambda k, v, c: None)
+    if kind == "lru-weighted":
+        return impl.LRUCache(500, getsizeof=lambda v: 1 + (v[0] % 3))
+    if kind == "fifo":
+        return impl.FIFOCache(500)
+    if kind == "lfu":
+        return impl.LFUCache(500)
+    return impl.TTLCache(500, 5, FakeTimer())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_flat_refcounts_and_memory(impl: Any, kind: str) -> None:
+    ops = 1_000_000 if impl.compiled else 100_000
+    keys = [("key", i) for i in range(2000)]          # fixed objects: no new allocations needed
+    values = [(i, "value") for i in range(2000)]
+    rng = random.Random(1)
+    plan = [(rng.randrange(2000), rng.random()) for _ in range(4096)]
+
+    if kind == "wrapper":
+        import fastcache
+        cache = impl.LRUCacheWrapper(lambda k: values[k[1]], 500, False, fastcache.CacheInfo)
+
+        def run(n: int) -> None:
+            for j in range(n):
+                cache(keys[plan[j & 4095][0]])
+    else:
+        cache = build(impl, kind)
+
+        def run(n: int) -> None:
+            timer = cache.timer if kind == "ttl" else None
+            for j in range(n):
+                i, r = plan[j & 4095]
+                k = keys[i]
+                if r < 0.5:
+                    cache[k] = values[i]
+                elif r < 0.85:
+                    cache.get(k)
+                elif r < 0.95:
+                    cache.pop(k, None)
+                else:
+                    try:
+                        cache[k]
+                    except KeyError:
+                        pass
+                if timer is not None and j % 1000 == 0:
+                    timer.tick(1)
+
+    run(50_000)                                          # warm up: reach steady-state sizes
+    gc.collect()
+    before_refs = [sys.getrefcount(o) for o in keys[:50] + values[:50]]
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    run(ops)
+    gc.collect()
+    growth = tracemalloc.get_traced_memory()[0] - start
+    tracemalloc.stop()
+    after_refs = [sys.getrefcount(o) for o in keys[:50] + values[:50]]
+    # Refcounts differ only by whether each object is in the cache right now:
+    # clear it, and every count must be back where an empty cache leaves it.
+    getattr(cache, "cache_clear", getattr(cache, "clear", None))()
+    gc.collect()
+    cleared = [sys.getrefcount(o) for o in keys[:50] + values[:50]]
+    getattr(cache, "cache_clear", getattr(cache, "clear", None))()
+    assert cleared == [sys.getrefcount(o) for o in keys[:50] + values[:50]]
+    if impl.compiled:       # the table holds an item's key and value once each
+        assert all(0 <= a - c <= 1 for a, c in zip(after_refs, cleared))
+        assert all(0 <= b - c <= 1 for b, c in zip(before_refs, cleared))
+    assert min(cleared) >= 2
+    baseline = [sys.getrefcount(o) for o in (keys[0], values[0])]
+    assert growth < 256 * 1024, "traced memory grew by %d bytes over %d operations" % (growth, ops)
+    del cache
+    gc.collect()
+    assert [sys.getrefcount(o) for o in (keys[0], values[0])] == baseline
+    assert [sys.getrefcount(o) for o in keys[:50] + values[:50]] == [c for c in cleared]
