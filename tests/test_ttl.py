@@ -218,3 +218,41 @@ def test_pickle_keeps_expiry(impl: Any) -> None:
     assert clone.ttl == 10 and clone.expires_at(2) == 3 and sorted(clone) == [1, 2]
     clone.timer.tick(5)                        # forwarded to the (unpickled copy of the) clock
     assert sorted(clone) == [1]
+
+
+def test_timer_that_rebuilds_the_cache(impl: Any) -> None:
+    # A Python timer runs bytecode, so another thread may change the cache while
+    # it runs.  Here the timer itself does it, deterministically: every read of
+    # the clock inserts and deletes enough keys to rebuild the table.
+    state = {"cache": None, "t": 0.0, "armed": False}
+
+    def timer() -> float:
+        cache = state["cache"]
+        if state["armed"] and cache is not None:
+            state["armed"] = False
+            first = next(iter(cache), None)        # move the first key to the end ...
+            if first is not None:
+                cache[first] = cache.pop(first)
+            for i in range(200):                   # ... and force a rebuild: every index shifts
+                cache[("filler", i)] = i
+            for i in range(200):
+                del cache[("filler", i)]
+            state["armed"] = True
+        return state["t"]  # type: ignore[return-value]
+
+    cache = impl.TTLCache(1000, ttl=10, timer=timer)
+    state["cache"] = cache
+    for k in range(50):
+        cache[k] = k
+    state["armed"] = True
+    for k in range(50):
+        assert cache[k] == k and cache.get(k) == k and cache.peek(k) == k and k in cache
+        assert cache.expires_at(k) == 10
+    assert sorted(cache) == list(range(50))
+    assert cache.pop(7) == 7 and 7 not in cache
+    del cache[8]
+    state["t"] = 10.0
+    with pytest.raises(KeyError):
+        cache[9]
+    state["armed"] = False
+    assert len(cache) == 0

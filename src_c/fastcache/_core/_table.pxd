@@ -70,6 +70,7 @@ cdef class Table:
     cdef int store(self, object key, object value) except -1
     cdef int evict_one(self) except -1
     cdef int drop_all(self, int cause) except -1
+    cdef int guard(self, uint64_t mutations) except -1
     cdef object snapshot_keys(self)
 
     # policy hooks

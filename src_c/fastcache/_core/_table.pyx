@@ -388,6 +388,18 @@ cdef class Table:
         self.on_clear()
         return 0
 
+    cdef int guard(self, uint64_t mutations) except -1:
+        """Fail a loop over the entries if the table changed under it.
+
+        Allocating a Python object can start a garbage collection, whose
+        finalizers run Python code, during which another thread may rebuild
+        the table.  Loops that allocate while walking the entries call this
+        before each step instead of reading entries that may have moved.
+        """
+        if mutations != self.mutations:
+            raise RuntimeError("%s changed during the operation; retry" % type(self).__name__)
+        return 0
+
     cdef object snapshot_keys(self):
         cdef list keys = []
         cdef Py_ssize_t i
@@ -503,12 +515,13 @@ cdef class Table:
         cdef int cause = CAUSE_SIZE if self._evicting else CAUSE_EXPLICIT
         if ix < 0:
             raise KeyError("%s is empty" % type(self).__name__)
-        item = (<object>self.entries[ix].key, <object>self.entries[ix].value)
-        self.remove_at(ix, cause)
+        key = <object>self.entries[ix].key
+        value = <object>self.entries[ix].value
+        self.remove_at(ix, cause)           # before allocating the tuple (see guard())
         if cause == CAUSE_SIZE:
             self.evictions += 1
         self.release()
-        return item
+        return (key, value)
 
     def setdefault(self, key, default=None):
         """Return cache[key] if present (a use), else store and return default."""
@@ -557,12 +570,16 @@ cdef class Table:
     __hash__ = None
 
     def __repr__(self):
-        cdef Py_ssize_t i
+        cdef Py_ssize_t i = 0
         cdef dict d = {}
+        cdef uint64_t mutations
         currsize = self.currsize        # first: a TTL cache expires items here
-        for i in range(self.nentries):
+        mutations = self.mutations
+        while i < self.nentries:
+            self.guard(mutations)
             if self.entries[i].key != NULL:
                 d[<object>self.entries[i].key] = <object>self.entries[i].value
+            i += 1
         return "%s(%r, maxsize=%r, currsize=%r)" % (
             type(self).__name__, d, self._maxsize_obj, currsize)
 
@@ -611,16 +628,20 @@ cdef class Table:
         cdef Py_ssize_t i, n = 0
         cdef list items = []
         cdef dict positions = {}
+        cdef uint64_t mutations = self.mutations
         for i in range(self.nentries):
+            self.guard(mutations)
             if self.entries[i].key != NULL:
                 items.append((<object>self.entries[i].key, <object>self.entries[i].value,
                               self.entries[i].size))
                 positions[i] = n
                 n += 1
+        policy = self.policy_state(positions)
+        self.guard(mutations)
         inst = dict(getattr(self, "__dict__"))
         inst.pop("getsizeof", None)
         return {"params": self._params(), "items": items,
-                "policy": self.policy_state(positions), "dict": inst,
+                "policy": policy, "dict": inst,
                 "stats": (self.hits, self.misses, self.evictions, self.expirations)}
 
     def __setstate__(self, state):

@@ -1,6 +1,6 @@
 """Least Frequently Used cache (compiled)."""
 from cpython.mem cimport PyMem_Realloc, PyMem_Free
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from fastcache._core._table cimport Table
 
 
@@ -151,9 +151,11 @@ cdef class LFUCache(Table):
         cdef list order = []
         cdef int32_t b = self.buckets[0].next
         cdef int32_t ix
+        cdef uint64_t mutations = self.mutations
         while b != 0:
             ix = self.buckets[b].head
             while ix >= 0:
+                self.guard(mutations)
                 order.append((positions[ix], self.buckets[b].count))
                 ix = node_at(self, ix).next
             b = self.buckets[b].next

@@ -2,7 +2,7 @@
 import time as _time
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.float cimport PyFloat_AsDouble
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.math cimport INFINITY
 from fastcache._core._table cimport Table, Entry, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED, CAUSE_SIZE
 from fastcache._core._ordered cimport OrderedTable, ring_record, Ring
@@ -303,6 +303,8 @@ cdef class TTLCache(OrderedTable):
         cdef int32_t ix
         cdef int64_t seq
         cdef double nxt = INFINITY, e
+        cdef int64_t wseq
+        cdef object key, value
         cdef Py_ssize_t before
         if now < self.min_expiry:
             return out
@@ -318,10 +320,16 @@ cdef class TTLCache(OrderedTable):
                         if e < nxt:
                             nxt = e
                         break
-                    out.append((<object>self.entries[ix].key, <object>self.entries[ix].value,
-                                (e, tnode(self, ix).wseq)))
+                    r.head = seq + 1
+                    key = <object>self.entries[ix].key
+                    value = <object>self.entries[ix].value
+                    wseq = tnode(self, ix).wseq
                     self.remove_at(ix, CAUSE_EXPIRED)
                     self.expirations += 1
+                    # Allocate only now: a collection triggered here may run
+                    # Python code, and the table is consistent again.
+                    out.append((key, value, (e, wseq)))
+                    continue
                 r.head = seq + 1
             if len(out) > before:
                 sources += 1
@@ -334,10 +342,14 @@ cdef class TTLCache(OrderedTable):
                     if e < nxt:
                         nxt = e
                     break
-                out.append((<object>self.entries[ix].key, <object>self.entries[ix].value,
-                            (e, tnode(self, ix).wseq)))
+                self.heap_pop()
+                key = <object>self.entries[ix].key
+                value = <object>self.entries[ix].value
+                wseq = tnode(self, ix).wseq
                 self.remove_at(ix, CAUSE_EXPIRED)
                 self.expirations += 1
+                out.append((key, value, (e, wseq)))
+                continue
             self.heap_pop()
         if len(out) > before:
             sources += 1
@@ -446,11 +458,16 @@ cdef class TTLCache(OrderedTable):
         """Store value under key; ``ttl`` (seconds) overrides the cache's TTL for it."""
         self.store_ttl(key, value, self.default_ttl if ttl is None else check_ttl(ttl))
 
+    # Each method reads the clock before the lookup: a Python timer runs
+    # bytecode, during which another thread may rebuild the table, so nothing
+    # that could run Python code sits between a lookup and the use of its result.
+
     def __getitem__(self, key):
+        cdef double now = self._timer_w.now()
         cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
         if ix >= 0:
             ring_record(self, ix)           # cachetools counts the use even if the item has expired
-            if self._timer_w.now() < tnode(self, ix).expires:
+            if now < tnode(self, ix).expires:
                 self.hits += 1
                 return <object>self.entries[ix].value
         self.misses += 1
@@ -458,8 +475,9 @@ cdef class TTLCache(OrderedTable):
 
     def get(self, key, default=None):
         """Return the live value for key and mark it used, else default."""
+        cdef double now = self._timer_w.now()
         cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        if ix >= 0 and self._timer_w.now() < tnode(self, ix).expires:
+        if ix >= 0 and now < tnode(self, ix).expires:
             self.hits += 1
             ring_record(self, ix)
             return <object>self.entries[ix].value
@@ -468,20 +486,23 @@ cdef class TTLCache(OrderedTable):
 
     def peek(self, key, default=None):
         """Return the live value for key without marking it used, else default."""
+        cdef double now = self._timer_w.now()
         cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        if ix >= 0 and self._timer_w.now() < tnode(self, ix).expires:
+        if ix >= 0 and now < tnode(self, ix).expires:
             return <object>self.entries[ix].value
         return default
 
     def __contains__(self, key):
+        cdef double now = self._timer_w.now()
         cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        return ix >= 0 and self._timer_w.now() < tnode(self, ix).expires
+        return ix >= 0 and now < tnode(self, ix).expires
 
     def __delitem__(self, key):
+        cdef double now = self._timer_w.now()
         cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
         if ix < 0:
             raise KeyError(key)
-        expired = not (self._timer_w.now() < tnode(self, ix).expires)
+        expired = not (now < tnode(self, ix).expires)
         self.remove_at(ix, CAUSE_EXPIRED if expired else CAUSE_EXPLICIT)
         if expired:
             self.expirations += 1
@@ -491,8 +512,9 @@ cdef class TTLCache(OrderedTable):
 
     def pop(self, key, default=_marker):
         """Remove key and return its live value; default (or KeyError) if absent or expired."""
+        cdef double now = self._timer_w.now()
         cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        if ix < 0 or not (self._timer_w.now() < tnode(self, ix).expires):
+        if ix < 0 or not (now < tnode(self, ix).expires):
             if default is _marker:
                 raise KeyError(key)
             return default
@@ -552,8 +574,9 @@ cdef class TTLCache(OrderedTable):
 
     def expires_at(self, key, default=None):
         """Return the time at which key expires (on the cache's timer), else default."""
+        cdef double now = self._timer_w.now()
         cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        if ix >= 0 and self._timer_w.now() < tnode(self, ix).expires:
+        if ix >= 0 and now < tnode(self, ix).expires:
             return tnode(self, ix).expires
         return default
 
@@ -561,7 +584,9 @@ cdef class TTLCache(OrderedTable):
         cdef list exp = []
         cdef Py_ssize_t i
         cdef TTLNode *n
+        cdef uint64_t mutations = self.mutations
         for i in range(self.nentries):
+            self.guard(mutations)
             if self.entries[i].key != NULL:
                 n = tnode(self, i)
                 exp.append((n.expires, n.wseq, n.wstamp, positions[i],
