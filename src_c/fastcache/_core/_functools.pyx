@@ -7,9 +7,21 @@ the first stored result wins.  The bounded cache is a compiled ``LRUCache``,
 so a hit is one table lookup plus one ring write, all in C.
 """
 import types
+cimport cython
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from fastcache._core.lru cimport LRUCache
 from fastcache._core._table cimport table_lookup
 from fastcache._core._ordered cimport ring_record
+
+cdef extern from "Python.h":
+    ctypedef PyObject *(*vectorcallfunc)(PyObject *, PyObject **, size_t, PyObject *)
+    Py_ssize_t PyVectorcall_NARGS(size_t nargsf)
+    unsigned long Py_TPFLAGS_HAVE_VECTORCALL
+    ctypedef struct PyTypeObjectVC "PyTypeObject":
+        Py_ssize_t tp_vectorcall_offset
+        unsigned long tp_flags
 
 cdef object KWD_MARK = object()      # separates positional from keyword arguments in keys
 cdef object _missing = object()
@@ -36,7 +48,13 @@ cdef object make_key(tuple args, dict kwds, bint typed):
 
 
 cdef class LRUCacheWrapper:
-    """A function wrapped by ``lru_cache``; see ``functools.lru_cache``."""
+    """A function wrapped by ``lru_cache``; see ``functools.lru_cache``.
+
+    Called through vectorcall: with one int or str argument (functools' fast
+    key) the key is the argument itself, taken from the caller's stack, so a
+    hit allocates nothing.
+    """
+    cdef vectorcallfunc vectorcall
     cdef object func
     cdef object cache_info_type
     cdef object maxsize_obj
@@ -50,6 +68,7 @@ cdef class LRUCacheWrapper:
     cdef object __weakref__
 
     def __cinit__(self, func, maxsize, bint typed, cache_info_type):
+        self.vectorcall = <vectorcallfunc>wrapper_vectorcall
         self.func = func
         self.typed = typed
         self.cache_info_type = cache_info_type
@@ -62,24 +81,21 @@ cdef class LRUCacheWrapper:
             if self.maxsize > 0:
                 self.lru = LRUCache(maxsize)
 
-    def __call__(self, *args, **kwargs):
-        cdef object key, result
+    @cython.final
+    cdef object call_with_key(self, object key, tuple args, dict kwargs):
+        """The lookup, and on a miss the call and the store."""
         cdef Py_ssize_t ix
-        cdef LRUCache lru
-        if self.maxsize == 0:
-            self.misses += 1
-            return self.func(*args, **kwargs)
-        key = make_key(args, kwargs, self.typed)
+        cdef object result
+        cdef LRUCache lru = self.lru
         if self.maxsize > 0:
-            lru = self.lru
             ix = table_lookup(lru, key, hash(key))
             if ix >= 0:
                 self.hits += 1
                 ring_record(lru, ix)
                 return <object>lru.entries[ix].value
             self.misses += 1
-            result = self.func(*args, **kwargs)
-            if lru.lookup(key, hash(key)) < 0:      # a recursive call may have stored it
+            result = self.func(*args, **kwargs) if kwargs else self.func(*args)
+            if table_lookup(lru, key, hash(key)) < 0:      # a recursive call may have stored it
                 lru.store(key, result)
             return result
         result = self.unbounded.get(key, _missing)
@@ -87,9 +103,19 @@ cdef class LRUCacheWrapper:
             self.hits += 1
             return result
         self.misses += 1
-        result = self.func(*args, **kwargs)
+        result = self.func(*args, **kwargs) if kwargs else self.func(*args)
         self.unbounded.setdefault(key, result)
         return result
+
+    @cython.final
+    cdef object call(self, tuple args, dict kwargs):
+        if self.maxsize == 0:
+            self.misses += 1
+            return self.func(*args, **kwargs) if kwargs else self.func(*args)
+        return self.call_with_key(make_key(args, kwargs, self.typed), args, kwargs)
+
+    def __call__(self, *args, **kwargs):
+        return self.call(args, kwargs)
 
     def cache_info(self):
         """Report cache statistics: CacheInfo(hits, misses, maxsize, currsize)."""
@@ -124,3 +150,45 @@ cdef class LRUCacheWrapper:
 
     def __deepcopy__(self, memo):
         return self
+
+
+cdef object wrapper_vectorcall(PyObject *callable, PyObject **args, size_t nargsf, PyObject *kwnames):
+    cdef LRUCacheWrapper self = <LRUCacheWrapper>callable
+    cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
+    cdef Py_ssize_t i, nkw
+    cdef object key
+    cdef tuple argtuple
+    cdef dict kwargs = None
+    if kwnames == NULL and nargs == 1 and not self.typed and self.maxsize != 0:
+        key = <object>args[0]
+        if type(key) is int or type(key) is str:
+            if self.maxsize > 0:
+                ix = table_lookup(self.lru, key, hash(key))
+                if ix >= 0:
+                    self.hits += 1
+                    ring_record(self.lru, ix)
+                    return <object>self.lru.entries[ix].value
+            return self.call_with_key(key, (key,), None)
+    argtuple = PyTuple_New(nargs)
+    for i in range(nargs):
+        Py_INCREF(<object>args[i])
+        PyTuple_SET_ITEM(argtuple, i, <object>args[i])
+    if kwnames == NULL and not self.typed and self.maxsize != 0 and nargs != 1:
+        return self.call_with_key(argtuple, argtuple, None)    # the args tuple is the key
+    if kwnames != NULL:
+        kwargs = {}
+        nkw = len(<tuple>kwnames)
+        for i in range(nkw):
+            kwargs[(<tuple>kwnames)[i]] = <object>args[nargs + i]
+    return self.call(argtuple, kwargs)
+
+
+cdef _enable_vectorcall():
+    # Cython has no syntax for vectorcall: point the type at the instance field.
+    cdef LRUCacheWrapper probe = LRUCacheWrapper(None, 0, False, None)
+    cdef PyTypeObjectVC *tp = <PyTypeObjectVC *>LRUCacheWrapper
+    tp.tp_vectorcall_offset = <Py_ssize_t>(<char *>&probe.vectorcall - <char *><PyObject *>probe)
+    tp.tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL
+
+
+_enable_vectorcall()
