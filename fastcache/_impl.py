@@ -7,9 +7,10 @@ extension is not built.  Type checkers always see the typed Python classes.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from ._py._functools import LRUCacheWrapper as PyLRUCacheWrapper
 from ._py.fifo import FIFOCache as PyFIFOCache
@@ -21,23 +22,29 @@ from ._py.ttl import TTLCache as PyTTLCache
 NO_EXTENSIONS = os.environ.get("FASTCACHE_NO_EXTENSIONS", "") not in ("", "0") or (
     sys.implementation.name != "cpython")
 
-CLRUCache: Any = None
-CFIFOCache: Any = None
-CLFUCache: Any = None
-CTTLCache: Any = None
-CTimer: Any = None
-CLRUCacheWrapper: Any = None
-EXTENSION_ERROR: "ImportError | None" = None
 
+
+def _load_compiled() -> dict[str, Any]:
+    names = {"CLRUCache": ("lru", "LRUCache"), "CFIFOCache": ("fifo", "FIFOCache"),
+             "CLFUCache": ("lfu", "LFUCache"), "CTTLCache": ("ttl", "TTLCache"),
+             "CTimer": ("ttl", "Timer"), "CLRUCacheWrapper": ("_functools", "LRUCacheWrapper")}
+    return {alias: getattr(importlib.import_module("fastcache._core." + mod), attr)
+            for alias, (mod, attr) in names.items()}
+
+
+EXTENSION_ERROR: Optional[ImportError] = None
 try:
-    from ._core._functools import LRUCacheWrapper as CLRUCacheWrapper
-    from ._core.fifo import FIFOCache as CFIFOCache
-    from ._core.lfu import LFUCache as CLFUCache
-    from ._core.lru import LRUCache as CLRUCache
-    from ._core.ttl import Timer as CTimer
-    from ._core.ttl import TTLCache as CTTLCache
+    _compiled = _load_compiled()
 except ImportError as exc:      # not built (pure wheel, or a source checkout)
     EXTENSION_ERROR = exc
+    _compiled = {}
+
+CLRUCache: Any = _compiled.get("CLRUCache")
+CFIFOCache: Any = _compiled.get("CFIFOCache")
+CLFUCache: Any = _compiled.get("CLFUCache")
+CTTLCache: Any = _compiled.get("CTTLCache")
+CTimer: Any = _compiled.get("CTimer")
+CLRUCacheWrapper: Any = _compiled.get("CLRUCacheWrapper")
 
 if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     LRUCache = PyLRUCache

@@ -41,7 +41,7 @@ class LRUCacheWrapper:
         self._info = cache_info_type
         self._maxsize_obj = maxsize
         self._maxsize = -1 if maxsize is None else maxsize
-        self._lru: Optional[LRUCache[Any, Any]] = LRUCache(maxsize) if self._maxsize > 0 else None
+        self._lru: Optional[LRUCache[Any, Any]] = LRUCache(self._maxsize) if self._maxsize > 0 else None
         self._unbounded: dict[Any, Any] = {}
         self._hits = self._misses = 0
         self._lock = threading.Lock()

@@ -77,8 +77,26 @@ class Table(MutableMapping[KT, VT]):
         "_evicting", "_hits", "_misses", "_evictions", "_expirations", "_lock",
         "_removed", "__dict__", "__weakref__",
     )
+    _data: dict[Any, Any]
+    _sizes: dict[Any, int]
+    _maxsize: int
+    _maxsize_obj: Optional[Union[int, float]]
+    _currsize: int
+    _weighted: bool
+    _getsizeof_arg: Optional[Callable[[Any], int]]
+    _sizer: Optional[Callable[[Any], int]]
+    _mutations: int
+    _on_evict: Optional[Listener]
+    _custom_popitem: bool
+    _evicting: int
+    _hits: int
+    _misses: int
+    _evictions: int
+    _expirations: int
+    _lock: threading.RLock
+    _removed: list[Removal]
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "Table[KT, VT]":
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         self = super().__new__(cls)
         self._lock = threading.RLock()
         self._data = {}
@@ -404,12 +422,12 @@ class Table(MutableMapping[KT, VT]):
     @property
     def maxsize(self) -> Union[int, float]:
         """The maximum size of the cache."""
-        return self._maxsize_obj  # type: ignore[no-any-return]
+        return self._maxsize_obj  # type: ignore[return-value]
 
     @property
     def currsize(self) -> int:
         """The current size of the cache (the sum of item sizes)."""
-        return self._currsize  # type: ignore[no-any-return]
+        return self._currsize
 
     @staticmethod
     def getsizeof(value: Any) -> int:
@@ -419,7 +437,7 @@ class Table(MutableMapping[KT, VT]):
     @property
     def on_evict(self) -> Optional[Listener]:
         """The removal listener ``on_evict(key, value, cause)``, or None."""
-        return self._on_evict  # type: ignore[no-any-return]
+        return self._on_evict
 
     @on_evict.setter
     def on_evict(self, listener: Optional[Listener]) -> None:
@@ -466,10 +484,10 @@ class Table(MutableMapping[KT, VT]):
         self._init_table(params["maxsize"], params["getsizeof"], params["on_evict"])
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        return (copyreg.__newobj__, (type(self),), self.__getstate__())
+        return (copyreg.__newobj__, (type(self),), self.__getstate__())  # type: ignore[attr-defined]
 
     def __copy__(self) -> "Table[KT, VT]":
         state = self.__getstate__()
-        new = type(self).__new__(type(self))
+        new: Table[KT, VT] = type(self).__new__(type(self))
         new.__setstate__(state)
         return new

@@ -19,6 +19,7 @@ class FIFOCache(Table[KT, VT]):
     """
 
     __slots__ = ("_order",)
+    _order: OrderedDict[Any, None]
 
     def __init__(self, maxsize: Union[int, float], getsizeof: Optional[Callable[[Any], int]] = None,
                  *, on_evict: Optional[Callable[[Any, Any, RemovalCause], object]] = None) -> None:
@@ -38,7 +39,7 @@ class FIFOCache(Table[KT, VT]):
         return next(iter(self._order), _marker)
 
     def _on_clear(self) -> None:
-        self._order: OrderedDict[Any, None] = OrderedDict()
+        self._order = OrderedDict()
 
     def _policy_state(self, positions: dict[Any, int]) -> Any:
         return [positions[k] for k in self._order]

@@ -41,6 +41,8 @@ class LFUCache(Table[KT, VT]):
     """
 
     __slots__ = ("_root", "_bucket_of")
+    _root: _Bucket
+    _bucket_of: dict[Any, _Bucket]
 
     def __init__(self, maxsize: Union[int, float], getsizeof: Optional[Callable[[Any], int]] = None,
                  *, on_evict: Optional[Callable[[Any, Any, RemovalCause], object]] = None) -> None:
@@ -48,7 +50,7 @@ class LFUCache(Table[KT, VT]):
 
     def _on_clear(self) -> None:
         self._root = _Bucket(0)
-        self._bucket_of: dict[Any, _Bucket] = {}
+        self._bucket_of = {}
 
     def _on_insert(self, key: Any) -> None:
         first = self._root.next
@@ -87,7 +89,7 @@ class LFUCache(Table[KT, VT]):
         return _marker if first is self._root else next(iter(first.keys))
 
     def _policy_state(self, positions: dict[Any, int]) -> Any:
-        order = []
+        order: list[tuple[int, int]] = []
         bucket = self._root.next
         while bucket is not self._root:
             order.extend((positions[k], bucket.count) for k in bucket.keys)

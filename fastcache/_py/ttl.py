@@ -95,6 +95,16 @@ class TTLCache(Table[KT, VT]):
 
     __slots__ = ("_order", "_expiry", "_heap", "_write_seq", "_timer_w", "_ttl_obj",
                  "_default_ttl", "_pending_ttl", "_now", "_custom_expire")
+    _order: OrderedDict[Any, None]
+    _expiry: dict[Any, tuple[float, int, Optional[float]]]
+    _heap: list[tuple[float, int, Any]]
+    _write_seq: int
+    _timer_w: Timer
+    _ttl_obj: Any
+    _default_ttl: float
+    _pending_ttl: float
+    _now: float
+    _custom_expire: bool
 
     def __init__(self, maxsize: Union[int, float], ttl: float,
                  timer: Callable[[], float] = _time.monotonic,
@@ -174,9 +184,9 @@ class TTLCache(Table[KT, VT]):
         return next(iter(self._order), _marker)
 
     def _on_clear(self) -> None:
-        self._order: OrderedDict[Any, None] = OrderedDict()
-        self._expiry: dict[Any, tuple[float, int, Optional[float]]] = {}
-        self._heap: list[tuple[float, int, Any]] = []
+        self._order = OrderedDict()
+        self._expiry = {}
+        self._heap = []
 
     def _live(self, key: Any, now: float) -> bool:
         record = self._expiry.get(key)
@@ -283,7 +293,7 @@ class TTLCache(Table[KT, VT]):
         with self._lock:
             self._run_expire(self._timer_w.now())
         self._release()
-        return self._currsize  # type: ignore[no-any-return]
+        return self._currsize
 
     def __iter__(self) -> Iterator[KT]:
         # A snapshot in insertion order, skipping what has expired when reached,
@@ -302,7 +312,7 @@ class TTLCache(Table[KT, VT]):
     @property
     def timer(self) -> Timer:
         """The timer (a wrapper that can freeze time in a ``with`` block)."""
-        return self._timer_w  # type: ignore[no-any-return]
+        return self._timer_w
 
     def expires_at(self, key: KT, default: Any = None) -> Any:
         """Return the time at which key expires (on the cache's timer), else default."""
