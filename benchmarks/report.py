@@ -1,0 +1,203 @@
+"""Print fastcache's comparison table: speed ratios, Zipf hit ratios, bytes per entry.
+
+    python benchmarks/report.py            # full run, about a minute on 2 cores
+    python benchmarks/report.py --quick    # fewer rounds (a smoke test)
+
+Speed comes from the pytest-benchmark suite in this folder (run in-process,
+all contenders in one session); ratios are of medians.  Memory is measured
+in a fresh subprocess per library (RSS growth while filling 100k int
+entries, and tracemalloc where the library allocates through Python).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import workloads as w  # noqa: E402
+
+BASELINE = {"hit-int": "dict", "hit-str": "dict", "miss-insert-evict": "functools.lru_cache",
+            "zipf-cache-aside": "functools.lru_cache", "ttl-set-get": "cachetools.TTLCache",
+            "decorator-hit": "functools.lru_cache"}
+TITLES = {
+    "hit-int": "get hit `c[k]`, 100k int keys (random order)",
+    "hit-str": "get hit `c[k]`, 100k str keys (random order)",
+    "miss-insert-evict": "miss + insert + evict, capacity 10k (a new key every time)",
+    "zipf-cache-aside": "Zipf(0.99) cache-aside over 1M keys, capacity 10k (`get`, set on miss)",
+    "ttl-set-get": "TTL set + get, capacity 10k, ttl 300 s, 20k keys",
+    "decorator-hit": "decorator hit, 1000 hot int arguments",
+}
+
+MEMORY_SCRIPT = r"""
+import gc, sys, tracemalloc
+N = 100_000
+keys = list(range(N)); vals = keys
+name = sys.argv[1]
+def make():
+    if name == "dict": return dict()
+    if name == "fastcache.LRUCache":
+        import fastcache; return fastcache.LRUCache(N)
+    if name == "cachetools.LRUCache":
+        import cachetools; return cachetools.LRUCache(N)
+    if name == "cachebox.LRUCache":
+        import cachebox; return cachebox.LRUCache(N)
+    if name == "lru-dict LRU":
+        import lru; return lru.LRU(N)
+    if name == "functools.lru_cache":
+        import functools; return functools.lru_cache(N)(lambda k: k)
+    if name == "theine":
+        import theine; return theine.Cache(N)
+    if name == "moka-py":
+        import moka_py; return moka_py.Moka(N)
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+c = make()
+gc.collect()
+r0 = rss(); tracemalloc.start(); t0 = tracemalloc.get_traced_memory()[0]
+if callable(c) and not hasattr(c, "__setitem__"):
+    for k in keys: c(k)
+elif hasattr(c, "__setitem__"):
+    for k in keys: c[k] = k
+else:
+    for k in keys: c.set(k, k)
+t1 = tracemalloc.get_traced_memory()[0]; tracemalloc.stop(); gc.collect()
+r1 = rss()
+print((r1 - r0) / N, (t1 - t0) / N)
+"""
+
+MEMORY_CONTENDERS = ["dict", "fastcache.LRUCache", "functools.lru_cache", "cachetools.LRUCache",
+                     "lru-dict LRU", "cachebox.LRUCache", "theine", "moka-py"]
+
+
+def run_speed(quick: bool) -> dict[str, dict[str, float]]:
+    import pytest
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "bench.json")
+        args = [HERE, "-q", "-p", "no:cacheprovider", "--benchmark-only",
+                "--benchmark-json=" + out, "--benchmark-disable-gc"]
+        if quick:
+            os.environ["FASTCACHE_BENCH_ROUNDS"] = "3"
+        code = pytest.main(args)
+        if code != 0:
+            raise SystemExit("benchmark run failed (pytest exit %d)" % code)
+        with open(out) as f:
+            data = json.load(f)
+    table: dict[str, dict[str, float]] = {}
+    for bench in data["benchmarks"]:
+        ops = bench["extra_info"]["ops"]
+        table.setdefault(bench["group"], {})[bench["name"]] = bench["stats"]["median"] / ops * 1e9
+    return table
+
+
+def run_memory() -> dict[str, tuple[float, float]]:
+    out = {}
+    for name in MEMORY_CONTENDERS:
+        samples = []
+        for _ in range(3):
+            proc = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, name],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                break
+            samples.append(tuple(float(x) for x in proc.stdout.split()))
+        if samples:
+            out[name] = (statistics.median(s[0] for s in samples),
+                         statistics.median(s[1] for s in samples))
+    return out
+
+
+def hit_ratios() -> dict[str, float]:
+    import functools
+
+    out: dict[str, float] = {}
+    for name, factory in w.mapping_contenders("lru").items():
+        cache = factory(w.CAPACITY)
+        out[name] = w.zipf_hit_ratio(lambda k: cache.get(k) is not None,
+                                     lambda k: cache.__setitem__(k, k))
+    for name, deco in w.capacity_decorators().items():
+        f = deco(lambda k: k)
+        before = f.cache_info().hits
+        for k in w.zipf_trace():
+            f(k)
+        out[name] = (f.cache_info().hits - before) / w.STREAM
+    for name in w.getset_contenders():
+        c = w.GetSetAdapter(name, w.CAPACITY).cache
+        if name == "theine":
+            out[name] = w.zipf_hit_ratio(lambda k: c.get(k)[1], lambda k: c.set(k, k))
+        else:
+            out[name] = w.zipf_hit_ratio(lambda k: c.get(k) is not None, lambda k: c.set(k, k))
+    del functools
+    return out
+
+
+def render(speed: dict[str, dict[str, float]], memory: dict[str, tuple[float, float]],
+           ratios: dict[str, float]) -> str:
+    lines = []
+    for group in TITLES:
+        rows = speed.get(group)
+        if not rows:
+            continue
+        base = BASELINE[group]
+        ours = min((v for k, v in rows.items() if k.startswith("fastcache")), default=None)
+        lines.append("**%s**\n" % TITLES[group])
+        extra = " Zipf hit ratio |" if group == "zipf-cache-aside" else ""
+        lines.append("| implementation | ns/op (median) | vs %s |%s" % (base, extra))
+        lines.append("|---|---:|---:|" + ("---:|" if extra else ""))
+        for name, ns in sorted(rows.items(), key=lambda kv: kv[1]):
+            cells = "| %s | %.1f | %.2f× |" % (name, ns, ns / rows[base]) if base in rows else \
+                "| %s | %.1f | – |" % (name, ns)
+            if extra:
+                cells += " %.2f%% |" % (100 * ratios[name]) if name in ratios else " – |"
+            lines.append(cells)
+        del ours
+        lines.append("")
+    if memory:
+        lines.append("**bytes per entry, 100k int entries** (RSS growth in a fresh process; "
+                     "tracemalloc counts only memory allocated through Python)\n")
+        lines.append("| implementation | RSS B/entry | tracemalloc B/entry |")
+        lines.append("|---|---:|---:|")
+        for name, (rss, traced) in sorted(memory.items(), key=lambda kv: kv[1][0]):
+            lines.append("| %s | %.1f | %.1f |" % (name, rss, traced))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def versions() -> str:
+    import platform
+
+    import fastcache
+    parts = ["Python %s" % platform.python_version(), "fastcache %s (compiled: %s)" % (
+        fastcache.__version__, fastcache.USING_EXTENSIONS)]
+    for mod in ("cachetools", "lru", "cachebox", "theine", "moka_py"):
+        try:
+            m = __import__(mod)
+            parts.append("%s %s" % (mod, getattr(m, "__version__", getattr(m, "VERSION", "?"))))
+        except ImportError:
+            pass
+    return ", ".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds per benchmark")
+    parser.add_argument("--no-memory", action="store_true")
+    args = parser.parse_args()
+    speed = run_speed(args.quick)
+    ratios = hit_ratios()
+    memory = {} if args.no_memory else run_memory()
+    print()
+    print(versions())
+    print()
+    print(render(speed, memory, ratios))
+
+
+if __name__ == "__main__":
+    main()

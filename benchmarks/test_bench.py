@@ -1,0 +1,63 @@
+"""Speed of fastcache against dict, functools.lru_cache and installed peers.
+
+Run:  pytest benchmarks --benchmark-only          (or python benchmarks/report.py for the table)
+Each benchmark times one batch of workloads.STREAM (or HIT_ENTRIES) operations;
+the report divides by the batch size.  Contenders share one process and run
+interleaved by pytest, so compare the ratios, not the absolute times.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import pytest
+
+import workloads as w
+
+ROUNDS = int(os.environ.get("FASTCACHE_BENCH_ROUNDS", "11"))
+
+
+def cases() -> list[Any]:
+    out = []
+
+    def add(group: str, name: str, build: Callable[[], Callable[[], None]], ops: int) -> None:
+        out.append(pytest.param(group, name, build, ops, id="%s:%s" % (group, name)))
+
+    for group, keys in (("hit-int", w.int_keys), ("hit-str", w.str_keys)):
+        add(group, "dict", lambda keys=keys: w.dict_hit_batch(keys()), w.HIT_ENTRIES)
+        for kind in ("lru", "fifo", "lfu", "ttl"):
+            for name, factory in w.mapping_contenders(kind).items():
+                if kind != "lru" and not name.startswith("fastcache"):
+                    continue
+                add(group, name, lambda f=factory, keys=keys: w.hit_batch(f, keys()), w.HIT_ENTRIES)
+        for name in w.getset_contenders():
+            add(group, name, lambda n=name, keys=keys: w.getset_hit_batch(n, keys()), w.HIT_ENTRIES)
+
+    for name, factory in w.mapping_contenders("lru").items():
+        add("miss-insert-evict", name, lambda f=factory: w.evict_batch(f), w.STREAM)
+        add("zipf-cache-aside", name, lambda f=factory: w.zipf_batch(f), w.STREAM)
+    for name, deco in w.capacity_decorators().items():
+        add("miss-insert-evict", name, lambda d=deco: w.decorated_miss_batch(d), w.STREAM)
+        add("zipf-cache-aside", name, lambda d=deco: w.decorated_zipf_batch(d), w.STREAM)
+    for name in w.getset_contenders():
+        add("miss-insert-evict", name, lambda n=name: w.getset_evict_batch(n), w.STREAM)
+        add("zipf-cache-aside", name, lambda n=name: w.getset_zipf_batch(n), w.STREAM)
+
+    for name, factory in w.mapping_contenders("ttl").items():
+        add("ttl-set-get", name, lambda f=factory: w.ttl_batch(f), w.STREAM)
+    for name in w.getset_contenders():
+        add("ttl-set-get", name, lambda n=name: w.getset_ttl_batch(n), w.STREAM)
+
+    for name, deco in w.decorators().items():
+        add("decorator-hit", name, lambda d=deco: w.decorator_hit_batch(d), w.STREAM)
+    return out
+
+
+@pytest.mark.parametrize("group, name, build, ops", cases())
+def test_speed(benchmark: Any, group: str, name: str, build: Callable[[], Callable[[], None]],
+               ops: int) -> None:
+    run = build()
+    benchmark.group = group
+    benchmark.name = name
+    benchmark.extra_info["ops"] = ops
+    benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)

@@ -1,0 +1,309 @@
+"""Workloads and contenders for the speed comparison.
+
+Every workload is a batch of operations built once; a contender is skipped
+when its library is not installed.  Each library is called the way it is
+fastest and idiomatic: ``c[k]`` on mappings, ``get``/``set`` where that is
+the only API (theine, moka-py).
+"""
+from __future__ import annotations
+
+import bisect
+import functools
+import importlib
+import random
+from datetime import timedelta
+from typing import Any, Callable, Optional
+
+HIT_ENTRIES = 100_000           # entries for the hit benchmarks
+CAPACITY = 10_000               # capacity for the eviction, Zipf and TTL benchmarks
+STREAM = 100_000                # operations per timed batch
+ZIPF_UNIVERSE = 1_000_000
+ZIPF_S = 0.99
+TTL = 300.0
+
+
+def _rng() -> random.Random:
+    return random.Random(20261126)
+
+
+def int_keys() -> list[int]:
+    keys = list(range(HIT_ENTRIES))
+    _rng().shuffle(keys)
+    return keys
+
+
+def str_keys() -> list[str]:
+    return ["user:%d" % k for k in int_keys()]
+
+
+def fresh_keys() -> list[int]:
+    """Keys never seen twice within a batch: every set misses and evicts."""
+    return [10_000_000 + i for i in range(STREAM)]
+
+
+@functools.lru_cache(maxsize=1)
+def zipf_trace() -> list[int]:
+    """STREAM draws from Zipf(0.99) over ZIPF_UNIVERSE keys (inverse-CDF sampling)."""
+    weights = [1.0 / (i ** ZIPF_S) for i in range(1, ZIPF_UNIVERSE + 1)]
+    total = 0.0
+    cdf = []
+    for w in weights:
+        total += w
+        cdf.append(total)
+    rng = _rng()
+    ranks = [bisect.bisect_left(cdf, rng.random() * total) for _ in range(STREAM)]
+    # shuffle key identities so popularity is not correlated with key value
+    ids = list(range(ZIPF_UNIVERSE))
+    rng.shuffle(ids)
+    return [ids[r] for r in ranks]
+
+
+def ttl_keys() -> list[int]:
+    rng = _rng()
+    return [rng.randrange(2 * CAPACITY) for _ in range(STREAM)]
+
+
+def _have(module: str) -> Optional[Any]:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+# ------------------------------------------------------------------ mappings
+
+def mapping_contenders(kind: str) -> dict[str, Callable[[int], Any]]:
+    """name -> factory(maxsize) for mapping-style caches of the given kind."""
+    import fastcache
+    out: dict[str, Callable[[int], Any]] = {}
+    if kind == "lru":
+        out["fastcache.LRUCache"] = fastcache.LRUCache
+    elif kind == "fifo":
+        out["fastcache.FIFOCache"] = fastcache.FIFOCache
+    elif kind == "lfu":
+        out["fastcache.LFUCache"] = fastcache.LFUCache
+    elif kind == "ttl":
+        out["fastcache.TTLCache"] = lambda n: fastcache.TTLCache(n, TTL)
+    cachetools = _have("cachetools")
+    if cachetools:
+        name = {"lru": "LRUCache", "fifo": "FIFOCache", "lfu": "LFUCache", "ttl": "TTLCache"}[kind]
+        cls = getattr(cachetools, name)
+        out["cachetools." + name] = (lambda n, cls=cls: cls(n, TTL)) if kind == "ttl" else cls
+    cachebox = _have("cachebox")
+    if cachebox:
+        name = {"lru": "LRUCache", "fifo": "FIFOCache", "lfu": "LFUCache", "ttl": "TTLCache"}[kind]
+        cls = getattr(cachebox, name)
+        out["cachebox." + name] = (lambda n, cls=cls: cls(n, TTL)) if kind == "ttl" else cls
+    if kind == "lru":
+        lru = _have("lru")
+        if lru:
+            out["lru-dict LRU"] = lru.LRU
+    return out
+
+
+class GetSetAdapter:
+    """theine and moka-py expose get/set only: wrap them for the workloads."""
+
+    def __init__(self, name: str, maxsize: int, ttl: Optional[float] = None) -> None:
+        self.name = name
+        if name == "theine":
+            import theine
+            self.cache = theine.Cache(maxsize)
+            self.ttl = timedelta(seconds=ttl) if ttl else None
+        else:
+            import moka_py
+            self.cache = moka_py.Moka(maxsize, ttl=ttl) if ttl else moka_py.Moka(maxsize)
+
+
+def getset_contenders() -> list[str]:
+    return [name for name, mod in (("theine", "theine"), ("moka-py", "moka_py")) if _have(mod)]
+
+
+# ------------------------------------------------------------ batch builders
+
+def hit_batch(factory: Callable[[int], Any], keys: list[Any]) -> Callable[[], None]:
+    cache = factory(HIT_ENTRIES)
+    for k in keys:
+        cache[k] = k
+
+    def run() -> None:
+        for k in keys:
+            cache[k]
+    return run
+
+
+def dict_hit_batch(keys: list[Any]) -> Callable[[], None]:
+    d = {k: k for k in keys}
+
+    def run() -> None:
+        for k in keys:
+            d[k]
+    return run
+
+
+def getset_hit_batch(name: str, keys: list[Any]) -> Callable[[], None]:
+    cache = GetSetAdapter(name, HIT_ENTRIES).cache
+    for k in keys:
+        cache.set(k, k)
+    get = cache.get
+
+    def run() -> None:
+        for k in keys:
+            get(k)
+    return run
+
+
+def evict_batch(factory: Callable[[int], Any]) -> Callable[[], None]:
+    cache = factory(CAPACITY)
+    keys = fresh_keys()
+
+    def run() -> None:
+        for k in keys:
+            cache[k] = k
+    run()
+    return run
+
+
+def getset_evict_batch(name: str) -> Callable[[], None]:
+    cache = GetSetAdapter(name, CAPACITY).cache
+    keys = fresh_keys()
+    put = cache.set
+
+    def run() -> None:
+        for k in keys:
+            put(k, k)
+    run()
+    return run
+
+
+def decorated_miss_batch(decorator: Callable[[Callable[[int], int]], Any]) -> Callable[[], None]:
+    f = decorator(lambda k: k)
+    keys = fresh_keys()
+
+    def run() -> None:
+        for k in keys:
+            f(k)
+    run()
+    return run
+
+
+def zipf_batch(factory: Callable[[int], Any]) -> Callable[[], None]:
+    cache = factory(CAPACITY)
+    trace = zipf_trace()
+    get = cache.get
+
+    def run() -> None:
+        for k in trace:
+            if get(k) is None:
+                cache[k] = k
+    run()
+    return run
+
+
+def getset_zipf_batch(name: str) -> Callable[[], None]:
+    cache = GetSetAdapter(name, CAPACITY).cache
+    trace = zipf_trace()
+    get, put = cache.get, cache.set
+    if name == "theine":
+        def run() -> None:
+            for k in trace:
+                if not get(k)[1]:
+                    put(k, k)
+    else:
+        def run() -> None:
+            for k in trace:
+                if get(k) is None:
+                    put(k, k)
+    run()
+    return run
+
+
+def decorated_zipf_batch(decorator: Callable[[Callable[[int], int]], Any]) -> Callable[[], None]:
+    f = decorator(lambda k: k)
+    trace = zipf_trace()
+
+    def run() -> None:
+        for k in trace:
+            f(k)
+    run()
+    return run
+
+
+def zipf_hit_ratio(get: Callable[[int], bool], put: Callable[[int], None]) -> float:
+    hits = 0
+    for k in zipf_trace():
+        if get(k):
+            hits += 1
+        else:
+            put(k)
+    return hits / STREAM
+
+
+def ttl_batch(factory: Callable[[int], Any]) -> Callable[[], None]:
+    cache = factory(CAPACITY)
+    keys = ttl_keys()
+
+    def run() -> None:
+        for k in keys:
+            cache[k] = k
+            cache[k]
+    run()
+    return run
+
+
+def getset_ttl_batch(name: str) -> Callable[[], None]:
+    adapter = GetSetAdapter(name, CAPACITY, TTL)
+    cache = adapter.cache
+    keys = ttl_keys()
+    get, put = cache.get, cache.set
+    if name == "theine":
+        ttl = adapter.ttl
+
+        def run() -> None:
+            for k in keys:
+                put(k, k, ttl)
+                get(k)
+    else:
+        def run() -> None:
+            for k in keys:
+                put(k, k)
+                get(k)
+    run()
+    return run
+
+
+def decorator_hit_batch(decorator: Callable[[Callable[[int], int]], Any]) -> Callable[[], None]:
+    f = decorator(lambda k: k)
+    keys = int_keys()[:1000] * (STREAM // 1000)
+    for k in keys[:1000]:
+        f(k)
+
+    def run() -> None:
+        for k in keys:
+            f(k)
+    return run
+
+
+def decorators() -> dict[str, Callable[[Callable[[int], int]], Any]]:
+    import fastcache
+    out: dict[str, Callable[[Callable[[int], int]], Any]] = {
+        "fastcache.lru_cache": fastcache.lru_cache(maxsize=2 * 1000),
+        "functools.lru_cache": functools.lru_cache(maxsize=2 * 1000),
+        "fastcache.cached(LRUCache)": lambda f: fastcache.cached(fastcache.LRUCache(2 * 1000))(f),
+    }
+    cachetools = _have("cachetools")
+    if cachetools:
+        out["cachetools.cached(LRUCache)"] = lambda f: cachetools.cached(cachetools.LRUCache(2000))(f)
+    cachebox = _have("cachebox")
+    if cachebox:
+        out["cachebox.cached(LRUCache)"] = lambda f: cachebox.cached(cachebox.LRUCache(2000))(f)
+    return out
+
+
+def capacity_decorators() -> dict[str, Callable[[Callable[[int], int]], Any]]:
+    """Decorators bounded at CAPACITY, for the miss and Zipf workloads."""
+    import fastcache
+    return {
+        "fastcache.lru_cache": fastcache.lru_cache(maxsize=CAPACITY),
+        "functools.lru_cache": functools.lru_cache(maxsize=CAPACITY),
+    }
