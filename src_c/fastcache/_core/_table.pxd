@@ -29,11 +29,14 @@ ctypedef struct Grave:     # a removed item whose references are released once t
 cdef class Table:
     cdef:
         Entry *entries
-        int32_t *index
+        int32_t *index             # (tag << tag_shift) | entry number, or IX_EMPTY / IX_DUMMY
         Py_ssize_t nentries        # append position: live entries plus holes
         Py_ssize_t capacity
         Py_ssize_t used            # live entries
         int index_bits
+        int tag_shift              # 25 with 6-bit tags; 31 (no tags) past 2**25 entries
+        int32_t ix_mask
+        uint64_t tag_mask
         uint32_t *stamps           # per-entry order stamp, only for ring-ordered policies
         bint has_stamps
         char *side                 # per-entry policy data, side_size bytes each, moved with the entry
@@ -91,11 +94,19 @@ cdef inline size_t slot_of(Py_hash_t h, int bits) noexcept nogil:
     return <size_t>((<uint64_t>h * 11400714819323198485ULL) >> (64 - bits))
 
 
+cdef inline int32_t tag_of(Table t, Py_hash_t h) noexcept nogil:
+    # Six hash bits just below the ones that chose the slot, stored in the
+    # index so that probing past other keys never reads their entries.
+    cdef uint64_t m = <uint64_t>h * 11400714819323198485ULL
+    return <int32_t>(((m >> (58 - t.index_bits)) & t.tag_mask) << t.tag_shift)
+
+
 cdef inline Py_ssize_t table_lookup(Table t, object key, Py_hash_t h) except -2:
     """Entry number of key in t, or -1.  Inline here so every policy's hit
     path compiles it in; restarts if a key's __eq__ changed the table."""
     cdef size_t i, mask
-    cdef int32_t ix
+    cdef int32_t v, tag, tagbits
+    cdef Py_ssize_t ix
     cdef Entry *e
     cdef object startkey
     cdef uint64_t mutations
@@ -105,11 +116,14 @@ cdef inline Py_ssize_t table_lookup(Table t, object key, Py_hash_t h) except -2:
     while True:
         mask = (<size_t>1 << t.index_bits) - 1
         i = slot_of(h, t.index_bits)
+        tag = tag_of(t, h)
+        tagbits = ~t.ix_mask
         while True:
-            ix = t.index[i]
-            if ix == IX_EMPTY:
+            v = t.index[i]
+            if v == IX_EMPTY:
                 return -1
-            if ix >= 0:
+            if v >= 0 and (v & tagbits) == tag:
+                ix = v & t.ix_mask
                 e = &t.entries[ix]
                 if e.key == <PyObject *>key:
                     return ix

@@ -88,6 +88,9 @@ cdef class Table:
         self._sizer = None
         self._on_evict = None
         self.index_bits = 0
+        self.tag_shift = 25
+        self.ix_mask = (1 << 25) - 1
+        self.tag_mask = 63
 
     def __dealloc__(self):
         cdef Py_ssize_t i
@@ -151,6 +154,10 @@ cdef class Table:
             newcap <<= 1
         if newcap > INT32_MAX // 2:
             raise MemoryError("cache too large")
+        if newcap <= (1 << 25):     # entry numbers fit in 25 bits: 6 bits left for tags
+            self.tag_shift, self.ix_mask, self.tag_mask = 25, (1 << 25) - 1, 63
+        else:
+            self.tag_shift, self.ix_mask, self.tag_mask = 31, INT32_MAX, 0
         bits = 1
         while (<Py_ssize_t>1 << bits) < 2 * newcap:
             bits += 1
@@ -182,7 +189,8 @@ cdef class Table:
             s = slot_of(new_entries[j].hash, bits)
             while new_index[s] != IX_EMPTY:
                 s = (s + 1) & mask
-            new_index[s] = <int32_t>j
+            new_index[s] = <int32_t>j | <int32_t>((((<uint64_t>new_entries[j].hash
+                * 11400714819323198485ULL) >> (58 - bits)) & self.tag_mask) << self.tag_shift)
             remap[i] = <int32_t>j
             j += 1
         PyMem_Free(self.entries); PyMem_Free(self.index); PyMem_Free(self.side)
@@ -213,7 +221,7 @@ cdef class Table:
         s = slot_of(h, self.index_bits)
         while self.index[s] >= 0:      # reuse the first empty or dummy slot
             s = (s + 1) & mask
-        self.index[s] = <int32_t>ix
+        self.index[s] = <int32_t>ix | tag_of(self, h)
         Py_INCREF(key)
         Py_INCREF(value)
         self.entries[ix].key = <PyObject *>key
@@ -231,7 +239,7 @@ cdef class Table:
         cdef Entry *e = &self.entries[ix]
         cdef size_t s = slot_of(e.hash, self.index_bits)
         cdef size_t mask = (<size_t>1 << self.index_bits) - 1
-        while self.index[s] != ix:
+        while self.index[s] < 0 or (self.index[s] & self.ix_mask) != ix:
             s = (s + 1) & mask
         self.index[s] = IX_DUMMY
         self.on_remove(ix)
