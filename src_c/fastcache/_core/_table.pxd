@@ -39,6 +39,8 @@ cdef class Table:
         uint64_t tag_mask
         uint32_t *stamps           # per-entry order stamp, only for ring-ordered policies
         bint has_stamps
+        int32_t *scratch           # resize's old-to-new entry map, kept between resizes
+        Py_ssize_t scratch_cap
         char *side                 # per-entry policy data, side_size bytes each, moved with the entry
         Py_ssize_t side_size
         Py_ssize_t _maxsize        # PY_SSIZE_T_MAX when unbounded
@@ -90,21 +92,28 @@ cdef class Table:
 
 
 cdef inline size_t slot_of(Py_hash_t h, int bits) noexcept nogil:
-    # Fibonacci hashing spreads sequential and strided int hashes alike.
-    return <size_t>((<uint64_t>h * 11400714819323198485ULL) >> (64 - bits))
+    # As CPython's dict: the hash's low bits pick the first slot, so sequential
+    # ints land in neighbouring slots; perturbed probing (probe_next) makes
+    # strided or clustered hashes spread out after the first collision.
+    return <size_t>h & ((<size_t>1 << bits) - 1)
+
+
+cdef inline size_t probe_next(size_t i, size_t *perturb, size_t mask) noexcept nogil:
+    perturb[0] >>= 5
+    return (i * 5 + perturb[0] + 1) & mask
 
 
 cdef inline int32_t tag_of(Table t, Py_hash_t h) noexcept nogil:
-    # Six hash bits just below the ones that chose the slot, stored in the
-    # index so that probing past other keys never reads their entries.
+    # Six hash bits (mixed, so ints get varied tags too) stored beside the entry
+    # number, so that probing past other keys never reads their entries.
     cdef uint64_t m = <uint64_t>h * 11400714819323198485ULL
-    return <int32_t>(((m >> (58 - t.index_bits)) & t.tag_mask) << t.tag_shift)
+    return <int32_t>(((m >> 58) & t.tag_mask) << t.tag_shift)
 
 
 cdef inline Py_ssize_t table_lookup(Table t, object key, Py_hash_t h) except -2:
     """Entry number of key in t, or -1.  Inline here so every policy's hit
     path compiles it in; restarts if a key's __eq__ changed the table."""
-    cdef size_t i, mask
+    cdef size_t i, mask, perturb
     cdef int32_t v, tag, tagbits
     cdef Py_ssize_t ix
     cdef Entry *e
@@ -116,6 +125,7 @@ cdef inline Py_ssize_t table_lookup(Table t, object key, Py_hash_t h) except -2:
     while True:
         mask = (<size_t>1 << t.index_bits) - 1
         i = slot_of(h, t.index_bits)
+        perturb = <size_t>h
         tag = tag_of(t, h)
         tagbits = ~t.ix_mask
         while True:
@@ -135,4 +145,4 @@ cdef inline Py_ssize_t table_lookup(Table t, object key, Py_hash_t h) except -2:
                         break       # the table changed under us: look again
                     if eq:
                         return ix
-            i = (i + 1) & mask
+            i = probe_next(i, &perturb, mask)

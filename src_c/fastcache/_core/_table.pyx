@@ -22,7 +22,7 @@ with respect to other threads except while user code it calls is running.
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
-from libc.string cimport memset, memcpy
+from libc.string cimport memset, memcpy, memmove
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, INT32_MAX
 import copyreg
 import logging
@@ -80,6 +80,8 @@ cdef class Table:
         self.entries = NULL
         self.index = NULL
         self.stamps = NULL
+        self.scratch = NULL
+        self.scratch_cap = 0
         self.side = NULL
         self.graves = NULL
         self._maxsize = PY_SSIZE_T_MAX
@@ -106,6 +108,7 @@ cdef class Table:
         PyMem_Free(self.graves)
         PyMem_Free(self.index)
         PyMem_Free(self.stamps)
+        PyMem_Free(self.scratch)
         PyMem_Free(self.side)
 
     cdef int init_table(self, object maxsize, object getsizeof, object on_evict) except -1:
@@ -140,87 +143,103 @@ cdef class Table:
         return table_lookup(self, key, h)
 
     cdef int resize(self) except -1:
-        """Make room for one more entry: sweep holes, and grow if needed."""
+        """Make room for one more entry: sweep out holes, and grow if needed.
+
+        A full cache that keeps evicting comes here every ``capacity - used``
+        inserts with the same capacity: then the arrays are compacted in place,
+        since fresh large buffers cost a page fault per 4 KiB on first touch.
+        """
         cdef Py_ssize_t newcap = MIN_CAPACITY, i, j = 0, old_n = self.nentries
         cdef Py_ssize_t want = self.used + self.used // 2 + 1
         cdef Entry *new_entries
         cdef uint32_t *new_stamps = NULL
         cdef char *new_side = NULL
         cdef int32_t *new_index
-        cdef int32_t *remap = NULL
+        cdef int32_t *remap
         cdef int bits
-        cdef size_t mask, s
+        cdef bint in_place
+        cdef size_t mask, s, perturb
         while newcap < want:
             newcap <<= 1
         if newcap > INT32_MAX // 2:
             raise MemoryError("cache too large")
+        bits = 1
+        while (<Py_ssize_t>1 << bits) < 2 * newcap:
+            bits += 1
+        if old_n > self.scratch_cap:
+            remap = <int32_t *>PyMem_Realloc(self.scratch, self.capacity * sizeof(int32_t))
+            if remap == NULL:
+                raise MemoryError()
+            self.scratch = remap
+            self.scratch_cap = self.capacity
+        remap = self.scratch
+        in_place = newcap == self.capacity and self.entries != NULL
+        if in_place:
+            new_entries, new_index = self.entries, self.index
+            new_side, new_stamps = self.side, self.stamps
+        else:
+            new_entries = <Entry *>PyMem_Malloc(newcap * sizeof(Entry))
+            new_index = <int32_t *>PyMem_Malloc((<size_t>1 << bits) * sizeof(int32_t))
+            if self.side_size:
+                new_side = <char *>PyMem_Malloc(newcap * self.side_size)
+            if self.has_stamps:
+                new_stamps = <uint32_t *>PyMem_Malloc(newcap * sizeof(uint32_t))
+            if (new_entries == NULL or new_index == NULL or (self.side_size and new_side == NULL)
+                    or (self.has_stamps and new_stamps == NULL)):
+                PyMem_Free(new_entries); PyMem_Free(new_index); PyMem_Free(new_stamps)
+                PyMem_Free(new_side)
+                raise MemoryError()
         if newcap <= (1 << 25):     # entry numbers fit in 25 bits: 6 bits left for tags
             self.tag_shift, self.ix_mask, self.tag_mask = 25, (1 << 25) - 1, 63
         else:
             self.tag_shift, self.ix_mask, self.tag_mask = 31, INT32_MAX, 0
-        bits = 1
-        while (<Py_ssize_t>1 << bits) < 2 * newcap:
-            bits += 1
-        new_entries = <Entry *>PyMem_Malloc(newcap * sizeof(Entry))
-        new_index = <int32_t *>PyMem_Malloc((<size_t>1 << bits) * sizeof(int32_t))
-        if self.side_size:
-            new_side = <char *>PyMem_Malloc(newcap * self.side_size)
-        if self.has_stamps:
-            new_stamps = <uint32_t *>PyMem_Malloc(newcap * sizeof(uint32_t))
-        if old_n:
-            remap = <int32_t *>PyMem_Malloc(old_n * sizeof(int32_t))
-        if (new_entries == NULL or new_index == NULL
-                or (self.side_size and new_side == NULL) or (old_n and remap == NULL)
-                or (self.has_stamps and new_stamps == NULL)):
-            PyMem_Free(new_entries); PyMem_Free(new_index); PyMem_Free(new_stamps)
-            PyMem_Free(new_side); PyMem_Free(remap)
-            raise MemoryError()
         memset(new_index, 0xff, (<size_t>1 << bits) * sizeof(int32_t))   # all IX_EMPTY
         mask = (<size_t>1 << bits) - 1
-        for i in range(old_n):
+        for i in range(old_n):      # j <= i, so copying forward is safe in place
             if self.entries[i].key == NULL:
                 remap[i] = -1
                 continue
-            new_entries[j] = self.entries[i]
-            if self.has_stamps:
-                new_stamps[j] = self.stamps[i]
-            if self.side_size:
-                memcpy(new_side + j * self.side_size, self.side + i * self.side_size, self.side_size)
+            if i != j or not in_place:
+                new_entries[j] = self.entries[i]
+                if self.has_stamps:
+                    new_stamps[j] = self.stamps[i]
+                if self.side_size:
+                    memmove(new_side + j * self.side_size, self.side + i * self.side_size,
+                            self.side_size)
             s = slot_of(new_entries[j].hash, bits)
+            perturb = <size_t>new_entries[j].hash
             while new_index[s] != IX_EMPTY:
-                s = (s + 1) & mask
-            new_index[s] = <int32_t>j | <int32_t>((((<uint64_t>new_entries[j].hash
-                * 11400714819323198485ULL) >> (58 - bits)) & self.tag_mask) << self.tag_shift)
+                s = probe_next(s, &perturb, mask)
+            new_index[s] = <int32_t>j | tag_of(self, new_entries[j].hash)
             remap[i] = <int32_t>j
             j += 1
-        PyMem_Free(self.entries); PyMem_Free(self.index); PyMem_Free(self.side)
-        PyMem_Free(self.stamps)
-        self.stamps = new_stamps
-        self.entries = new_entries
-        self.index = new_index
-        self.side = new_side
+        if not in_place:
+            PyMem_Free(self.entries); PyMem_Free(self.index); PyMem_Free(self.side)
+            PyMem_Free(self.stamps)
+            self.stamps = new_stamps
+            self.entries = new_entries
+            self.index = new_index
+            self.side = new_side
         self.index_bits = bits
         self.capacity = newcap
         self.nentries = j
         self.mutations += 1
-        try:
-            if old_n:
-                self.on_remap(remap, old_n)
-        finally:
-            PyMem_Free(remap)
+        if old_n:
+            self.on_remap(remap, old_n)
         return 0
 
     cdef Py_ssize_t append(self, object key, Py_hash_t h, object value, Py_ssize_t size) except -1:
         """Add a key known to be absent; return its entry number."""
         cdef Py_ssize_t ix
-        cdef size_t s, mask
+        cdef size_t s, mask, perturb
         if self.nentries >= self.capacity:
             self.resize()
         ix = self.nentries
         mask = (<size_t>1 << self.index_bits) - 1
         s = slot_of(h, self.index_bits)
+        perturb = <size_t>h
         while self.index[s] >= 0:      # reuse the first empty or dummy slot
-            s = (s + 1) & mask
+            s = probe_next(s, &perturb, mask)
         self.index[s] = <int32_t>ix | tag_of(self, h)
         Py_INCREF(key)
         Py_INCREF(value)
@@ -239,8 +258,9 @@ cdef class Table:
         cdef Entry *e = &self.entries[ix]
         cdef size_t s = slot_of(e.hash, self.index_bits)
         cdef size_t mask = (<size_t>1 << self.index_bits) - 1
+        cdef size_t perturb = <size_t>e.hash
         while self.index[s] < 0 or (self.index[s] & self.ix_mask) != ix:
-            s = (s + 1) & mask
+            s = probe_next(s, &perturb, mask)
         self.index[s] = IX_DUMMY
         self.on_remove(ix)
         if self.bury(e.key, e.value, cause) < 0:

@@ -375,25 +375,17 @@ cdef class TTLCache(OrderedTable):
         cdef Py_ssize_t i, j = 0
         OrderedTable.on_remap(self, remap, old_n)
         for q in range(self.nqueues):
+            # Keep live records in order, renumbered from head: in place, since
+            # the write position never passes the read position.
             r = &self.queues[q].ring
-            cap = 16
-            while cap < 2 * self.used + 2:
-                cap <<= 1
-            buf = <int32_t *>PyMem_Malloc(cap * sizeof(int32_t))
-            if buf == NULL:
-                raise MemoryError()
-            n = 0
+            n = r.head
             for seq in range(r.head, r.tail):
                 ix = remap[r.buf[seq & r.mask]]
                 if ix >= 0 and tnode(self, ix).wq == q and tnode(self, ix).wstamp == seq:
-                    buf[n] = ix
+                    r.buf[n & r.mask] = ix
                     tnode(self, ix).wstamp = n
                     n += 1
-            PyMem_Free(r.buf)
-            r.buf = buf
-            r.head = 0
             r.tail = n
-            r.mask = cap - 1
         for i in range(self.heap_len):
             ix = remap[self.heap[i].ix]
             if ix >= 0 and tnode(self, ix).wq == NQUEUES and tnode(self, ix).wstamp == self.heap[i].stamp:
