@@ -50,7 +50,9 @@ def extensions():
         include_path=["src_c"],          # .pxd files are found by their dotted module path
         compiler_directives=directives,
         annotate=debug,
-        build_dir="build/cython",         # generated C stays out of the source tree
+        # Generated C stays out of the source tree; the debug build has its own
+        # folder so neither reuses the other's C files or objects.
+        build_dir="build/cython-debug" if debug else "build/cython",
     )
 
 

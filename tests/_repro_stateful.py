@@ -1,0 +1,326 @@
+"""Random operation sequences through compiled, pure Python, a reference model and cachetools.
+
+Every operation runs on each subject and every result (value or exception
+type) must agree.  The model below is the simplest statement of the
+semantics: a dict in insertion order plus a logical clock of uses; cachetools
+is the compatibility target itself.
+"""
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any, Callable, Optional
+
+import cachetools
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from conftest import FakeTimer, _load_c, _load_py
+
+KEYS = st.integers(min_value=0, max_value=7)
+VALUES = st.integers(min_value=0, max_value=20)
+
+
+def sizeof(value: Any) -> int:
+    """Weights 0, 1 or 2: exercises zero-size items and multi-item evictions."""
+    return value % 3
+
+
+class Model:
+    """The reference: obviously correct, O(n) everywhere."""
+
+    def __init__(self, policy: str, maxsize: int, weighted: bool, ttl: float, timer: FakeTimer) -> None:
+        self.policy, self.maxsize, self.weighted, self.ttl, self.timer = policy, maxsize, weighted, ttl, timer
+        self.data: dict[Any, Any] = {}
+        self.size: dict[Any, int] = {}
+        self.last: dict[Any, int] = {}       # logical time of the last use (LRU/LFU/TTL) or write (FIFO)
+        self.count: dict[Any, int] = {}
+        self.expires: dict[Any, tuple[float, int]] = {}
+        self.clock = 0
+
+    def _tick(self) -> int:
+        self.clock += 1
+        return self.clock
+
+    def _live(self, key: Any) -> bool:
+        return self.policy != "ttl" or self.timer.time < self.expires[key][0]
+
+    def _use(self, key: Any) -> None:
+        if self.policy in ("lru", "lfu", "ttl"):
+            self.last[key] = self._tick()
+        if self.policy == "lfu":
+            self.count[key] += 1
+
+    def _write(self, key: Any, ttl: Optional[float]) -> None:
+        self.last[key] = self._tick()
+        self.count[key] = self.count.get(key, 0) + 1
+        if self.policy == "ttl":
+            self.expires[key] = (self.timer.time + (self.ttl if ttl is None else ttl), self.clock)
+
+    def _remove(self, key: Any) -> Any:
+        for d in (self.size, self.last, self.count, self.expires):
+            d.pop(key, None)
+        return self.data.pop(key)
+
+    def expire(self) -> list[tuple[Any, Any]]:
+        if self.policy != "ttl":
+            return []
+        dead = sorted((self.expires[k], k) for k in self.data if not self._live(k))
+        return [(k, self._remove(k)) for _, k in dead]
+
+    def popitem(self) -> tuple[Any, Any]:
+        self.expire()
+        if not self.data:
+            raise KeyError("empty")
+        if self.policy == "lfu":
+            key = min(self.data, key=lambda k: (self.count[k], self.last[k]))
+        else:
+            key = min(self.data, key=lambda k: self.last[k])
+        return key, self._remove(key)
+
+    def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> None:
+        hash(key)
+        if self.weighted:
+            size = sizeof(value)
+            if size > self.maxsize:
+                raise ValueError("value too large")
+        elif self.maxsize < 1:
+            raise ValueError("value too large")
+        else:
+            size = 1
+        self.expire()
+        if key in self.data:
+            diff = size - self.size[key]
+            while self.weighted and sum(self.size.values()) + diff > self.maxsize:
+                self.popitem()
+                diff = size - self.size[key] if key in self.data else size
+            if key in self.data:
+                self.data[key] = value
+                self.size[key] = size
+                self._write(key, ttl)
+                return
+        while sum(self.size.values()) + size > self.maxsize:
+            self.popitem()
+        self.data[key] = value
+        self.size[key] = size
+        self._write(key, ttl)
+
+    def getitem(self, key: Any) -> Any:
+        if key in self.data:
+            if self.policy == "ttl":
+                self.last[key] = self._tick()     # a use even if expired (cachetools)
+                if not self._live(key):
+                    raise KeyError(key)
+                return self.data[key]
+            self._use(key)
+            return self.data[key]
+        raise KeyError(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in self.data and self._live(key):
+            self._use(key)
+            return self.data[key]
+        return default
+
+    def peek(self, key: Any) -> Any:
+        return self.data[key] if key in self.data and self._live(key) else None
+
+    def contains(self, key: Any) -> bool:
+        return key in self.data and self._live(key)
+
+    def delitem(self, key: Any) -> None:
+        if key not in self.data:
+            raise KeyError(key)
+        live = self._live(key)
+        self._remove(key)
+        if not live:
+            raise KeyError(key)
+
+    def pop(self, key: Any) -> Any:
+        if key in self.data and self._live(key):
+            return self._remove(key)
+        return "default"
+
+    def setdefault(self, key: Any, value: Any) -> Any:
+        if self.contains(key):
+            return self.getitem(key)
+        self.set(key, value)
+        return value
+
+    def keys(self) -> list[Any]:
+        return [k for k in self.data if self._live(k)]
+
+    def __len__(self) -> int:
+        self.expire()
+        return len(self.data)
+
+    def currsize(self) -> int:
+        self.expire()
+        return sum(self.size.values())
+
+    def clear(self) -> None:
+        for d in (self.data, self.size, self.last, self.count, self.expires):
+            d.clear()
+
+
+def outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return ("ok", fn())
+    except (KeyError, ValueError, TypeError) as exc:
+        return ("raised", type(exc).__name__)
+
+
+class CacheMachine(RuleBasedStateMachine):
+    policy = "lru"
+    weighted = False
+
+    @initialize(maxsize=st.integers(min_value=0, max_value=5))
+    def make(self, maxsize: int) -> None:
+        self.timer = FakeTimer()
+        self.ttl = 10
+        getsizeof = sizeof if self.weighted else None
+        cname = {"lru": "LRUCache", "fifo": "FIFOCache", "lfu": "LFUCache", "ttl": "TTLCache"}[self.policy]
+        classes = [getattr(_load_c(), cname), getattr(_load_py(), cname)]
+        if self.policy == "ttl":
+            self.subjects = [cls(maxsize, self.ttl, self.timer, getsizeof) for cls in classes]
+            self.reference = cachetools.TTLCache(maxsize, self.ttl, self.timer, getsizeof)
+        else:
+            self.subjects = [cls(maxsize, getsizeof) for cls in classes]
+            self.reference = getattr(cachetools, cname)(maxsize, getsizeof)
+        self.model = Model(self.policy, maxsize, self.weighted, self.ttl, self.timer)
+
+    def check(self, op: Callable[[Any], Any], model_op: Callable[[Model], Any],
+              with_cachetools: bool = True) -> None:
+        results = [outcome(lambda s=s: op(s)) for s in self.subjects]
+        expected = outcome(lambda: model_op(self.model))
+        if with_cachetools and self.reference is not None:
+            results.append(outcome(lambda: op(self.reference)))
+        assert all(r == expected for r in results), (expected, results)
+
+    @rule(key=KEYS, value=VALUES)
+    def setitem(self, key: int, value: int) -> None:
+        self.check(lambda c: c.__setitem__(key, value), lambda m: m.set(key, value))
+
+    @rule(key=KEYS, value=VALUES, ttl=st.sampled_from([1, 3, 10, 25]))
+    def set_with_ttl(self, key: int, value: int, ttl: int) -> None:
+        if self.policy != "ttl":
+            return
+        self.reference = None            # cachetools has no per-item TTL: stop comparing with it
+        self.check(lambda c: c.set(key, value, ttl=ttl), lambda m: m.set(key, value, ttl))
+
+    @rule(key=KEYS)
+    def getitem(self, key: int) -> None:
+        self.check(lambda c: c[key], lambda m: m.getitem(key))
+
+    @rule(key=KEYS)
+    def get(self, key: int) -> None:
+        self.check(lambda c: c.get(key), lambda m: m.get(key))
+
+    @rule(key=KEYS)
+    def peek(self, key: int) -> None:
+        self.check(lambda c: c.peek(key), lambda m: m.peek(key), with_cachetools=False)
+
+    @rule(key=KEYS)
+    def contains(self, key: int) -> None:
+        self.check(lambda c: key in c, lambda m: m.contains(key))
+
+    @rule(key=KEYS)
+    def delitem(self, key: int) -> None:
+        self.check(lambda c: c.__delitem__(key), lambda m: m.delitem(key))
+
+    @rule(key=KEYS)
+    def pop(self, key: int) -> None:
+        self.check(lambda c: c.pop(key, "default"), lambda m: m.pop(key))
+
+    @rule(key=KEYS, value=VALUES)
+    def setdefault(self, key: int, value: int) -> None:
+        self.check(lambda c: c.setdefault(key, value), lambda m: m.setdefault(key, value))
+
+    @rule()
+    def popitem(self) -> None:
+        def model_pop(m: Model) -> Any:
+            try:
+                return m.popitem()
+            except KeyError:
+                raise KeyError("empty") from None
+        self.check(lambda c: c.popitem(), model_pop)
+
+    @rule()
+    def length(self) -> None:
+        self.check(len, len)
+
+    @rule()
+    def keys(self) -> None:
+        self.check(lambda c: list(c), lambda m: m.keys())
+
+    @rule()
+    def currsize(self) -> None:
+        self.check(lambda c: c.currsize, lambda m: m.currsize())
+
+    @rule(delta=st.sampled_from([1, 2, 5, 10]))
+    def tick(self, delta: int) -> None:
+        self.timer.tick(delta)
+
+    @rule()
+    def expire(self) -> None:
+        if self.policy == "ttl":
+            self.check(lambda c: c.expire(), lambda m: m.expire())
+
+    @rule()
+    def clear(self) -> None:
+        self.check(lambda c: c.clear(), lambda m: m.clear())
+
+    @rule(how=st.sampled_from(["pickle", "copy", "deepcopy"]))
+    def roundtrip(self, how: str) -> None:
+        fn = {"pickle": lambda c: pickle.loads(pickle.dumps(c)), "copy": copy.copy,
+              "deepcopy": copy.deepcopy}[how]
+        clones = [fn(s) for s in self.subjects]
+        for clone, original in zip(clones, self.subjects):
+            assert list(clone) == list(original) and clone.currsize == original.currsize
+        # A pickled or deep-copied TTL cache gets its own copy of the fake clock,
+        # which the test cannot tick; a shallow copy shares it and carries on.
+        if how == "copy" or self.policy != "ttl":
+            self.subjects = clones
+
+    @invariant()
+    def stats_agree(self) -> None:
+        if hasattr(self, "subjects"):
+            # stats() reports currsize, which purges expired items (as currsize
+            # does in cachetools): purge the model and the reference alike.
+            c, py = (s.stats() for s in self.subjects)
+            assert c == py
+
+
+
+def machine(policy: str, weighted: bool) -> Any:
+    cls = type("%s%sMachine" % (policy.upper(), "Weighted" if weighted else ""), (CacheMachine,),
+               {"policy": policy, "weighted": weighted})
+    test = cls.TestCase
+    test.settings = settings(max_examples=200, stateful_step_count=50, deadline=None,
+                             suppress_health_check=list(HealthCheck))
+    return test
+
+
+TestLRU = machine("lru", False)
+TestLRUWeighted = machine("lru", True)
+TestFIFO = machine("fifo", False)
+TestFIFOWeighted = machine("fifo", True)
+TestLFU = machine("lfu", False)
+TestLFUWeighted = machine("lfu", True)
+TestTTL = machine("ttl", False)
+TestTTLWeighted = machine("ttl", True)
+
+
+def test_model_is_not_trivial() -> None:
+    # Guard against a vacuous comparison: the model really evicts in policy order.
+    timer = FakeTimer()
+    m = Model("lru", 2, False, 10, timer)
+    m.set(1, 1)
+    m.set(2, 2)
+    m.getitem(1)
+    m.set(3, 3)
+    assert m.keys() == [1, 3]
+    with pytest.raises(KeyError):
+        m.getitem(2)
