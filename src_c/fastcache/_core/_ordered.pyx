@@ -91,43 +91,6 @@ cdef class OrderedTable(Table):
             self.ring.head = seq + 1
         return -1
 
-    cdef int on_remap(self, int32_t *remap, Py_ssize_t old_n) except -1:
-        # Entries moved and took their stamps along: a record stays live iff its
-        # entry survived and still carries the record's number.  Keep the live
-        # records in order, renumbered from head (in place, as in ring_compact).
-        cdef int64_t seq, n, cap, mask = self.ring.mask
-        cdef int32_t ix
-        cdef int32_t *buf = self.ring.buf
-        if buf != NULL and 2 * (self.used + 1) <= mask + 1:
-            n = self.ring.head
-            for seq in range(self.ring.head, self.ring.tail):
-                ix = remap[buf[seq & mask]]
-                if ix >= 0 and self.stamps[ix] == <uint32_t>seq:
-                    buf[n & mask] = ix
-                    self.stamps[ix] = <uint32_t>n
-                    n += 1
-            self.ring.tail = n
-            return 0
-        cap = MIN_RING
-        while cap < 2 * (self.used + 1):
-            cap <<= 1
-        buf = <int32_t *>PyMem_Malloc(cap * sizeof(int32_t))
-        if buf == NULL:
-            raise MemoryError()
-        n = 0
-        for seq in range(self.ring.head, self.ring.tail):
-            ix = remap[self.ring.buf[seq & mask]]
-            if ix >= 0 and self.stamps[ix] == <uint32_t>seq:
-                buf[n] = ix
-                self.stamps[ix] = <uint32_t>n
-                n += 1
-        PyMem_Free(self.ring.buf)
-        self.ring.buf = buf
-        self.ring.head = 0
-        self.ring.tail = n
-        self.ring.mask = cap - 1
-        return 0
-
     cdef void on_clear(self):
         self.ring.head = self.ring.tail = 0
 

@@ -20,6 +20,10 @@ ctypedef struct Entry:
                            # 32 bytes, so none straddles a cache line (measured: ~20%
                            # faster int-key hits than 24-byte entries)
 
+ctypedef struct Link:      # insertion order, and the free list through .next
+    int32_t prev
+    int32_t next
+
 ctypedef struct Grave:     # a removed item whose references are released once the table is consistent
     PyObject *key
     PyObject *value
@@ -30,17 +34,20 @@ cdef class Table:
     cdef:
         Entry *entries
         int32_t *index             # (tag << tag_shift) | entry number, or IX_EMPTY / IX_DUMMY
-        Py_ssize_t nentries        # append position: live entries plus holes
+        Link *order                # per entry: insertion-order neighbours (free entries: next free)
+        int32_t first              # oldest inserted entry, -1 if empty
+        int32_t last               # newest inserted entry
+        int32_t free               # a free entry to reuse, -1 if none
+        Py_ssize_t nentries        # entries ever handed out (high-water mark); above it nothing is set
         Py_ssize_t capacity
         Py_ssize_t used            # live entries
+        Py_ssize_t ndummies        # index slots marked IX_DUMMY
         int index_bits
         int tag_shift              # 25 with 6-bit tags; 31 (no tags) past 2**25 entries
         int32_t ix_mask
         uint64_t tag_mask
         uint32_t *stamps           # per-entry order stamp, only for ring-ordered policies
         bint has_stamps
-        int32_t *scratch           # resize's old-to-new entry map, kept between resizes
-        Py_ssize_t scratch_cap
         char *side                 # per-entry policy data, side_size bytes each, moved with the entry
         Py_ssize_t side_size
         Py_ssize_t _maxsize        # PY_SSIZE_T_MAX when unbounded
@@ -66,7 +73,8 @@ cdef class Table:
     cdef int init_table(self, object maxsize, object getsizeof, object on_evict) except -1
     cdef Py_ssize_t lookup(self, object key, Py_hash_t h) except -2
     cdef Py_ssize_t append(self, object key, Py_hash_t h, object value, Py_ssize_t size) except -1
-    cdef int resize(self) except -1
+    cdef int grow(self) except -1
+    cdef int rebuild_index(self, int bits) except -1
     cdef void remove_at(self, Py_ssize_t ix, int cause)
     cdef int replace_value(self, Py_ssize_t ix, object value) except -1
     cdef int bury(self, PyObject *key, PyObject *value, int cause) except -1
@@ -85,7 +93,6 @@ cdef class Table:
     cdef int on_access(self, Py_ssize_t ix) except -1
     cdef void on_remove(self, Py_ssize_t ix)
     cdef Py_ssize_t victim(self) except -2
-    cdef int on_remap(self, int32_t *remap, Py_ssize_t old_n) except -1
     cdef void on_clear(self)
     cdef object policy_state(self, dict positions)
     cdef int restore_policy(self, object state, list ixs) except -1

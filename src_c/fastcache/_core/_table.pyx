@@ -1,15 +1,17 @@
-"""The insertion-ordered hash table that every compiled cache extends.
+"""The hash table that every compiled cache extends.
 
-Layout (the same idea as CPython's dict): a dense array of entries in
-insertion order, and an open-addressing index of int32 entry numbers.
-A deletion leaves a hole in the entries and a dummy in the index; both are
-swept when the entries array fills up, by rebuilding the table compactly.
-Policies keep their order structures in terms of entry numbers and are told
-how entries moved (``on_remap``) when that happens.
+Layout: dense 32-byte entries (key, value, hash, size) and an open-addressing
+index of int32 entry numbers, probed as CPython's dict probes (the hash's low
+bits first, then perturbed steps), each slot also holding 6 hash bits so that
+probing past other keys never reads their entries.  Entries never move: a
+deleted entry goes on a free list and is reused by the next insert, and a
+small array of prev/next links keeps insertion order (iteration order, as in
+a dict).  So policies can keep their order structures in terms of entry
+numbers for good; only the index is rebuilt now and then, to sweep out the
+dummies that deletions leave in it.
 
 Why not a dict plus node objects: at 100k entries a hit is bound by cache
-misses, and a node object per entry costs one more miss and ~60 bytes.  Here
-an entry is 32 bytes and a policy's own data lives in parallel arrays.
+misses, and a node object per entry costs one more miss and ~60 bytes.
 
 Thread safety: every operation runs under the GIL and only gives it up inside
 Python callbacks (a key's ``__eq__``/``__hash__``, ``getsizeof``, an
@@ -80,8 +82,8 @@ cdef class Table:
         self.entries = NULL
         self.index = NULL
         self.stamps = NULL
-        self.scratch = NULL
-        self.scratch_cap = 0
+        self.order = NULL
+        self.first = self.last = self.free = -1
         self.side = NULL
         self.graves = NULL
         self._maxsize = PY_SSIZE_T_MAX
@@ -108,7 +110,7 @@ cdef class Table:
         PyMem_Free(self.graves)
         PyMem_Free(self.index)
         PyMem_Free(self.stamps)
-        PyMem_Free(self.scratch)
+        PyMem_Free(self.order)
         PyMem_Free(self.side)
 
     cdef int init_table(self, object maxsize, object getsizeof, object on_evict) except -1:
@@ -142,104 +144,96 @@ cdef class Table:
         """Entry number of key, or -1."""
         return table_lookup(self, key, h)
 
-    cdef int resize(self) except -1:
-        """Make room for one more entry: sweep out holes, and grow if needed.
-
-        A full cache that keeps evicting comes here every ``capacity - used``
-        inserts with the same capacity: then the arrays are compacted in place,
-        since fresh large buffers cost a page fault per 4 KiB on first touch.
-        """
-        cdef Py_ssize_t newcap = MIN_CAPACITY, i, j = 0, old_n = self.nentries
-        cdef Py_ssize_t want = self.used + self.used // 2 + 1
-        cdef Entry *new_entries
-        cdef uint32_t *new_stamps = NULL
-        cdef char *new_side = NULL
-        cdef int32_t *new_index
-        cdef int32_t *remap
-        cdef int bits
-        cdef bint in_place
-        cdef size_t mask, s, perturb
-        while newcap < want:
-            newcap <<= 1
-        if newcap > INT32_MAX // 2:
+    cdef int grow(self) except -1:
+        """Give the entry arrays room for more entries.  Entries keep their numbers."""
+        cdef Py_ssize_t newcap = 8 if self.capacity == 0 else 2 * self.capacity
+        cdef int bits = 3
+        cdef void *p
+        if not self.weighted and self._maxsize < newcap:
+            # An unweighted cache never holds more than maxsize entries, and a
+            # new key is stored only after an eviction freed an entry.
+            newcap = max(self._maxsize, self.capacity + 1)
+        if newcap > (1 << 30):
             raise MemoryError("cache too large")
-        bits = 1
+        p = PyMem_Realloc(self.entries, newcap * sizeof(Entry))
+        if p == NULL:
+            raise MemoryError()
+        self.entries = <Entry *>p
+        p = PyMem_Realloc(self.order, newcap * sizeof(Link))
+        if p == NULL:
+            raise MemoryError()
+        self.order = <Link *>p
+        if self.has_stamps:
+            p = PyMem_Realloc(self.stamps, newcap * sizeof(uint32_t))
+            if p == NULL:
+                raise MemoryError()
+            self.stamps = <uint32_t *>p
+        if self.side_size:
+            p = PyMem_Realloc(self.side, newcap * self.side_size)
+            if p == NULL:
+                raise MemoryError()
+            self.side = <char *>p
+        self.capacity = newcap
         while (<Py_ssize_t>1 << bits) < 2 * newcap:
             bits += 1
-        if old_n > self.scratch_cap:
-            remap = <int32_t *>PyMem_Realloc(self.scratch, self.capacity * sizeof(int32_t))
-            if remap == NULL:
+        if bits != self.index_bits:
+            self.rebuild_index(bits)
+        return 0
+
+    cdef int rebuild_index(self, int bits) except -1:
+        """Reindex every live entry into a fresh index of 2**bits slots (no dummies)."""
+        cdef int32_t *index = self.index
+        cdef size_t mask = (<size_t>1 << bits) - 1, s, perturb
+        cdef int32_t ix
+        if bits != self.index_bits or index == NULL:
+            index = <int32_t *>PyMem_Malloc((mask + 1) * sizeof(int32_t))
+            if index == NULL:
                 raise MemoryError()
-            self.scratch = remap
-            self.scratch_cap = self.capacity
-        remap = self.scratch
-        in_place = newcap == self.capacity and self.entries != NULL
-        if in_place:
-            new_entries, new_index = self.entries, self.index
-            new_side, new_stamps = self.side, self.stamps
-        else:
-            new_entries = <Entry *>PyMem_Malloc(newcap * sizeof(Entry))
-            new_index = <int32_t *>PyMem_Malloc((<size_t>1 << bits) * sizeof(int32_t))
-            if self.side_size:
-                new_side = <char *>PyMem_Malloc(newcap * self.side_size)
-            if self.has_stamps:
-                new_stamps = <uint32_t *>PyMem_Malloc(newcap * sizeof(uint32_t))
-            if (new_entries == NULL or new_index == NULL or (self.side_size and new_side == NULL)
-                    or (self.has_stamps and new_stamps == NULL)):
-                PyMem_Free(new_entries); PyMem_Free(new_index); PyMem_Free(new_stamps)
-                PyMem_Free(new_side)
-                raise MemoryError()
-        if newcap <= (1 << 25):     # entry numbers fit in 25 bits: 6 bits left for tags
+            PyMem_Free(self.index)
+            self.index = index
+            self.index_bits = bits
+        if self.capacity <= (1 << 25):  # entry numbers fit in 25 bits: 6 bits left for tags
             self.tag_shift, self.ix_mask, self.tag_mask = 25, (1 << 25) - 1, 63
         else:
             self.tag_shift, self.ix_mask, self.tag_mask = 31, INT32_MAX, 0
-        memset(new_index, 0xff, (<size_t>1 << bits) * sizeof(int32_t))   # all IX_EMPTY
-        mask = (<size_t>1 << bits) - 1
-        for i in range(old_n):      # j <= i, so copying forward is safe in place
-            if self.entries[i].key == NULL:
-                remap[i] = -1
-                continue
-            if i != j or not in_place:
-                new_entries[j] = self.entries[i]
-                if self.has_stamps:
-                    new_stamps[j] = self.stamps[i]
-                if self.side_size:
-                    memmove(new_side + j * self.side_size, self.side + i * self.side_size,
-                            self.side_size)
-            s = slot_of(new_entries[j].hash, bits)
-            perturb = <size_t>new_entries[j].hash
-            while new_index[s] != IX_EMPTY:
+        memset(index, 0xff, (mask + 1) * sizeof(int32_t))     # all IX_EMPTY
+        ix = self.first
+        while ix >= 0:
+            s = slot_of(self.entries[ix].hash, bits)
+            perturb = <size_t>self.entries[ix].hash
+            while index[s] != IX_EMPTY:
                 s = probe_next(s, &perturb, mask)
-            new_index[s] = <int32_t>j | tag_of(self, new_entries[j].hash)
-            remap[i] = <int32_t>j
-            j += 1
-        if not in_place:
-            PyMem_Free(self.entries); PyMem_Free(self.index); PyMem_Free(self.side)
-            PyMem_Free(self.stamps)
-            self.stamps = new_stamps
-            self.entries = new_entries
-            self.index = new_index
-            self.side = new_side
-        self.index_bits = bits
-        self.capacity = newcap
-        self.nentries = j
+            index[s] = ix | tag_of(self, self.entries[ix].hash)
+            ix = self.order[ix].next
+        self.ndummies = 0
         self.mutations += 1
-        if old_n:
-            self.on_remap(remap, old_n)
         return 0
 
     cdef Py_ssize_t append(self, object key, Py_hash_t h, object value, Py_ssize_t size) except -1:
         """Add a key known to be absent; return its entry number."""
         cdef Py_ssize_t ix
         cdef size_t s, mask, perturb
-        if self.nentries >= self.capacity:
-            self.resize()
-        ix = self.nentries
+        cdef int32_t slot_value
+        if self.free < 0 and self.nentries >= self.capacity:
+            self.grow()
+        if 2 * (self.used + 1 + self.ndummies) > (<Py_ssize_t>1 << self.index_bits):
+            self.rebuild_index(self.index_bits)          # too many dummies: sweep them out
+        if self.free >= 0:
+            ix = self.free
+            self.free = self.order[ix].next
+        else:
+            ix = self.nentries
+            self.nentries += 1
         mask = (<size_t>1 << self.index_bits) - 1
         s = slot_of(h, self.index_bits)
         perturb = <size_t>h
-        while self.index[s] >= 0:      # reuse the first empty or dummy slot
+        while True:
+            slot_value = self.index[s]
+            if slot_value < 0:          # the first empty or dummy slot
+                break
             s = probe_next(s, &perturb, mask)
+        if slot_value == IX_DUMMY:
+            self.ndummies -= 1
         self.index[s] = <int32_t>ix | tag_of(self, h)
         Py_INCREF(key)
         Py_INCREF(value)
@@ -247,7 +241,13 @@ cdef class Table:
         self.entries[ix].value = <PyObject *>value
         self.entries[ix].hash = h
         self.entries[ix].size = size
-        self.nentries = ix + 1
+        self.order[ix].prev = self.last
+        self.order[ix].next = -1
+        if self.last >= 0:
+            self.order[self.last].next = <int32_t>ix
+        else:
+            self.first = <int32_t>ix
+        self.last = <int32_t>ix
         self.used += 1
         self._currsize += size
         self.mutations += 1
@@ -259,9 +259,11 @@ cdef class Table:
         cdef size_t s = slot_of(e.hash, self.index_bits)
         cdef size_t mask = (<size_t>1 << self.index_bits) - 1
         cdef size_t perturb = <size_t>e.hash
+        cdef Link *link = &self.order[ix]
         while self.index[s] < 0 or (self.index[s] & self.ix_mask) != ix:
             s = probe_next(s, &perturb, mask)
         self.index[s] = IX_DUMMY
+        self.ndummies += 1
         self.on_remove(ix)
         if self.bury(e.key, e.value, cause) < 0:
             # Out of memory for the graveyard: release at once rather than leak.
@@ -269,6 +271,16 @@ cdef class Table:
             Py_DECREF(<object>e.value)
         e.key = NULL
         e.value = NULL
+        if link.prev >= 0:
+            self.order[link.prev].next = link.next
+        else:
+            self.first = link.next
+        if link.next >= 0:
+            self.order[link.next].prev = link.prev
+        else:
+            self.last = link.prev
+        link.next = self.free
+        self.free = <int32_t>ix
         self.used -= 1
         self._currsize -= e.size
         self.mutations += 1
@@ -409,6 +421,8 @@ cdef class Table:
                 e.value = NULL
         self.nentries = 0
         self.used = 0
+        self.ndummies = 0
+        self.first = self.last = self.free = -1
         self._currsize = 0
         self.mutations += 1
         if self.index != NULL:
@@ -429,11 +443,12 @@ cdef class Table:
         return 0
 
     cdef object snapshot_keys(self):
+        """The keys in insertion order (list.append allocates no collected objects)."""
         cdef list keys = []
-        cdef Py_ssize_t i
-        for i in range(self.nentries):
-            if self.entries[i].key != NULL:
-                keys.append(<object>self.entries[i].key)
+        cdef int32_t ix = self.first
+        while ix >= 0:
+            keys.append(<object>self.entries[ix].key)
+            ix = self.order[ix].next
         return keys
 
     # ----------------------------------------------------------- policy hooks
@@ -455,9 +470,6 @@ cdef class Table:
 
     cdef Py_ssize_t victim(self) except -2:
         return -1
-
-    cdef int on_remap(self, int32_t *remap, Py_ssize_t old_n) except -1:
-        return 0
 
     cdef void on_clear(self):
         pass
@@ -598,16 +610,16 @@ cdef class Table:
     __hash__ = None
 
     def __repr__(self):
-        cdef Py_ssize_t i = 0
+        cdef int32_t ix
         cdef dict d = {}
         cdef uint64_t mutations
         currsize = self.currsize        # first: a TTL cache expires items here
         mutations = self.mutations
-        while i < self.nentries:
+        ix = self.first
+        while ix >= 0:
             self.guard(mutations)
-            if self.entries[i].key != NULL:
-                d[<object>self.entries[i].key] = <object>self.entries[i].value
-            i += 1
+            d[<object>self.entries[ix].key] = <object>self.entries[ix].value
+            ix = self.order[ix].next
         return "%s(%r, maxsize=%r, currsize=%r)" % (
             type(self).__name__, d, self._maxsize_obj, currsize)
 
@@ -653,17 +665,18 @@ cdef class Table:
                 "on_evict": self._on_evict}
 
     def __getstate__(self):
-        cdef Py_ssize_t i, n = 0
+        cdef Py_ssize_t n = 0
+        cdef int32_t ix = self.first
         cdef list items = []
         cdef dict positions = {}
         cdef uint64_t mutations = self.mutations
-        for i in range(self.nentries):
+        while ix >= 0:
             self.guard(mutations)
-            if self.entries[i].key != NULL:
-                items.append((<object>self.entries[i].key, <object>self.entries[i].value,
-                              self.entries[i].size))
-                positions[i] = n
-                n += 1
+            items.append((<object>self.entries[ix].key, <object>self.entries[ix].value,
+                          self.entries[ix].size))
+            positions[ix] = n
+            n += 1
+            ix = self.order[ix].next
         policy = self.policy_state(positions)
         self.guard(mutations)
         inst = dict(getattr(self, "__dict__"))
@@ -706,13 +719,13 @@ cdef object _base_class_of(type cls):
 cdef class _TableIterator:
     """Iterates keys in insertion order, like dict; fails if the cache changes size."""
     cdef Table table
-    cdef Py_ssize_t pos
+    cdef int32_t next_ix
     cdef Py_ssize_t used
     cdef uint64_t mutations
 
     def __cinit__(self, Table table):
         self.table = table
-        self.pos = 0
+        self.next_ix = table.first
         self.used = table.used
         self.mutations = table.mutations
 
@@ -721,15 +734,15 @@ cdef class _TableIterator:
 
     def __next__(self):
         cdef Table t = self.table
+        cdef int32_t ix = self.next_ix
         if t.mutations != self.mutations:
             if t.used != self.used:
                 raise RuntimeError("%s changed size during iteration" % type(t).__name__)
             raise RuntimeError("%s keys changed during iteration" % type(t).__name__)
-        while self.pos < t.nentries:
-            self.pos += 1
-            if t.entries[self.pos - 1].key != NULL:
-                return <object>t.entries[self.pos - 1].key
-        raise StopIteration
+        if ix < 0:
+            raise StopIteration
+        self.next_ix = t.order[ix].next
+        return <object>t.entries[ix].key
 
 
 MutableMapping.register(Table)

@@ -126,22 +126,6 @@ cdef class LFUCache(Table):
         cdef int32_t b = self.buckets[0].next
         return -1 if b == 0 else self.buckets[b].head
 
-    cdef int on_remap(self, int32_t *remap, Py_ssize_t old_n) except -1:
-        cdef Py_ssize_t j
-        cdef LFUNode *n
-        cdef int32_t b = self.buckets[0].next
-        for j in range(self.nentries):
-            n = node_at(self, j)
-            if n.prev >= 0:
-                n.prev = remap[n.prev]
-            if n.next >= 0:
-                n.next = remap[n.next]
-        while b != 0:
-            self.buckets[b].head = remap[self.buckets[b].head]
-            self.buckets[b].tail = remap[self.buckets[b].tail]
-            b = self.buckets[b].next
-        return 0
-
     cdef void on_clear(self):
         self.nbuckets = 0
         self.free_bucket = -1

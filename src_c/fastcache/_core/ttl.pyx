@@ -366,39 +366,6 @@ cdef class TTLCache(OrderedTable):
             self.expire_at(now)
         return 0
 
-    cdef int on_remap(self, int32_t *remap, Py_ssize_t old_n) except -1:
-        cdef int q
-        cdef Ring *r
-        cdef int64_t seq, n, cap
-        cdef int32_t ix
-        cdef int32_t *buf
-        cdef Py_ssize_t i, j = 0
-        OrderedTable.on_remap(self, remap, old_n)
-        for q in range(self.nqueues):
-            # Keep live records in order, renumbered from head: in place, since
-            # the write position never passes the read position.
-            r = &self.queues[q].ring
-            n = r.head
-            for seq in range(r.head, r.tail):
-                ix = remap[r.buf[seq & r.mask]]
-                if ix >= 0 and tnode(self, ix).wq == q and tnode(self, ix).wstamp == seq:
-                    r.buf[n & r.mask] = ix
-                    tnode(self, ix).wstamp = n
-                    n += 1
-            r.tail = n
-        for i in range(self.heap_len):
-            ix = remap[self.heap[i].ix]
-            if ix >= 0 and tnode(self, ix).wq == NQUEUES and tnode(self, ix).wstamp == self.heap[i].stamp:
-                self.heap[j] = self.heap[i]
-                self.heap[j].ix = ix
-                j += 1
-        self.heap_len = j
-        i = j // 2 - 1                  # heapify
-        while i >= 0:
-            self.heap_sift_down(i)
-            i -= 1
-        return 0
-
     cdef void on_clear(self):
         OrderedTable.on_clear(self)
         self.clear_expiry()
