@@ -26,16 +26,19 @@ def _rng() -> random.Random:
     return random.Random(20261126)
 
 
+@functools.lru_cache(maxsize=None)      # one set of key objects shared by all contenders
 def int_keys() -> list[int]:
     keys = list(range(HIT_ENTRIES))
     _rng().shuffle(keys)
     return keys
 
 
+@functools.lru_cache(maxsize=None)      # one set of key objects shared by all contenders
 def str_keys() -> list[str]:
     return ["user:%d" % k for k in int_keys()]
 
 
+@functools.lru_cache(maxsize=None)      # one set of key objects shared by all contenders
 def fresh_keys() -> list[int]:
     """Keys never seen twice within a batch: every set misses and evicts."""
     return [10_000_000 + i for i in range(STREAM)]
@@ -58,6 +61,7 @@ def zipf_trace() -> list[int]:
     return [ids[r] for r in ranks]
 
 
+@functools.lru_cache(maxsize=None)      # one set of key objects shared by all contenders
 def ttl_keys() -> list[int]:
     rng = _rng()
     return [rng.randrange(2 * CAPACITY) for _ in range(STREAM)]
