@@ -12,6 +12,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Optional
 
+from ._py._functools import CachedInfoWrapper as PyCachedInfoWrapper
+from ._py._functools import CachedWrapper as PyCachedWrapper
 from ._py._functools import LRUCacheWrapper as PyLRUCacheWrapper
 from ._py.fifo import FIFOCache as PyFIFOCache
 from ._py.lfu import LFUCache as PyLFUCache
@@ -27,7 +29,9 @@ NO_EXTENSIONS = os.environ.get("FASTCACHE_NO_EXTENSIONS", "") not in ("", "0") o
 def _load_compiled() -> dict[str, Any]:
     names = {"CLRUCache": ("lru", "LRUCache"), "CFIFOCache": ("fifo", "FIFOCache"),
              "CLFUCache": ("lfu", "LFUCache"), "CTTLCache": ("ttl", "TTLCache"),
-             "CTimer": ("ttl", "Timer"), "CLRUCacheWrapper": ("_functools", "LRUCacheWrapper")}
+             "CTimer": ("ttl", "Timer"), "CLRUCacheWrapper": ("_functools", "LRUCacheWrapper"),
+             "CCachedWrapper": ("_functools", "CachedWrapper"),
+             "CCachedInfoWrapper": ("_functools", "CachedInfoWrapper")}
     return {alias: getattr(importlib.import_module("fastcache._core." + mod), attr)
             for alias, (mod, attr) in names.items()}
 
@@ -45,6 +49,8 @@ CLFUCache: Any = _compiled.get("CLFUCache")
 CTTLCache: Any = _compiled.get("CTTLCache")
 CTimer: Any = _compiled.get("CTimer")
 CLRUCacheWrapper: Any = _compiled.get("CLRUCacheWrapper")
+CCachedWrapper: Any = _compiled.get("CCachedWrapper")
+CCachedInfoWrapper: Any = _compiled.get("CCachedInfoWrapper")
 
 if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     LRUCache = PyLRUCache
@@ -53,6 +59,8 @@ if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     TTLCache = PyTTLCache
     Timer = PyTimer
     LRUCacheWrapper = PyLRUCacheWrapper
+    CachedWrapper = PyCachedWrapper
+    CachedInfoWrapper = PyCachedInfoWrapper
     USING_EXTENSIONS = False
 else:
     LRUCache = CLRUCache
@@ -61,4 +69,6 @@ else:
     TTLCache = CTTLCache
     Timer = CTimer
     LRUCacheWrapper = CLRUCacheWrapper
+    CachedWrapper = CCachedWrapper
+    CachedInfoWrapper = CCachedInfoWrapper
     USING_EXTENSIONS = True

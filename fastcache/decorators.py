@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import types
 from collections.abc import Callable, MutableMapping
 from typing import Any, Optional, TypeVar, Union, overload
 
@@ -49,122 +48,6 @@ def lru_cache(maxsize: Any = 128, typed: bool = False) -> Any:
     return decorating_function
 
 
-def _make_info(cache: Any, hits: int, misses: int) -> CacheInfo:
-    if hasattr(cache, "maxsize") and hasattr(cache, "currsize"):
-        return CacheInfo(hits, misses, cache.maxsize, cache.currsize)
-    return CacheInfo(hits, misses, None, len(cache))
-
-
-class _CachedFunction:
-    """The wrapper ``cached`` returns (cachetools' call protocol)."""
-
-    def __init__(self, func: Callable[..., Any], cache: MutableMapping[Any, Any],
-                 key: Callable[..., Any], lock: Any, condition: Any, info: bool) -> None:
-        functools.update_wrapper(self, func)
-        self.cache = cache
-        self.cache_key = key
-        self.cache_lock = lock if lock is not None else condition
-        self.cache_condition = condition
-        self._func = func
-        self._info = info
-        self._hits = self._misses = 0
-        self._pending: set[Any] = set()
-
-    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
-        cache, func = self.cache, self._func
-        key = self.cache_key(*args, **kwargs)
-        lock, cond = self.cache_lock, self.cache_condition
-        if lock is None:
-            try:
-                result = cache[key]
-                self._hits += 1
-                return result
-            except KeyError:
-                self._misses += 1
-            value = func(*args, **kwargs)
-            try:
-                cache[key] = value
-            except ValueError:
-                pass                    # value too large: return it uncached
-            return value
-        if cond is None:
-            with lock:
-                try:
-                    result = cache[key]
-                    self._hits += 1
-                    return result
-                except KeyError:
-                    self._misses += 1
-            value = func(*args, **kwargs)
-            with lock:
-                try:
-                    # Another thread may have stored a value meanwhile: prefer it.
-                    return cache.setdefault(key, value)
-                except ValueError:
-                    return value
-        # With a condition, one caller per key computes; the others wait for it.
-        with lock:
-            while key in self._pending:
-                cond.wait()
-            try:
-                result = cache[key]
-                self._hits += 1
-                return result
-            except KeyError:
-                self._pending.add(key)
-                self._misses += 1
-        try:
-            value = func(*args, **kwargs)
-            with lock:
-                try:
-                    cache[key] = value
-                except ValueError:
-                    pass
-                return value
-        finally:
-            with lock:
-                self._pending.discard(key)
-                cond.notify_all()       # waiters retry: an exception is never cached
-
-    def cache_clear(self) -> None:
-        """Clear the cache (and the statistics, with ``info=True``)."""
-        lock = self.cache_lock
-        if lock is None:
-            self.cache.clear()
-            self._hits = self._misses = 0
-        else:
-            with lock:
-                self.cache.clear()
-                self._hits = self._misses = 0
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "cache_info" and self.__dict__.get("_info"):
-            return self._cache_info
-        raise AttributeError(name)
-
-    def _cache_info(self) -> CacheInfo:
-        lock = self.cache_lock
-        if lock is None:
-            return _make_info(self.cache, self._hits, self._misses)
-        with lock:
-            return _make_info(self.cache, self._hits, self._misses)
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        return self if obj is None else types.MethodType(self, obj)
-
-    def __copy__(self) -> "_CachedFunction":
-        return self
-
-    def __deepcopy__(self, memo: Any) -> "_CachedFunction":
-        return self
-
-    def __reduce__(self) -> str:
-        return self.__qualname__  # type: ignore[no-any-return]
-
-    def __repr__(self) -> str:
-        return "<cached %r>" % (self._func,)
-
-
 def cached(cache: MutableMapping[Any, Any], key: Callable[..., Any] = hashkey, lock: Any = None,
            condition: Any = None, info: bool = False) -> Callable[[F], F]:
     """Memoize a function in ``cache``, following ``cachetools.cached``.
@@ -178,8 +61,11 @@ def cached(cache: MutableMapping[Any, Any], key: Callable[..., Any] = hashkey, l
     if cache is None:
         raise TypeError("cache must not be None")
 
+    cls = _impl.CachedInfoWrapper if info else _impl.CachedWrapper
+
     def decorator(func: F) -> F:
-        return _CachedFunction(func, cache, key, lock, condition, info)  # type: ignore[return-value]
+        wrapper = cls(func, cache, key, lock, condition)
+        return functools.update_wrapper(wrapper, func)  # type: ignore[return-value]
 
     return decorator
 

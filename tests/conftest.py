@@ -26,6 +26,8 @@ class Impl:
     LFUCache: Any
     TTLCache: Any
     LRUCacheWrapper: Any
+    CachedWrapper: Any
+    CachedInfoWrapper: Any
 
     @property
     def compiled(self) -> bool:
@@ -46,14 +48,16 @@ def _load_c() -> Impl:
                 "`pip install .` (tests import the installed package) or "
                 "`python setup.py build_ext --inplace`" % exc
             )
+    f = mods["_functools"]
     return Impl("c-extension", mods["lru"].LRUCache, mods["fifo"].FIFOCache,
-                mods["lfu"].LFUCache, mods["ttl"].TTLCache, mods["_functools"].LRUCacheWrapper)
+                mods["lfu"].LFUCache, mods["ttl"].TTLCache, f.LRUCacheWrapper,
+                f.CachedWrapper, f.CachedInfoWrapper)
 
 
 def _load_py() -> Impl:
     from fastcache._py import _functools, fifo, lfu, lru, ttl
     return Impl("pure-python", lru.LRUCache, fifo.FIFOCache, lfu.LFUCache, ttl.TTLCache,
-                _functools.LRUCacheWrapper)
+                _functools.LRUCacheWrapper, _functools.CachedWrapper, _functools.CachedInfoWrapper)
 
 
 def pytest_addoption(parser: Any) -> None:

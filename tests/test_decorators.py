@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import fastcache
-from fastcache import cached, cachedmethod, keys
+from fastcache import cachedmethod, keys
 
 from conftest import FakeTimer
 
@@ -63,6 +63,11 @@ def module_level(x: int) -> int:
 
 
 module_level = fastcache.lru_cache(maxsize=4)(module_level)
+
+
+@fastcache.cached({})
+def module_cached(x: int) -> int:
+    return x
 
 
 def test_pickle_and_copy_by_qualified_name() -> None:
@@ -118,7 +123,22 @@ def test_compiled_wrapper_in_use() -> None:
 # --------------------------------------------------------------- cached
 
 
-def test_cached_basic_and_info(impl: Any) -> None:
+@pytest.fixture
+def cached(impl: Any) -> Any:
+    """fastcache.cached, built on the implementation under test."""
+    def decorator_factory(cache: Any, key: Any = keys.hashkey, lock: Any = None,
+                          condition: Any = None, info: bool = False) -> Any:
+        if cache is None:
+            raise TypeError("cache must not be None")
+        cls = impl.CachedInfoWrapper if info else impl.CachedWrapper
+
+        def decorate(func: Any) -> Any:
+            return functools.update_wrapper(cls(func, cache, key, lock, condition), func)
+        return decorate
+    return decorator_factory
+
+
+def test_cached_basic_and_info(impl: Any, cached: Any) -> None:
     cache = impl.LRUCache(2)
     calls = []
 
@@ -136,7 +156,7 @@ def test_cached_basic_and_info(impl: Any) -> None:
     assert f.cache_info() == (0, 0, 2, 0)
 
 
-def test_cached_value_too_large_is_returned_uncached(impl: Any) -> None:
+def test_cached_value_too_large_is_returned_uncached(impl: Any, cached: Any) -> None:
     @cached(impl.LRUCache(3, getsizeof=len))
     def f(n: int) -> str:
         return "x" * n
@@ -145,7 +165,7 @@ def test_cached_value_too_large_is_returned_uncached(impl: Any) -> None:
     assert f(2) == "xx" and len(f.cache) == 1
 
 
-def test_cached_on_plain_dict_info() -> None:
+def test_cached_on_plain_dict_info(cached: Any) -> None:
     @cached({}, info=True)
     def f(x: int) -> int:
         return x
@@ -154,13 +174,33 @@ def test_cached_on_plain_dict_info() -> None:
     assert f.cache_info() == (1, 1, None, 1)
 
 
-def test_cached_requires_cache() -> None:
+def test_cached_requires_cache(cached: Any) -> None:
     with pytest.raises(TypeError):
-        cached(None)  # type: ignore[arg-type]
+        fastcache.cached(None)  # type: ignore[arg-type]
     assert not hasattr(cached({})(abs), "cache_info")
+    assert not hasattr(fastcache.cached({})(abs), "cache_info")
 
 
-def test_cached_with_lock_prefers_first_stored_value(impl: Any) -> None:
+def test_public_cached_uses_the_selected_implementation() -> None:
+    wrapper = fastcache.cached({}, info=True)(abs)
+    expected = "fastcache._core._functools" if fastcache.USING_EXTENSIONS else "fastcache._py._functools"
+    assert type(wrapper).__module__ == expected and wrapper.__wrapped__ is abs
+    assert wrapper(-3) == 3 and wrapper(-3) == 3 and wrapper.cache_info() == (1, 1, None, 1)
+
+
+def test_cached_methods_custom_keys_and_pickle(cached: Any, impl: Any) -> None:
+    class Thing:
+        @cached(impl.LRUCache(8), key=lambda self, x: (id(self), x))
+        def twice(self, x: int) -> int:
+            return 2 * x
+
+    t = Thing()
+    assert t.twice(3) == 6 and t.twice(3) == 6 and Thing.twice.cache.currsize == 1
+    assert pickle.loads(pickle.dumps(module_cached)) is module_cached
+    assert copy.copy(module_cached) is module_cached
+
+
+def test_cached_with_lock_prefers_first_stored_value(impl: Any, cached: Any) -> None:
     lock = threading.Lock()
     cache = impl.LRUCache(10)
 
@@ -172,7 +212,7 @@ def test_cached_with_lock_prefers_first_stored_value(impl: Any) -> None:
     assert f(1) == "stored meanwhile" and f.cache_lock is lock
 
 
-def test_cached_with_condition_runs_once_per_key(impl: Any) -> None:
+def test_cached_with_condition_runs_once_per_key(impl: Any, cached: Any) -> None:
     cond = threading.Condition()
     started, release = threading.Event(), threading.Event()
     calls = []
@@ -195,7 +235,7 @@ def test_cached_with_condition_runs_once_per_key(impl: Any) -> None:
     assert calls == [7] and results == [70] * 8
 
 
-def test_cached_condition_exception_reaches_caller_and_is_retried(impl: Any) -> None:
+def test_cached_condition_exception_reaches_caller_and_is_retried(impl: Any, cached: Any) -> None:
     attempts = []
 
     @cached(impl.LRUCache(10), condition=threading.Condition())
@@ -210,7 +250,7 @@ def test_cached_condition_exception_reaches_caller_and_is_retried(impl: Any) -> 
     assert f(1) == 1 and attempts == [1, 1]
 
 
-def test_cached_ttl_cache(impl: Any) -> None:
+def test_cached_ttl_cache(impl: Any, cached: Any) -> None:
     timer = FakeTimer()
 
     @cached(impl.TTLCache(10, ttl=5, timer=timer))

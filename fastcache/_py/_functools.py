@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import threading
 import types
+from collections.abc import MutableMapping
 from typing import Any, Callable, Optional
 
+from .._types import CacheInfo
 from .lru import LRUCache
 
-__all__ = ("LRUCacheWrapper",)
+__all__ = ("LRUCacheWrapper", "CachedWrapper", "CachedInfoWrapper")
 
 _KWD_MARK = object()
 _missing = object()
@@ -93,3 +95,119 @@ class LRUCacheWrapper:
 
     def __deepcopy__(self, memo: Any) -> "LRUCacheWrapper":
         return self
+
+
+def _make_info(cache: Any, hits: int, misses: int) -> CacheInfo:
+    if hasattr(cache, "maxsize") and hasattr(cache, "currsize"):
+        return CacheInfo(hits, misses, cache.maxsize, cache.currsize)
+    return CacheInfo(hits, misses, None, len(cache))
+
+
+class CachedWrapper:
+    """A function wrapped by ``fastcache.cached``: cachetools' call protocol."""
+
+    def __init__(self, func: Callable[..., Any], cache: MutableMapping[Any, Any],
+                 key: Callable[..., Any], lock: Any, condition: Any) -> None:
+        self.cache = cache
+        self.cache_key = key
+        self.cache_lock = lock if lock is not None else condition
+        self.cache_condition = condition
+        self._func = func
+        self._hits = self._misses = 0
+        self._pending: set[Any] = set()
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        cache, func = self.cache, self._func
+        key = self.cache_key(*args, **kwargs)
+        lock, cond = self.cache_lock, self.cache_condition
+        if lock is None:
+            try:
+                result = cache[key]
+                self._hits += 1
+                return result
+            except KeyError:
+                self._misses += 1
+            value = func(*args, **kwargs)
+            try:
+                cache[key] = value
+            except ValueError:
+                pass                    # value too large: return it uncached
+            return value
+        if cond is None:
+            with lock:
+                try:
+                    result = cache[key]
+                    self._hits += 1
+                    return result
+                except KeyError:
+                    self._misses += 1
+            value = func(*args, **kwargs)
+            with lock:
+                try:
+                    # Another thread may have stored a value meanwhile: prefer it.
+                    return cache.setdefault(key, value)
+                except ValueError:
+                    return value
+        # With a condition, one caller per key computes; the others wait for it.
+        with lock:
+            while key in self._pending:
+                cond.wait()
+            try:
+                result = cache[key]
+                self._hits += 1
+                return result
+            except KeyError:
+                self._pending.add(key)
+                self._misses += 1
+        try:
+            value = func(*args, **kwargs)
+            with lock:
+                try:
+                    cache[key] = value
+                except ValueError:
+                    pass
+                return value
+        finally:
+            with lock:
+                self._pending.discard(key)
+                cond.notify_all()       # waiters retry: an exception is never cached
+
+    def cache_clear(self) -> None:
+        """Clear the cache (and the statistics, with ``info=True``)."""
+        lock = self.cache_lock
+        if lock is None:
+            self.cache.clear()
+            self._hits = self._misses = 0
+        else:
+            with lock:
+                self.cache.clear()
+                self._hits = self._misses = 0
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __copy__(self) -> "CachedWrapper":
+        return self
+
+    def __deepcopy__(self, memo: Any) -> "CachedWrapper":
+        return self
+
+    def __reduce__(self) -> str:
+        return self.__qualname__  # type: ignore[no-any-return, attr-defined]
+
+    def __repr__(self) -> str:
+        return "<cached %r>" % (self._func,)
+
+
+
+
+class CachedInfoWrapper(CachedWrapper):
+    """``cached(..., info=True)``: adds ``cache_info()``."""
+
+    def cache_info(self) -> CacheInfo:
+        """Return CacheInfo(hits, misses, maxsize, currsize) (maxsize None for plain mappings)."""
+        lock = self.cache_lock
+        if lock is None:
+            return _make_info(self.cache, self._hits, self._misses)
+        with lock:
+            return _make_info(self.cache, self._hits, self._misses)

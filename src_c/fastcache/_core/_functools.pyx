@@ -192,3 +192,191 @@ cdef _enable_vectorcall():
 
 
 _enable_vectorcall()
+
+
+# ------------------------------------------------------------------- cached
+
+cdef object _hashkey = None         # fastcache.keys.hashkey, bound on first use
+
+
+cdef class CachedWrapper:
+    """A function wrapped by ``fastcache.cached``: cachetools' call protocol.
+
+    Without a lock: look up, call on a miss, store (a value too large is
+    returned uncached).  With ``lock``: the lookup and the store run under it,
+    the call does not, and a value stored meanwhile wins.  With ``condition``:
+    one caller per key computes while the others wait; an exception reaches
+    its caller and the waiters retry.  With the default key function and no
+    keyword arguments the key is the argument tuple, built from the caller's
+    stack.
+    """
+    cdef vectorcallfunc vectorcall
+    cdef object func
+    cdef readonly object cache
+    cdef readonly object cache_key
+    cdef readonly object cache_lock
+    cdef readonly object cache_condition
+    cdef bint default_key
+    cdef Py_ssize_t hits
+    cdef Py_ssize_t misses
+    cdef set pending
+    cdef dict __dict__
+    cdef object __weakref__
+
+    def __cinit__(self, func, cache, key, lock, condition):
+        global _hashkey
+        if _hashkey is None:
+            from fastcache.keys import hashkey
+            _hashkey = hashkey
+        self.vectorcall = <vectorcallfunc>cached_vectorcall
+        self.func = func
+        self.cache = cache
+        self.cache_key = key
+        self.cache_lock = lock if lock is not None else condition
+        self.cache_condition = condition
+        self.default_key = key is _hashkey
+        self.pending = set()
+
+    @cython.final
+    cdef object call_with_key(self, object key, tuple args, dict kwargs):
+        cdef object cache = self.cache
+        cdef object lock = self.cache_lock
+        cdef object cond = self.cache_condition
+        if lock is None:
+            try:
+                result = cache[key]
+                self.hits += 1
+                return result
+            except KeyError:
+                self.misses += 1
+            value = self.func(*args, **kwargs) if kwargs else self.func(*args)
+            try:
+                cache[key] = value
+            except ValueError:
+                pass                    # value too large: return it uncached
+            return value
+        if cond is None:
+            with lock:
+                try:
+                    result = cache[key]
+                    self.hits += 1
+                    return result
+                except KeyError:
+                    self.misses += 1
+            value = self.func(*args, **kwargs) if kwargs else self.func(*args)
+            with lock:
+                try:
+                    return cache.setdefault(key, value)    # a value stored meanwhile wins
+                except ValueError:
+                    return value
+        with lock:
+            while key in self.pending:
+                cond.wait()
+            try:
+                result = cache[key]
+                self.hits += 1
+                return result
+            except KeyError:
+                self.pending.add(key)
+                self.misses += 1
+        try:
+            value = self.func(*args, **kwargs) if kwargs else self.func(*args)
+            with lock:
+                try:
+                    cache[key] = value
+                except ValueError:
+                    pass
+                return value
+        finally:
+            with lock:
+                self.pending.discard(key)
+                cond.notify_all()
+
+    @cython.final
+    cdef object call(self, tuple args, dict kwargs):
+        if kwargs:
+            key = self.cache_key(*args, **kwargs)
+        elif self.default_key:
+            key = args
+        else:
+            key = self.cache_key(*args)
+        return self.call_with_key(key, args, kwargs)
+
+    def __call__(self, *args, **kwargs):
+        return self.call(args, kwargs)
+
+    def cache_clear(self):
+        """Clear the cache (and the statistics, with ``info=True``)."""
+        if self.cache_lock is None:
+            self.cache.clear()
+        else:
+            with self.cache_lock:
+                self.cache.clear()
+        self.hits = self.misses = 0
+
+    def _counts(self):
+        return self.hits, self.misses
+
+    def __get__(self, obj, objtype):
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __reduce__(self):
+        return self.__qualname__
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __repr__(self):
+        return "<cached %r>" % (self.func,)
+
+
+cdef object cached_vectorcall(PyObject *callable, PyObject **args, size_t nargsf, PyObject *kwnames):
+    cdef CachedWrapper self = <CachedWrapper>callable
+    cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
+    cdef Py_ssize_t i
+    cdef tuple argtuple = PyTuple_New(nargs)
+    cdef dict kwargs = None
+    for i in range(nargs):
+        Py_INCREF(<object>args[i])
+        PyTuple_SET_ITEM(argtuple, i, <object>args[i])
+    if kwnames == NULL:
+        if self.default_key:
+            return self.call_with_key(argtuple, argtuple, None)
+        return self.call(argtuple, None)
+    kwargs = {}
+    for i in range(len(<tuple>kwnames)):
+        kwargs[(<tuple>kwnames)[i]] = <object>args[nargs + i]
+    return self.call(argtuple, kwargs)
+
+
+cdef class CachedInfoWrapper(CachedWrapper):
+    """``cached(..., info=True)``: adds ``cache_info()``."""
+
+    def cache_info(self):
+        """Return CacheInfo(hits, misses, maxsize, currsize) (maxsize None for plain mappings)."""
+        from fastcache._types import CacheInfo
+        cache = self.cache
+        if self.cache_lock is not None:
+            with self.cache_lock:
+                return _make_info(CacheInfo, cache, self.hits, self.misses)
+        return _make_info(CacheInfo, cache, self.hits, self.misses)
+
+
+cdef object _make_info(object info_type, object cache, Py_ssize_t hits, Py_ssize_t misses):
+    if hasattr(cache, "maxsize") and hasattr(cache, "currsize"):
+        return info_type(hits, misses, cache.maxsize, cache.currsize)
+    return info_type(hits, misses, None, len(cache))
+
+
+cdef _enable_cached_vectorcall():
+    cdef CachedWrapper probe = CachedWrapper(None, {}, None, None, None)
+    cdef Py_ssize_t offset = <Py_ssize_t>(<char *>&probe.vectorcall - <char *><PyObject *>probe)
+    for cls in (CachedWrapper, CachedInfoWrapper):
+        (<PyTypeObjectVC *>cls).tp_vectorcall_offset = offset
+        (<PyTypeObjectVC *>cls).tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL
+
+
+_enable_cached_vectorcall()
