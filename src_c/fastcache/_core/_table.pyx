@@ -34,6 +34,7 @@ from fastcache._types import RemovalCause, CacheStats
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
+    void decref_raw "Py_DECREF"(PyObject *op)      # no temporary reference, unlike <object> casts
 
 cdef tuple CAUSES = (RemovalCause.EXPLICIT, RemovalCause.REPLACED,
                      RemovalCause.SIZE, RemovalCause.EXPIRED)
@@ -317,22 +318,25 @@ cdef class Table:
         the cache again.  Listener errors are logged, never raised: the
         operation that removed the item has already succeeded.
         """
-        cdef Py_ssize_t i, n
+        cdef Py_ssize_t n
         cdef Grave g
         cdef object k, v
         while self.ngraves:
             n = self.ngraves
             self.ngraves -= 1
             g = self.graves[n - 1]
+            if self._on_evict is None:
+                decref_raw(g.key)           # the graveyard's references; may run finalizers
+                decref_raw(g.value)
+                continue
             k = <object>g.key      # takes a new reference
             v = <object>g.value
             Py_DECREF(k)           # drop the graveyard's own references
             Py_DECREF(v)
-            if self._on_evict is not None:
-                try:
-                    self._on_evict(k, v, CAUSES[g.cause])
-                except Exception:
-                    log.exception("fastcache: on_evict listener raised; ignored")
+            try:
+                self._on_evict(k, v, CAUSES[g.cause])
+            except Exception:
+                log.exception("fastcache: on_evict listener raised; ignored")
         return 0
 
     cdef Py_ssize_t item_size(self, object value) except -1:
