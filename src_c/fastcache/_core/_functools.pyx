@@ -152,10 +152,28 @@ cdef class LRUCacheWrapper:
         return self
 
 
+cdef tuple stack_args(PyObject **args, Py_ssize_t nargs):
+    """The positional arguments of a vectorcall as a tuple."""
+    cdef tuple argtuple = PyTuple_New(nargs)
+    cdef Py_ssize_t i
+    for i in range(nargs):
+        Py_INCREF(<object>args[i])
+        PyTuple_SET_ITEM(argtuple, i, <object>args[i])
+    return argtuple
+
+
+cdef dict stack_kwargs(PyObject **args, Py_ssize_t nargs, PyObject *kwnames):
+    """The keyword arguments of a vectorcall as a dict."""
+    cdef dict kwargs = {}
+    cdef Py_ssize_t i
+    for i in range(len(<tuple>kwnames)):
+        kwargs[(<tuple>kwnames)[i]] = <object>args[nargs + i]
+    return kwargs
+
+
 cdef object wrapper_vectorcall(PyObject *callable, PyObject **args, size_t nargsf, PyObject *kwnames):
     cdef LRUCacheWrapper self = <LRUCacheWrapper>callable
     cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
-    cdef Py_ssize_t i, nkw
     cdef object key
     cdef tuple argtuple
     cdef dict kwargs = None
@@ -169,17 +187,11 @@ cdef object wrapper_vectorcall(PyObject *callable, PyObject **args, size_t nargs
                     ring_record(self.lru, ix)
                     return <object>self.lru.entries[ix].value
             return self.call_with_key(key, (key,), None)
-    argtuple = PyTuple_New(nargs)
-    for i in range(nargs):
-        Py_INCREF(<object>args[i])
-        PyTuple_SET_ITEM(argtuple, i, <object>args[i])
+    argtuple = stack_args(args, nargs)
     if kwnames == NULL and not self.typed and self.maxsize != 0 and nargs != 1:
         return self.call_with_key(argtuple, argtuple, None)    # the args tuple is the key
     if kwnames != NULL:
-        kwargs = {}
-        nkw = len(<tuple>kwnames)
-        for i in range(nkw):
-            kwargs[(<tuple>kwnames)[i]] = <object>args[nargs + i]
+        kwargs = stack_kwargs(args, nargs, kwnames)
     return self.call(argtuple, kwargs)
 
 
@@ -336,20 +348,12 @@ cdef class CachedWrapper:
 cdef object cached_vectorcall(PyObject *callable, PyObject **args, size_t nargsf, PyObject *kwnames):
     cdef CachedWrapper self = <CachedWrapper>callable
     cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
-    cdef Py_ssize_t i
-    cdef tuple argtuple = PyTuple_New(nargs)
-    cdef dict kwargs = None
-    for i in range(nargs):
-        Py_INCREF(<object>args[i])
-        PyTuple_SET_ITEM(argtuple, i, <object>args[i])
+    cdef tuple argtuple = stack_args(args, nargs)
     if kwnames == NULL:
         if self.default_key:
             return self.call_with_key(argtuple, argtuple, None)
         return self.call(argtuple, None)
-    kwargs = {}
-    for i in range(len(<tuple>kwnames)):
-        kwargs[(<tuple>kwnames)[i]] = <object>args[nargs + i]
-    return self.call(argtuple, kwargs)
+    return self.call(argtuple, stack_kwargs(args, nargs, kwnames))
 
 
 cdef class CachedInfoWrapper(CachedWrapper):
