@@ -182,15 +182,15 @@ def render(speed: dict[str, dict[str, float]], memory: dict[str, tuple[float, fl
 
 def versions() -> str:
     import platform
+    from importlib import metadata
 
     import fastcache
     parts = ["Python %s" % platform.python_version(), "fastcache %s (compiled: %s)" % (
         fastcache.__version__, fastcache.USING_EXTENSIONS)]
-    for mod in ("cachetools", "lru", "cachebox", "theine", "moka_py"):
+    for dist in ("cachetools", "lru-dict", "cachebox", "theine", "moka-py"):
         try:
-            m = __import__(mod)
-            parts.append("%s %s" % (mod, getattr(m, "__version__", getattr(m, "VERSION", "?"))))
-        except ImportError:
+            parts.append("%s %s" % (dist, metadata.version(dist)))
+        except metadata.PackageNotFoundError:
             pass
     return ", ".join(parts)
 
