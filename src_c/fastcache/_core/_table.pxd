@@ -13,7 +13,7 @@ cdef enum:
     CAUSE_EXPIRED = 3
 
 ctypedef struct Entry:
-    PyObject *key          # NULL marks a hole left by a deletion
+    PyObject *key          # NULL marks a free entry (on the free list, or never used)
     PyObject *value
     Py_hash_t hash
     Py_ssize_t size        # the item's size (1 unless weighted); also keeps entries
@@ -48,7 +48,7 @@ cdef class Table:
         uint64_t tag_mask
         uint32_t *stamps           # per-entry order stamp, only for ring-ordered policies
         bint has_stamps
-        char *side                 # per-entry policy data, side_size bytes each, moved with the entry
+        char *side                 # per-entry policy data, side_size bytes each
         Py_ssize_t side_size
         Py_ssize_t _maxsize        # PY_SSIZE_T_MAX when unbounded
         object _maxsize_obj
@@ -75,9 +75,9 @@ cdef class Table:
     cdef Py_ssize_t append(self, object key, Py_hash_t h, object value, Py_ssize_t size) except -1
     cdef int grow(self) except -1
     cdef int rebuild_index(self, int bits) except -1
-    cdef void remove_at(self, Py_ssize_t ix, int cause)
+    cdef void remove_at(self, Py_ssize_t ix, int cause) noexcept
     cdef int replace_value(self, Py_ssize_t ix, object value) except -1
-    cdef int bury(self, PyObject *key, PyObject *value, int cause) except -1
+    cdef int bury(self, PyObject *key, PyObject *value, int cause) noexcept
     cdef int release(self) except -1
     cdef Py_ssize_t item_size(self, object value) except -1
     cdef int store(self, object key, object value) except -1
@@ -91,7 +91,7 @@ cdef class Table:
     cdef int on_insert(self, Py_ssize_t ix) except -1
     cdef int on_update(self, Py_ssize_t ix) except -1
     cdef int on_access(self, Py_ssize_t ix) except -1
-    cdef void on_remove(self, Py_ssize_t ix)
+    cdef void on_remove(self, Py_ssize_t ix) noexcept
     cdef Py_ssize_t victim(self) except -2
     cdef void on_clear(self)
     cdef object policy_state(self, dict positions)

@@ -64,11 +64,11 @@ cdef object check_maxsize(object maxsize):
     return maxsize
 
 
-def _defines_popitem_in_python(cls, core_base):
+def _defines_popitem_in_python(cls):
     """True if a Python subclass overrides popitem (the eviction hook)."""
     for klass in cls.__mro__:
         if "popitem" in klass.__dict__:
-            return klass is not core_base and not klass.__module__.startswith("fastcache._core")
+            return not klass.__module__.startswith("fastcache._core")
     return False
 
 
@@ -136,7 +136,7 @@ cdef class Table:
         else:
             self._sizer = None
         self.weighted = self._sizer is not None
-        self._custom_popitem = _defines_popitem_in_python(cls, _base_class_of(cls))
+        self._custom_popitem = _defines_popitem_in_python(cls)
         return 0
 
     # ------------------------------------------------------------------ table
@@ -147,7 +147,7 @@ cdef class Table:
 
     cdef int grow(self) except -1:
         """Give the entry arrays room for more entries.  Entries keep their numbers."""
-        cdef Py_ssize_t newcap = 8 if self.capacity == 0 else 2 * self.capacity
+        cdef Py_ssize_t newcap = MIN_CAPACITY if self.capacity == 0 else 2 * self.capacity
         cdef int bits = 3
         cdef void *p
         if not self.weighted and self._maxsize < newcap:
@@ -254,9 +254,11 @@ cdef class Table:
         self.mutations += 1
         return ix
 
-    cdef void remove_at(self, Py_ssize_t ix, int cause):
+    cdef void remove_at(self, Py_ssize_t ix, int cause) noexcept:
         """Unlink entry ix; its references go to the graveyard for release()."""
         cdef Entry *e = &self.entries[ix]
+        cdef PyObject *key = e.key
+        cdef PyObject *value = e.value
         cdef size_t s = slot_of(e.hash, self.index_bits)
         cdef size_t mask = (<size_t>1 << self.index_bits) - 1
         cdef size_t perturb = <size_t>e.hash
@@ -266,10 +268,6 @@ cdef class Table:
         self.index[s] = IX_DUMMY
         self.ndummies += 1
         self.on_remove(ix)
-        if self.bury(e.key, e.value, cause) < 0:
-            # Out of memory for the graveyard: release at once rather than leak.
-            Py_DECREF(<object>e.key)
-            Py_DECREF(<object>e.value)
         e.key = NULL
         e.value = NULL
         if link.prev >= 0:
@@ -285,6 +283,10 @@ cdef class Table:
         self.used -= 1
         self._currsize -= e.size
         self.mutations += 1
+        if self.bury(key, value, cause) < 0:
+            # No memory for the graveyard: release now, the table is consistent.
+            decref_raw(key)
+            decref_raw(value)
 
     cdef int replace_value(self, Py_ssize_t ix, object value) except -1:
         cdef Entry *e = &self.entries[ix]
@@ -292,17 +294,24 @@ cdef class Table:
         Py_INCREF(value)
         e.value = <PyObject *>value
         Py_INCREF(<object>e.key)
-        self.bury(e.key, old, CAUSE_REPLACED)
+        if self.bury(e.key, old, CAUSE_REPLACED) < 0:
+            decref_raw(e.key)
+            decref_raw(old)
         return 0
 
-    cdef int bury(self, PyObject *key, PyObject *value, int cause) except -1:
+    cdef int bury(self, PyObject *key, PyObject *value, int cause) noexcept:
+        """Keep a removed item's references for release(); -1 (nothing kept) if out of memory.
+
+        Never raises, so callers finish their change to the table first and
+        then drop the references themselves when this fails.
+        """
         cdef Grave *g
         cdef Py_ssize_t cap
         if self.ngraves == self.graves_cap:
             cap = 8 if self.graves_cap == 0 else self.graves_cap * 2
             g = <Grave *>PyMem_Realloc(self.graves, cap * sizeof(Grave))
             if g == NULL:
-                raise MemoryError()
+                return -1
             self.graves = g
             self.graves_cap = cap
         self.graves[self.ngraves].key = key
@@ -318,25 +327,19 @@ cdef class Table:
         the cache again.  Listener errors are logged, never raised: the
         operation that removed the item has already succeeded.
         """
-        cdef Py_ssize_t n
         cdef Grave g
-        cdef object k, v
         while self.ngraves:
-            n = self.ngraves
             self.ngraves -= 1
-            g = self.graves[n - 1]
-            if self._on_evict is None:
+            g = self.graves[self.ngraves]
+            try:
+                if self._on_evict is not None:
+                    try:
+                        self._on_evict(<object>g.key, <object>g.value, CAUSES[g.cause])
+                    except Exception:
+                        log.exception("fastcache: on_evict listener raised; ignored")
+            finally:
                 decref_raw(g.key)           # the graveyard's references; may run finalizers
                 decref_raw(g.value)
-                continue
-            k = <object>g.key      # takes a new reference
-            v = <object>g.value
-            Py_DECREF(k)           # drop the graveyard's own references
-            Py_DECREF(v)
-            try:
-                self._on_evict(k, v, CAUSES[g.cause])
-            except Exception:
-                log.exception("fastcache: on_evict listener raised; ignored")
         return 0
 
     cdef Py_ssize_t item_size(self, object value) except -1:
@@ -413,14 +416,20 @@ cdef class Table:
     cdef int drop_all(self, int cause) except -1:
         cdef Py_ssize_t i
         cdef Entry *e
+        cdef Grave *g
         if self.entries == NULL:
             return 0
+        if self.ngraves + self.used > self.graves_cap:
+            # Room for every item first, so nothing below can fail half-way.
+            g = <Grave *>PyMem_Realloc(self.graves, (self.ngraves + self.used) * sizeof(Grave))
+            if g == NULL:
+                raise MemoryError()
+            self.graves = g
+            self.graves_cap = self.ngraves + self.used
         for i in range(self.nentries):
             e = &self.entries[i]
             if e.key != NULL:
-                if self.bury(e.key, e.value, cause) < 0:
-                    Py_DECREF(<object>e.key)
-                    Py_DECREF(<object>e.value)
+                self.bury(e.key, e.value, cause)
                 e.key = NULL
                 e.value = NULL
         self.nentries = 0
@@ -438,9 +447,9 @@ cdef class Table:
         """Fail a loop over the entries if the table changed under it.
 
         Allocating a Python object can start a garbage collection, whose
-        finalizers run Python code, during which another thread may rebuild
-        the table.  Loops that allocate while walking the entries call this
-        before each step instead of reading entries that may have moved.
+        finalizers run Python code, during which another thread may remove
+        entries or rebuild the index.  Loops that allocate while walking the
+        entries call this before each step instead of following stale links.
         """
         if mutations != self.mutations:
             raise RuntimeError("%s changed during the operation; retry" % type(self).__name__)
@@ -469,7 +478,7 @@ cdef class Table:
     cdef int on_access(self, Py_ssize_t ix) except -1:
         return 0
 
-    cdef void on_remove(self, Py_ssize_t ix):
+    cdef void on_remove(self, Py_ssize_t ix) noexcept:
         pass
 
     cdef Py_ssize_t victim(self) except -2:

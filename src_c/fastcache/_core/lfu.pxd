@@ -21,7 +21,7 @@ cdef class LFUCache(Table):
     cdef int32_t free_bucket
 
     cdef int32_t new_bucket(self, int64_t count, int32_t after) except -1
-    cdef void free_bucket_at(self, int32_t b)
-    cdef void unlink_node(self, Py_ssize_t ix)
-    cdef void append_node(self, int32_t b, Py_ssize_t ix)
+    cdef void free_bucket_at(self, int32_t b) noexcept
+    cdef void unlink_node(self, Py_ssize_t ix) noexcept
+    cdef void append_node(self, int32_t b, Py_ssize_t ix) noexcept
     cdef int touch(self, Py_ssize_t ix) except -1

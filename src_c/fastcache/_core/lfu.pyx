@@ -59,14 +59,14 @@ cdef class LFUCache(Table):
             self.buckets[after].next = b
         return b
 
-    cdef void free_bucket_at(self, int32_t b):
+    cdef void free_bucket_at(self, int32_t b) noexcept:
         cdef Bucket *bk = &self.buckets[b]
         self.buckets[bk.prev].next = bk.next
         self.buckets[bk.next].prev = bk.prev
         bk.next = self.free_bucket
         self.free_bucket = b
 
-    cdef void unlink_node(self, Py_ssize_t ix):
+    cdef void unlink_node(self, Py_ssize_t ix) noexcept:
         cdef LFUNode *n = node_at(self, ix)
         cdef Bucket *bk = &self.buckets[n.bucket]
         if n.prev >= 0:
@@ -80,7 +80,7 @@ cdef class LFUCache(Table):
         if bk.head < 0:
             self.free_bucket_at(n.bucket)
 
-    cdef void append_node(self, int32_t b, Py_ssize_t ix):
+    cdef void append_node(self, int32_t b, Py_ssize_t ix) noexcept:
         cdef LFUNode *n = node_at(self, ix)
         cdef Bucket *bk = &self.buckets[b]
         n.bucket = b
@@ -119,7 +119,7 @@ cdef class LFUCache(Table):
     cdef int on_access(self, Py_ssize_t ix) except -1:
         return self.touch(ix)
 
-    cdef void on_remove(self, Py_ssize_t ix):
+    cdef void on_remove(self, Py_ssize_t ix) noexcept:
         self.unlink_node(ix)
 
     cdef Py_ssize_t victim(self) except -2:
