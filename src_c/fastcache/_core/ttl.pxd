@@ -45,6 +45,7 @@ cdef class TTLCache(OrderedTable):
     cdef bint _custom_expire
 
     cdef void clear_expiry(self)
+    cdef Py_ssize_t live_index(self, object key) except -2
     cdef bint queue_rec_live(self, int q, int64_t seq, int32_t ix) noexcept
     cdef int compact_queue(self, int q) except -1
     cdef bint heap_rec_live(self, HeapRec *rec) noexcept

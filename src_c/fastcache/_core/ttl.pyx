@@ -4,7 +4,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.float cimport PyFloat_AsDouble
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.math cimport INFINITY
-from fastcache._core._table cimport Table, Entry, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED, CAUSE_SIZE
+from fastcache._core._table cimport Table, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED
 from fastcache._core._ordered cimport OrderedTable, ring_record, Ring
 
 cdef extern from *:
@@ -417,9 +417,17 @@ cdef class TTLCache(OrderedTable):
         """Store value under key; ``ttl`` (seconds) overrides the cache's TTL for it."""
         self.store_ttl(key, value, self.default_ttl if ttl is None else check_ttl(ttl))
 
-    # Each method reads the clock before the lookup: a Python timer runs
-    # bytecode, during which another thread may rebuild the table, so nothing
+    # Every method reads the clock before the lookup: a Python timer runs
+    # bytecode, during which another thread may change the table, so nothing
     # that could run Python code sits between a lookup and the use of its result.
+
+    cdef Py_ssize_t live_index(self, object key) except -2:
+        """Entry number of key if it is stored and has not expired, else -1."""
+        cdef double now = self._timer_w.now()
+        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
+        if ix >= 0 and now < tnode(self, ix).expires:
+            return ix
+        return -1
 
     def __getitem__(self, key):
         cdef double now = self._timer_w.now()
@@ -434,9 +442,8 @@ cdef class TTLCache(OrderedTable):
 
     def get(self, key, default=None):
         """Return the live value for key and mark it used, else default."""
-        cdef double now = self._timer_w.now()
-        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        if ix >= 0 and now < tnode(self, ix).expires:
+        cdef Py_ssize_t ix = self.live_index(key)
+        if ix >= 0:
             self.hits += 1
             ring_record(self, ix)
             return <object>self.entries[ix].value
@@ -445,16 +452,13 @@ cdef class TTLCache(OrderedTable):
 
     def peek(self, key, default=None):
         """Return the live value for key without marking it used, else default."""
-        cdef double now = self._timer_w.now()
-        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        if ix >= 0 and now < tnode(self, ix).expires:
+        cdef Py_ssize_t ix = self.live_index(key)
+        if ix >= 0:
             return <object>self.entries[ix].value
         return default
 
     def __contains__(self, key):
-        cdef double now = self._timer_w.now()
-        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        return ix >= 0 and now < tnode(self, ix).expires
+        return self.live_index(key) >= 0
 
     def __delitem__(self, key):
         cdef double now = self._timer_w.now()
@@ -471,9 +475,8 @@ cdef class TTLCache(OrderedTable):
 
     def pop(self, key, default=_marker):
         """Remove key and return its live value; default (or KeyError) if absent or expired."""
-        cdef double now = self._timer_w.now()
-        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        if ix < 0 or not (now < tnode(self, ix).expires):
+        cdef Py_ssize_t ix = self.live_index(key)
+        if ix < 0:
             if default is _marker:
                 raise KeyError(key)
             return default
@@ -533,9 +536,8 @@ cdef class TTLCache(OrderedTable):
 
     def expires_at(self, key, default=None):
         """Return the time at which key expires (on the cache's timer), else default."""
-        cdef double now = self._timer_w.now()
-        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        if ix >= 0 and now < tnode(self, ix).expires:
+        cdef Py_ssize_t ix = self.live_index(key)
+        if ix >= 0:
             return tnode(self, ix).expires
         return default
 
