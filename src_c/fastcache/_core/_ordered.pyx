@@ -11,7 +11,7 @@ its own entry and to the ring's tail, which is always in cache.
 """
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from libc.stdint cimport int32_t, int64_t, uint32_t
-from fastcache._core._table cimport Table, Entry
+from fastcache._core._table cimport Table
 
 cdef enum:
     MIN_RING = 16
@@ -33,42 +33,36 @@ cdef class OrderedTable(Table):
         """Squeeze stale records out of a full ring, growing it if over half would stay live.
 
         Every live entry has exactly one live record, so ``used`` records
-        survive.  While that is at most half the ring, compact in place:
-        survivors keep their order and are renumbered from ``head``, and the
-        write position never overtakes the read position.
+        survive, in order, renumbered from ``start``.  Without growing, they
+        are written into the same ring from ``head`` on: the write position
+        never overtakes the read position.
         """
-        cdef int64_t seq, n, cap, mask = self.ring.mask
+        cdef int64_t seq, n, start, cap = MIN_RING, mask = self.ring.mask, dmask
         cdef int32_t ix
-        cdef int32_t *buf = self.ring.buf
-        cdef Entry *entries = self.entries
-        if buf != NULL and 2 * (self.used + 1) <= mask + 1:
-            n = self.ring.head
-            for seq in range(self.ring.head, self.ring.tail):
-                ix = buf[seq & mask]
-                if record_live(self, ix, seq):
-                    buf[n & mask] = ix
-                    self.stamps[ix] = <uint32_t>n
-                    n += 1
-            self.ring.tail = n
-            return 0
-        cap = MIN_RING
-        while cap < 2 * (self.used + 1):
-            cap <<= 1
-        buf = <int32_t *>PyMem_Malloc(cap * sizeof(int32_t))
-        if buf == NULL:
-            raise MemoryError()
-        n = 0
+        cdef int32_t *dst = self.ring.buf
+        cdef bint grow = dst == NULL or 2 * (self.used + 1) > mask + 1
+        if grow:
+            while cap < 2 * (self.used + 1):
+                cap <<= 1
+            dst = <int32_t *>PyMem_Malloc(cap * sizeof(int32_t))
+            if dst == NULL:
+                raise MemoryError()
+            start, dmask = 0, cap - 1
+        else:
+            start, dmask = self.ring.head, mask
+        n = start
         for seq in range(self.ring.head, self.ring.tail):
             ix = self.ring.buf[seq & mask]
             if record_live(self, ix, seq):
-                buf[n] = ix
+                dst[n & dmask] = ix
                 self.stamps[ix] = <uint32_t>n
                 n += 1
-        PyMem_Free(self.ring.buf)
-        self.ring.buf = buf
-        self.ring.head = 0
+        if grow:
+            PyMem_Free(self.ring.buf)
+            self.ring.buf = dst
+            self.ring.mask = dmask
+        self.ring.head = start
         self.ring.tail = n
-        self.ring.mask = cap - 1
         return 0
 
     cdef int record(self, Py_ssize_t ix) except -1:
