@@ -33,7 +33,28 @@ def make_key(args: tuple[Any, ...], kwds: dict[str, Any], typed: bool) -> Any:
     return key
 
 
-class LRUCacheWrapper:
+class FunctionWrapper:
+    """What the decorators share: a function's stand-in.
+
+    ``functools.update_wrapper`` fills its ``__dict__``; it binds as a method,
+    pickles by qualified name and copies as itself, as CPython's
+    ``functools.lru_cache`` wrapper does.
+    """
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else types.MethodType(self, obj)  # type: ignore[arg-type]
+
+    def __reduce__(self) -> str:
+        return self.__qualname__  # type: ignore[no-any-return, attr-defined]
+
+    def __copy__(self) -> "FunctionWrapper":
+        return self
+
+    def __deepcopy__(self, memo: Any) -> "FunctionWrapper":
+        return self
+
+
+class LRUCacheWrapper(FunctionWrapper):
     """A function wrapped by ``lru_cache``; see ``functools.lru_cache``."""
 
     def __init__(self, func: Callable[..., Any], maxsize: Optional[int], typed: bool,
@@ -84,18 +105,6 @@ class LRUCacheWrapper:
         """Return {'maxsize': ..., 'typed': ...}."""
         return {"maxsize": self._maxsize_obj, "typed": self._typed}
 
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        return self if obj is None else types.MethodType(self, obj)
-
-    def __reduce__(self) -> str:
-        return self.__qualname__  # type: ignore[no-any-return, attr-defined]
-
-    def __copy__(self) -> "LRUCacheWrapper":
-        return self
-
-    def __deepcopy__(self, memo: Any) -> "LRUCacheWrapper":
-        return self
-
 
 def _make_info(cache: Any, hits: int, misses: int) -> CacheInfo:
     if hasattr(cache, "maxsize") and hasattr(cache, "currsize"):
@@ -103,7 +112,7 @@ def _make_info(cache: Any, hits: int, misses: int) -> CacheInfo:
     return CacheInfo(hits, misses, None, len(cache))
 
 
-class CachedWrapper:
+class CachedWrapper(FunctionWrapper):
     """A function wrapped by ``fastcache.cached``: cachetools' call protocol."""
 
     def __init__(self, func: Callable[..., Any], cache: MutableMapping[Any, Any],
@@ -183,22 +192,8 @@ class CachedWrapper:
                 self.cache.clear()
                 self._hits = self._misses = 0
 
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        return self if obj is None else types.MethodType(self, obj)
-
-    def __copy__(self) -> "CachedWrapper":
-        return self
-
-    def __deepcopy__(self, memo: Any) -> "CachedWrapper":
-        return self
-
-    def __reduce__(self) -> str:
-        return self.__qualname__  # type: ignore[no-any-return, attr-defined]
-
     def __repr__(self) -> str:
         return "<cached %r>" % (self._func,)
-
-
 
 
 class CachedInfoWrapper(CachedWrapper):

@@ -47,14 +47,38 @@ cdef object make_key(tuple args, dict kwds, bint typed):
     return key
 
 
-cdef class LRUCacheWrapper:
+cdef class FunctionWrapper:
+    """What the compiled decorators share: a function's stand-in.
+
+    It has a ``__dict__`` (``functools.update_wrapper`` fills it), binds as a
+    method, pickles by qualified name and copies as itself, as CPython's
+    ``functools.lru_cache`` wrapper does.  Calls arrive through vectorcall
+    (``vectorcall`` is set by each subclass).
+    """
+    cdef vectorcallfunc vectorcall
+    cdef dict __dict__
+    cdef object __weakref__
+
+    def __get__(self, obj, objtype):
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __reduce__(self):
+        return self.__qualname__
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+cdef class LRUCacheWrapper(FunctionWrapper):
     """A function wrapped by ``lru_cache``; see ``functools.lru_cache``.
 
     Called through vectorcall: with one int or str argument (functools' fast
     key) the key is the argument itself, taken from the caller's stack, so a
     hit allocates nothing.
     """
-    cdef vectorcallfunc vectorcall
     cdef object func
     cdef object cache_info_type
     cdef object maxsize_obj
@@ -64,8 +88,6 @@ cdef class LRUCacheWrapper:
     cdef dict unbounded
     cdef Py_ssize_t hits
     cdef Py_ssize_t misses
-    cdef dict __dict__
-    cdef object __weakref__
 
     def __cinit__(self, func, maxsize, bint typed, cache_info_type):
         self.vectorcall = <vectorcallfunc>wrapper_vectorcall
@@ -139,17 +161,6 @@ cdef class LRUCacheWrapper:
         """Return {'maxsize': ..., 'typed': ...}."""
         return {"maxsize": self.maxsize_obj, "typed": self.typed}
 
-    def __get__(self, obj, objtype):
-        return self if obj is None else types.MethodType(self, obj)
-
-    def __reduce__(self):
-        return self.__qualname__
-
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self
 
 
 cdef tuple stack_args(PyObject **args, Py_ssize_t nargs):
@@ -195,15 +206,6 @@ cdef object wrapper_vectorcall(PyObject *callable, PyObject **args, size_t nargs
     return self.call(argtuple, kwargs)
 
 
-cdef _enable_vectorcall():
-    # Cython has no syntax for vectorcall: point the type at the instance field.
-    cdef LRUCacheWrapper probe = LRUCacheWrapper(None, 0, False, None)
-    cdef PyTypeObjectVC *tp = <PyTypeObjectVC *>LRUCacheWrapper
-    tp.tp_vectorcall_offset = <Py_ssize_t>(<char *>&probe.vectorcall - <char *><PyObject *>probe)
-    tp.tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL
-
-
-_enable_vectorcall()
 
 
 # ------------------------------------------------------------------- cached
@@ -211,7 +213,7 @@ _enable_vectorcall()
 cdef object _hashkey = None         # fastcache.keys.hashkey, bound on first use
 
 
-cdef class CachedWrapper:
+cdef class CachedWrapper(FunctionWrapper):
     """A function wrapped by ``fastcache.cached``: cachetools' call protocol.
 
     Without a lock: look up, call on a miss, store (a value too large is
@@ -222,7 +224,6 @@ cdef class CachedWrapper:
     keyword arguments the key is the argument tuple, built from the caller's
     stack.
     """
-    cdef vectorcallfunc vectorcall
     cdef object func
     cdef readonly object cache
     cdef readonly object cache_key
@@ -232,8 +233,6 @@ cdef class CachedWrapper:
     cdef Py_ssize_t hits
     cdef Py_ssize_t misses
     cdef set pending
-    cdef dict __dict__
-    cdef object __weakref__
 
     def __cinit__(self, func, cache, key, lock, condition):
         global _hashkey
@@ -326,20 +325,6 @@ cdef class CachedWrapper:
                 self.cache.clear()
         self.hits = self.misses = 0
 
-    def _counts(self):
-        return self.hits, self.misses
-
-    def __get__(self, obj, objtype):
-        return self if obj is None else types.MethodType(self, obj)
-
-    def __reduce__(self):
-        return self.__qualname__
-
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self
 
     def __repr__(self):
         return "<cached %r>" % (self.func,)
@@ -375,12 +360,13 @@ cdef object _make_info(object info_type, object cache, Py_ssize_t hits, Py_ssize
     return info_type(hits, misses, None, len(cache))
 
 
-cdef _enable_cached_vectorcall():
-    cdef CachedWrapper probe = CachedWrapper(None, {}, None, None, None)
+cdef _enable_vectorcall():
+    # Cython has no syntax for vectorcall: point each type at the base's field.
+    cdef FunctionWrapper probe = FunctionWrapper()
     cdef Py_ssize_t offset = <Py_ssize_t>(<char *>&probe.vectorcall - <char *><PyObject *>probe)
-    for cls in (CachedWrapper, CachedInfoWrapper):
+    for cls in (LRUCacheWrapper, CachedWrapper, CachedInfoWrapper):
         (<PyTypeObjectVC *>cls).tp_vectorcall_offset = offset
         (<PyTypeObjectVC *>cls).tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL
 
 
-_enable_cached_vectorcall()
+_enable_vectorcall()
