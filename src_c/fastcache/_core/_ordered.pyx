@@ -39,7 +39,9 @@ cdef class OrderedTable(Table):
         """
         cdef int64_t seq, n, start, cap = MIN_RING, mask = self.ring.mask, dmask
         cdef int32_t ix
-        cdef int32_t *dst = self.ring.buf
+        cdef int32_t *src = self.ring.buf       # locals: the loop must not reload through self
+        cdef int32_t *dst = src
+        cdef uint32_t *stamps = self.stamps
         cdef bint grow = dst == NULL or 2 * (self.used + 1) > mask + 1
         if grow:
             while cap < 2 * (self.used + 1):
@@ -52,13 +54,13 @@ cdef class OrderedTable(Table):
             start, dmask = self.ring.head, mask
         n = start
         for seq in range(self.ring.head, self.ring.tail):
-            ix = self.ring.buf[seq & mask]
+            ix = src[seq & mask]
             if record_live(self, ix, seq):
                 dst[n & dmask] = ix
-                self.stamps[ix] = <uint32_t>n
+                stamps[ix] = <uint32_t>n
                 n += 1
         if grow:
-            PyMem_Free(self.ring.buf)
+            PyMem_Free(src)
             self.ring.buf = dst
             self.ring.mask = dmask
         self.ring.head = start
