@@ -125,17 +125,24 @@ class CachedWrapper(FunctionWrapper):
         self._hits = self._misses = 0
         self._pending: set[Any] = set()
 
+    def _lookup(self, key: Any) -> Any:
+        """cache[key], counted as a hit; _missing, counted as a miss, on KeyError."""
+        try:
+            result = self.cache[key]
+        except KeyError:
+            self._misses += 1
+            return _missing
+        self._hits += 1
+        return result
+
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         cache, func = self.cache, self._func
         key = self.cache_key(*args, **kwargs)
         lock, cond = self.cache_lock, self.cache_condition
         if lock is None:
-            try:
-                result = cache[key]
-                self._hits += 1
+            result = self._lookup(key)
+            if result is not _missing:
                 return result
-            except KeyError:
-                self._misses += 1
             value = func(*args, **kwargs)
             try:
                 cache[key] = value
@@ -144,12 +151,9 @@ class CachedWrapper(FunctionWrapper):
             return value
         if cond is None:
             with lock:
-                try:
-                    result = cache[key]
-                    self._hits += 1
-                    return result
-                except KeyError:
-                    self._misses += 1
+                result = self._lookup(key)
+            if result is not _missing:
+                return result
             value = func(*args, **kwargs)
             with lock:
                 try:
@@ -161,13 +165,10 @@ class CachedWrapper(FunctionWrapper):
         with lock:
             while key in self._pending:
                 cond.wait()
-            try:
-                result = cache[key]
-                self._hits += 1
+            result = self._lookup(key)
+            if result is not _missing:
                 return result
-            except KeyError:
-                self._pending.add(key)
-                self._misses += 1
+            self._pending.add(key)
         try:
             value = func(*args, **kwargs)
             with lock:

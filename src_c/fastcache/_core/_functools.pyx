@@ -249,17 +249,26 @@ cdef class CachedWrapper(FunctionWrapper):
         self.pending = set()
 
     @cython.final
+    cdef object lookup(self, object key):
+        """cache[key], counted as a hit; _missing, counted as a miss, on KeyError."""
+        try:
+            result = self.cache[key]
+        except KeyError:
+            self.misses += 1
+            return _missing
+        self.hits += 1
+        return result
+
+    @cython.final
     cdef object call_with_key(self, object key, tuple args, dict kwargs):
         cdef object cache = self.cache
         cdef object lock = self.cache_lock
         cdef object cond = self.cache_condition
+        cdef object result
         if lock is None:
-            try:
-                result = cache[key]
-                self.hits += 1
+            result = self.lookup(key)
+            if result is not _missing:
                 return result
-            except KeyError:
-                self.misses += 1
             value = self.func(*args, **kwargs) if kwargs else self.func(*args)
             try:
                 cache[key] = value
@@ -268,12 +277,9 @@ cdef class CachedWrapper(FunctionWrapper):
             return value
         if cond is None:
             with lock:
-                try:
-                    result = cache[key]
-                    self.hits += 1
-                    return result
-                except KeyError:
-                    self.misses += 1
+                result = self.lookup(key)
+            if result is not _missing:
+                return result
             value = self.func(*args, **kwargs) if kwargs else self.func(*args)
             with lock:
                 try:
@@ -283,13 +289,10 @@ cdef class CachedWrapper(FunctionWrapper):
         with lock:
             while key in self.pending:
                 cond.wait()
-            try:
-                result = cache[key]
-                self.hits += 1
+            result = self.lookup(key)
+            if result is not _missing:
                 return result
-            except KeyError:
-                self.pending.add(key)
-                self.misses += 1
+            self.pending.add(key)
         try:
             value = self.func(*args, **kwargs) if kwargs else self.func(*args)
             with lock:
