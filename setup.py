@@ -44,7 +44,8 @@ def extensions():
     modules = []
     for pyx in sorted(glob("src_c/fastcache/_core/*.pyx")):
         name = pyx[len("src_c/"):-len(".pyx")].replace("/", ".")
-        modules.append(Extension(name, [pyx], define_macros=macros, extra_compile_args=cflags))
+        modules.append(Extension(name, [pyx], define_macros=macros, extra_compile_args=cflags,
+                                 include_dirs=["src_c/fastcache/_core"]))     # _digest.h
     return cythonize(
         modules,
         include_path=["src_c"],          # .pxd files are found by their dotted module path

@@ -8,7 +8,8 @@ cachetools.  Set ``FASTCACHE_NO_EXTENSIONS=1`` to use the pure-Python twins.
 from __future__ import annotations
 
 from . import keys
-from ._impl import USING_EXTENSIONS, FIFOCache, LFUCache, LRUCache, TTLCache, Timer
+from ._impl import (USING_EXTENSIONS, FIFOCache, HashRing, LFUCache, LRUCache, TTLCache, Timer,
+                    jump_hash, ketama_hash, key_slot)
 from ._types import CacheInfo, CacheStats, RemovalCause
 from .decorators import cached, cachedmethod, lru_cache
 
@@ -24,6 +25,10 @@ __all__ = (
     "cached",
     "cachedmethod",
     "keys",
+    "HashRing",
+    "jump_hash",
+    "ketama_hash",
+    "key_slot",
     "RemovalCause",
     "CacheStats",
     "CacheInfo",

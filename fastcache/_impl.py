@@ -16,6 +16,10 @@ from ._py._functools import CachedInfoWrapper as PyCachedInfoWrapper
 from ._py._functools import CachedWrapper as PyCachedWrapper
 from ._py._functools import LRUCacheWrapper as PyLRUCacheWrapper
 from ._py.fifo import FIFOCache as PyFIFOCache
+from ._py.hashing import jump_hash as py_jump_hash
+from ._py.hashing import ketama_hash as py_ketama_hash
+from ._py.hashing import key_slot as py_key_slot
+from ._py.hashring import HashRing as PyHashRing
 from ._py.lfu import LFUCache as PyLFUCache
 from ._py.lru import LRUCache as PyLRUCache
 from ._py.ttl import Timer as PyTimer
@@ -31,7 +35,9 @@ def _load_compiled() -> dict[str, Any]:
              "CLFUCache": ("lfu", "LFUCache"), "CTTLCache": ("ttl", "TTLCache"),
              "CTimer": ("ttl", "Timer"), "CLRUCacheWrapper": ("_functools", "LRUCacheWrapper"),
              "CCachedWrapper": ("_functools", "CachedWrapper"),
-             "CCachedInfoWrapper": ("_functools", "CachedInfoWrapper")}
+             "CCachedInfoWrapper": ("_functools", "CachedInfoWrapper"),
+             "CHashRing": ("hashring", "HashRing"), "c_jump_hash": ("hashing", "jump_hash"),
+             "c_ketama_hash": ("hashing", "ketama_hash"), "c_key_slot": ("hashing", "key_slot")}
     return {alias: getattr(importlib.import_module("fastcache._core." + mod), attr)
             for alias, (mod, attr) in names.items()}
 
@@ -51,6 +57,10 @@ CTimer: Any = _compiled.get("CTimer")
 CLRUCacheWrapper: Any = _compiled.get("CLRUCacheWrapper")
 CCachedWrapper: Any = _compiled.get("CCachedWrapper")
 CCachedInfoWrapper: Any = _compiled.get("CCachedInfoWrapper")
+CHashRing: Any = _compiled.get("CHashRing")
+c_jump_hash: Any = _compiled.get("c_jump_hash")
+c_ketama_hash: Any = _compiled.get("c_ketama_hash")
+c_key_slot: Any = _compiled.get("c_key_slot")
 
 if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     LRUCache = PyLRUCache
@@ -61,6 +71,10 @@ if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     LRUCacheWrapper = PyLRUCacheWrapper
     CachedWrapper = PyCachedWrapper
     CachedInfoWrapper = PyCachedInfoWrapper
+    HashRing = PyHashRing
+    jump_hash = py_jump_hash
+    ketama_hash = py_ketama_hash
+    key_slot = py_key_slot
     USING_EXTENSIONS = False
 else:
     LRUCache = CLRUCache
@@ -71,4 +85,8 @@ else:
     LRUCacheWrapper = CLRUCacheWrapper
     CachedWrapper = CCachedWrapper
     CachedInfoWrapper = CCachedInfoWrapper
+    HashRing = CHashRing
+    jump_hash = c_jump_hash
+    ketama_hash = c_ketama_hash
+    key_slot = c_key_slot
     USING_EXTENSIONS = True

@@ -28,6 +28,8 @@ class Impl:
     LRUCacheWrapper: Any
     CachedWrapper: Any
     CachedInfoWrapper: Any
+    HashRing: Any
+    hashing: Any            # module with ketama_hash, key_slot, jump_hash
 
     @property
     def compiled(self) -> bool:
@@ -39,7 +41,7 @@ class Impl:
 
 def _load_c() -> Impl:
     mods: dict[str, ModuleType] = {}
-    for name in ("lru", "fifo", "lfu", "ttl", "_functools"):
+    for name in ("lru", "fifo", "lfu", "ttl", "_functools", "hashing", "hashring"):
         try:
             mods[name] = importlib.import_module("fastcache._core." + name)
         except ImportError as exc:  # pragma: no cover - a broken build
@@ -51,13 +53,14 @@ def _load_c() -> Impl:
     f = mods["_functools"]
     return Impl("c-extension", mods["lru"].LRUCache, mods["fifo"].FIFOCache,
                 mods["lfu"].LFUCache, mods["ttl"].TTLCache, f.LRUCacheWrapper,
-                f.CachedWrapper, f.CachedInfoWrapper)
+                f.CachedWrapper, f.CachedInfoWrapper, mods["hashring"].HashRing, mods["hashing"])
 
 
 def _load_py() -> Impl:
-    from fastcache._py import _functools, fifo, lfu, lru, ttl
+    from fastcache._py import _functools, fifo, hashing, hashring, lfu, lru, ttl
     return Impl("pure-python", lru.LRUCache, fifo.FIFOCache, lfu.LFUCache, ttl.TTLCache,
-                _functools.LRUCacheWrapper, _functools.CachedWrapper, _functools.CachedInfoWrapper)
+                _functools.LRUCacheWrapper, _functools.CachedWrapper, _functools.CachedInfoWrapper,
+                hashring.HashRing, hashing)
 
 
 def pytest_addoption(parser: Any) -> None:
