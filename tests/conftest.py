@@ -109,3 +109,64 @@ def expect_extensions() -> bool:
 def pytest_report_header(config: Any) -> str:
     return "fastcache %s from %s; compiled classes in use: %s" % (
         fastcache.__version__, os.path.dirname(fastcache.__file__), fastcache.USING_EXTENSIONS)
+
+
+# -- real Redis servers (see redis_servers.py) ------------------------------
+
+from redis_servers import RedisClusterProcesses, RedisServer, find_binary, require  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_binary() -> str:
+    binary = find_binary("redis-server")
+    if binary is None:
+        require("Redis tests")
+    return str(binary)
+
+
+@pytest.fixture(scope="session")
+def redis_server(redis_binary: str) -> Any:
+    server = RedisServer(redis_binary).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(request: Any) -> Any:
+    """URL of a flushed Redis database: external if FASTCACHE_REDIS_URL is set."""
+    import redis
+    url = os.environ.get("FASTCACHE_REDIS_URL") or request.getfixturevalue("redis_server").url
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture
+def own_redis(redis_binary: str) -> Any:
+    """A server of the test's own, to kill, pause and restart."""
+    server = RedisServer(redis_binary).start()
+    yield server
+    server.stop()
+
+
+def _cluster(redis_binary: str) -> RedisClusterProcesses:
+    cli = find_binary("redis-cli")
+    if cli is None:
+        require("Redis Cluster tests (redis-cli)")
+    return RedisClusterProcesses(redis_binary, str(cli)).start()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(redis_binary: str) -> Any:
+    cluster = _cluster(redis_binary)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def own_redis_cluster(redis_binary: str) -> Any:
+    """A cluster of the test's own, for failover."""
+    cluster = _cluster(redis_binary)
+    yield cluster
+    cluster.stop()

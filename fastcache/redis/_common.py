@@ -1,0 +1,110 @@
+"""What the sync and asyncio Redis caches share: keys, payloads, TTLs, logging."""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Iterable, Optional, Union
+
+from ..serializers import JSONSerializer, SerializationError, Serializer
+
+log = logging.getLogger("fastcache.redis")
+
+Key = Union[str, bytes, int]
+
+#: Marks "use the cache's default TTL" (None means "never expire").
+DEFAULT: Any = type("DefaultTTL", (), {"__repr__": lambda self: "DEFAULT"})()
+
+_GLOB_SPECIAL = frozenset(b"*?[]\\")
+
+
+def key_to_bytes(key: Key) -> bytes:
+    """A user key as Redis key bytes: str as UTF-8, bytes as-is, int in decimal."""
+    t = type(key)
+    if t is str:
+        return key.encode("utf-8")  # type: ignore[union-attr]
+    if t is bytes:
+        return key  # type: ignore[return-value]
+    if isinstance(key, bool):
+        raise TypeError("cache keys for a remote tier must be str, bytes or int, not bool")
+    if isinstance(key, str):
+        return str.encode(key, "utf-8")
+    if isinstance(key, bytes):
+        return bytes(key)
+    if isinstance(key, int):
+        return str(int(key)).encode("ascii")
+    raise TypeError(f"cache keys for a remote tier must be str, bytes or int, not {t.__name__}")
+
+
+def glob_escape(raw: bytes) -> bytes:
+    """Escape a literal for a Redis MATCH pattern."""
+    return b"".join(b"\\" + bytes([c]) if c in _GLOB_SPECIAL else bytes([c]) for c in raw)
+
+
+def check_ttl(ttl: Optional[float], what: str = "ttl") -> Optional[float]:
+    """None (no expiry) or a positive, finite number of seconds."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds or None, not {type(ttl).__name__}")
+    if not math.isfinite(ttl) or ttl <= 0:
+        raise ValueError(f"{what} must be positive and finite, got {ttl!r}")
+    return float(ttl)
+
+
+def ttl_ms(ttl: float) -> int:
+    """Seconds to Redis PX milliseconds, never rounding a live TTL down to 0."""
+    return max(1, int(math.ceil(ttl * 1000)))
+
+
+def pttl_to_seconds(pttl: Any) -> Optional[float]:
+    """PTTL reply as remaining seconds; None if the key has no expiry (or -2: gone)."""
+    if pttl is None:
+        return None
+    pttl = int(pttl)
+    return pttl / 1000.0 if pttl >= 0 else None
+
+
+class PayloadCodec:
+    """Serializer plus the rule that a bad payload is a miss and a warning."""
+
+    def __init__(self, serializer: Optional[Serializer], name: str) -> None:
+        if serializer is None:
+            serializer = JSONSerializer()
+        if not (callable(getattr(serializer, "dumps", None)) and callable(getattr(serializer, "loads", None))):
+            raise TypeError("serializer must have dumps(value) -> bytes and loads(bytes) -> value")
+        self.serializer = serializer
+        self.name = name
+        self.corrupt = 0
+
+    def dumps(self, value: Any) -> bytes:
+        data = self.serializer.dumps(value)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise SerializationError(f"serializer returned {type(data).__name__}, not bytes")
+        return bytes(data)
+
+    def loads(self, key: Key, data: Any) -> tuple[bool, Any]:
+        """(found, value); a payload that does not decode is (False, None)."""
+        if data is None:
+            return False, None
+        try:
+            if not isinstance(data, (bytes, bytearray)):
+                raise SerializationError(f"unexpected reply type {type(data).__name__}")
+            return True, self.serializer.loads(bytes(data))
+        except Exception as exc:
+            self.corrupt += 1
+            log.warning("%s: ignoring undecodable value for key %r (%s); treated as a miss",
+                        self.name, key, exc)
+            return False, None
+
+
+def reply_error(key: Key, reply: Any, name: str) -> bool:
+    """True (and a warning) when a pipelined reply is a per-key error such as WRONGTYPE."""
+    if isinstance(reply, Exception):
+        log.warning("%s: error reading key %r (%s); treated as a miss", name, key, reply)
+        return True
+    return False
+
+
+def unique(keys: Iterable[Key]) -> list[Key]:
+    """Keys in order, without repeats."""
+    return list(dict.fromkeys(keys))
