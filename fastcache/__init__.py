@@ -12,6 +12,7 @@ from ._impl import (USING_EXTENSIONS, FIFOCache, HashRing, LFUCache, LRUCache, T
                     jump_hash, ketama_hash, key_slot)
 from ._types import CacheInfo, CacheStats, RemovalCause
 from .decorators import cached, cachedmethod, lru_cache
+from .tiered import AsyncTieredCache, TieredCache, TieredStats
 
 __version__ = "0.1.0"
 
@@ -26,6 +27,9 @@ __all__ = (
     "cachedmethod",
     "keys",
     "HashRing",
+    "TieredCache",
+    "AsyncTieredCache",
+    "TieredStats",
     "jump_hash",
     "ketama_hash",
     "key_slot",

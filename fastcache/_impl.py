@@ -22,6 +22,8 @@ from ._py.hashing import key_slot as py_key_slot
 from ._py.hashring import HashRing as PyHashRing
 from ._py.lfu import LFUCache as PyLFUCache
 from ._py.lru import LRUCache as PyLRUCache
+from ._py.tiered import L1Entry as PyL1Entry
+from ._py.tiered import TieredFront as PyTieredFront
 from ._py.ttl import Timer as PyTimer
 from ._py.ttl import TTLCache as PyTTLCache
 
@@ -37,7 +39,8 @@ def _load_compiled() -> dict[str, Any]:
              "CCachedWrapper": ("_functools", "CachedWrapper"),
              "CCachedInfoWrapper": ("_functools", "CachedInfoWrapper"),
              "CHashRing": ("hashring", "HashRing"), "c_jump_hash": ("hashing", "jump_hash"),
-             "c_ketama_hash": ("hashing", "ketama_hash"), "c_key_slot": ("hashing", "key_slot")}
+             "c_ketama_hash": ("hashing", "ketama_hash"), "c_key_slot": ("hashing", "key_slot"),
+             "CTieredFront": ("tiered", "TieredFront"), "CL1Entry": ("tiered", "L1Entry")}
     return {alias: getattr(importlib.import_module("fastcache._core." + mod), attr)
             for alias, (mod, attr) in names.items()}
 
@@ -61,6 +64,8 @@ CHashRing: Any = _compiled.get("CHashRing")
 c_jump_hash: Any = _compiled.get("c_jump_hash")
 c_ketama_hash: Any = _compiled.get("c_ketama_hash")
 c_key_slot: Any = _compiled.get("c_key_slot")
+CTieredFront: Any = _compiled.get("CTieredFront")
+CL1Entry: Any = _compiled.get("CL1Entry")
 
 if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     LRUCache = PyLRUCache
@@ -75,6 +80,8 @@ if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     jump_hash = py_jump_hash
     ketama_hash = py_ketama_hash
     key_slot = py_key_slot
+    TieredFront = PyTieredFront
+    L1Entry = PyL1Entry
     USING_EXTENSIONS = False
 else:
     LRUCache = CLRUCache
@@ -89,4 +96,6 @@ else:
     jump_hash = c_jump_hash
     ketama_hash = c_ketama_hash
     key_slot = c_key_slot
+    TieredFront = CTieredFront
+    L1Entry = CL1Entry
     USING_EXTENSIONS = True

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 __all__ = ("RemovalCause", "CacheStats", "CacheInfo")
 
@@ -56,3 +56,24 @@ class CacheInfo(NamedTuple):
     misses: int
     maxsize: Optional[Union[int, float]]
     currsize: int
+
+
+class _DefaultTTL:
+    """The type of :data:`DEFAULT`."""
+
+    _instance: "_DefaultTTL | None" = None
+
+    def __new__(cls) -> "_DefaultTTL":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+    def __reduce__(self) -> str:
+        return "DEFAULT"
+
+
+#: A ``ttl=`` argument meaning "the tier's default TTL" (``None`` means "never expire").
+DEFAULT: Any = _DefaultTTL()

@@ -11,8 +11,7 @@ log = logging.getLogger("fastcache.redis")
 
 Key = Union[str, bytes, int]
 
-#: Marks "use the cache's default TTL" (None means "never expire").
-DEFAULT: Any = type("DefaultTTL", (), {"__repr__": lambda self: "DEFAULT"})()
+from .._types import DEFAULT as DEFAULT  # noqa: E402  (re-exported: "use the cache's default TTL")
 
 _GLOB_SPECIAL = frozenset(b"*?[]\\")
 

@@ -91,6 +91,10 @@ class _RedisCacheBase:
         seconds = self._ttl(ttl)
         return self.redis_key(key), self.codec.dumps(value), (ttl_ms(seconds) if seconds else None)
 
+    def invalidation_clients(self, live: bool = False) -> list[Any]:
+        """Clients to publish and subscribe invalidations on (for TieredCache)."""
+        return [self._client]
+
     def _match(self) -> bytes:
         if not self.prefix:
             raise ValueError("clear() needs a prefix: without one it would delete every key in "

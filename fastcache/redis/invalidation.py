@@ -1,0 +1,280 @@
+"""Cross-process L1 invalidation over Redis pub/sub.
+
+Every ``TieredCache`` on a namespace publishes, after each write or delete
+it makes in L2, a message on ``fastcache:invalidate:<namespace>``::
+
+    {"o": "<origin id>", "r": "set" | "delete" | "clear", "k": [["s", "user:1"], ...] | null}
+
+Keys carry their type (``s`` str, ``i`` int, ``b`` bytes as base64) so a
+listener drops exactly the L1 key that was written; ``k: null`` means
+"drop everything".  Each process's listener thread drops those keys from
+its L1 (ignoring its own messages).  Pub/sub is fire-and-forget, so every
+(re)subscription, and every lost connection, flushes L1: whatever was
+missed while not listening cannot be served stale afterwards.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+log = logging.getLogger("fastcache.invalidation")
+
+__all__ = ("encode_message", "decode_message", "InvalidationListener", "new_origin")
+
+
+def new_origin() -> str:
+    """A process-unique id for messages this cache publishes."""
+    return uuid.uuid4().hex
+
+
+def _tag(key: Any) -> list[Any]:
+    if isinstance(key, str):
+        return ["s", key]
+    if isinstance(key, bool):
+        raise TypeError("bool keys cannot be invalidated remotely")
+    if isinstance(key, int):
+        return ["i", int(key)]
+    if isinstance(key, (bytes, bytearray)):
+        return ["b", base64.b64encode(bytes(key)).decode("ascii")]
+    raise TypeError(f"keys must be str, bytes or int, not {type(key).__name__}")
+
+
+def _untag(item: Any) -> Any:
+    kind, value = item
+    if kind == "s" and isinstance(value, str):
+        return value
+    if kind == "i" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "b" and isinstance(value, str):
+        return base64.b64decode(value.encode("ascii"), validate=True)
+    raise ValueError(f"bad key tag {kind!r}")
+
+
+def encode_message(origin: str, reason: str, keys: Optional[Iterable[Any]]) -> bytes:
+    """The pub/sub payload for an invalidation (keys None: everything)."""
+    return json.dumps({"o": origin, "r": reason, "k": None if keys is None else [_tag(k) for k in keys]},
+                      separators=(",", ":")).encode("utf-8")
+
+
+def decode_message(data: Any) -> tuple[str, str, Optional[list[Any]]]:
+    """(origin, reason, keys or None); ValueError if it is not one of ours."""
+    try:
+        msg = json.loads(data)
+        origin, reason, keys = msg["o"], msg["r"], msg["k"]
+        if not isinstance(origin, str) or not isinstance(reason, str):
+            raise ValueError("bad origin or reason")
+        return origin, reason, None if keys is None else [_untag(k) for k in keys]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not an invalidation message: {exc}") from exc
+
+
+def _dispatch(channel: bytes, own_origin: str, data: Any,
+              on_keys: Callable[[Optional[list[Any]], str], None]) -> bool:
+    """Decode a message and pass it on unless it is ours; whether it was passed."""
+    try:
+        origin, reason, keys = decode_message(data)
+    except ValueError as exc:
+        log.warning("ignoring a message on %r: %s", channel, exc)
+        return False
+    if origin == own_origin:
+        return False
+    try:
+        on_keys(keys, reason)
+    except Exception:                       # pragma: no cover - the callback is ours
+        log.exception("invalidation callback failed")
+    return True
+
+
+class InvalidationListener:
+    """A daemon thread subscribed to one channel on one or more Redis clients.
+
+    ``on_keys(keys, reason)`` gets each message from another origin (keys
+    None: flush); ``on_reset()`` is called on every (re)subscription and
+    every lost connection.  ``connected`` is set while subscribed
+    everywhere.
+    """
+
+    def __init__(self, clients: Sequence[Any], channel: bytes, origin: str,
+                 on_keys: Callable[[Optional[list[Any]], str], None], on_reset: Callable[[], None],
+                 *, retry_delay: float = 0.05, max_retry_delay: float = 2.0) -> None:
+        self.channel = channel
+        self.origin = origin
+        self._on_keys = on_keys
+        self._on_reset = on_reset
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self.received = 0
+        self.resets = 0
+        self._threads = [threading.Thread(target=self._run, args=(c, retry_delay, max_retry_delay),
+                                          name=f"fastcache-invalidation-{i}", daemon=True)
+                         for i, c in enumerate(clients)]
+        self._subscribed = [False] * len(clients)
+        for i, t in enumerate(self._threads):
+            t._fc_index = i  # type: ignore[attr-defined]
+            t.start()
+
+    def _index(self) -> int:
+        return int(threading.current_thread()._fc_index)  # type: ignore[attr-defined]
+
+    def _set_subscribed(self, value: bool) -> None:
+        self._subscribed[self._index()] = value
+        if all(self._subscribed):
+            self.connected.set()
+        else:
+            self.connected.clear()
+
+    def _reset(self) -> None:
+        self.resets += 1
+        try:
+            self._on_reset()
+        except Exception:                       # pragma: no cover - the callback is ours
+            log.exception("invalidation reset callback failed")
+
+    def _run(self, client: Any, retry_delay: float, max_retry_delay: float) -> None:
+        delay = retry_delay
+        announced = False
+        while not self._stop.is_set():
+            pubsub = None
+            try:
+                pubsub = client.pubsub(ignore_subscribe_messages=False)
+                pubsub.subscribe(self.channel)
+                while not self._stop.is_set():
+                    msg = pubsub.get_message(timeout=0.2)
+                    if msg is None:
+                        continue
+                    if msg["type"] == "subscribe":
+                        # First subscription, or redis-py resubscribing after a
+                        # reconnect: anything published meanwhile was missed.
+                        self._reset()
+                        self._set_subscribed(True)
+                        if announced:
+                            log.warning("invalidation channel %r is back; L1 flushed", self.channel)
+                        announced = False
+                        delay = retry_delay
+                    elif msg["type"] == "message":
+                        self._handle(msg["data"])
+            except Exception as exc:
+                self._set_subscribed(False)
+                self._reset()               # messages may be lost: drop what L1 holds
+                if not announced:
+                    log.warning("invalidation channel %r lost (%s: %s); L1 flushed, reconnecting",
+                                self.channel, type(exc).__name__, exc)
+                    announced = True
+                self._stop.wait(delay)
+                delay = min(delay * 2, max_retry_delay)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except Exception:
+                        pass
+
+    def _handle(self, data: Any) -> None:
+        if _dispatch(self.channel, self.origin, data, self._on_keys):
+            self.received += 1
+
+    def wait_connected(self, timeout: float = 5.0) -> bool:
+        """Block until subscribed on every client (or timeout); whether we are."""
+        return self.connected.wait(timeout)
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop listening."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+
+class AsyncInvalidationListener:
+    """:class:`InvalidationListener` for ``redis.asyncio`` clients: one task per client."""
+
+    def __init__(self, clients: Sequence[Any], channel: bytes, origin: str,
+                 on_keys: Callable[[Optional[list[Any]], str], None], on_reset: Callable[[], None],
+                 *, retry_delay: float = 0.05, max_retry_delay: float = 2.0) -> None:
+        import asyncio
+        self.channel = channel
+        self.origin = origin
+        self._on_keys = on_keys
+        self._on_reset = on_reset
+        self.received = 0
+        self.resets = 0
+        self._subscribed = [False] * len(clients)
+        self.connected = asyncio.Event()
+        self._tasks = [asyncio.get_running_loop().create_task(self._run(i, c, retry_delay, max_retry_delay))
+                       for i, c in enumerate(clients)]
+
+    def _set_subscribed(self, index: int, value: bool) -> None:
+        self._subscribed[index] = value
+        if all(self._subscribed):
+            self.connected.set()
+        else:
+            self.connected.clear()
+
+    def _reset(self) -> None:
+        self.resets += 1
+        self._on_reset()
+
+    async def _run(self, index: int, client: Any, retry_delay: float, max_retry_delay: float) -> None:
+        import asyncio
+        delay = retry_delay
+        announced = False
+        while True:
+            pubsub = None
+            try:
+                pubsub = client.pubsub(ignore_subscribe_messages=False)
+                await pubsub.subscribe(self.channel)
+                while True:
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is None:
+                        continue
+                    if msg["type"] == "subscribe":
+                        self._reset()
+                        self._set_subscribed(index, True)
+                        if announced:
+                            log.warning("invalidation channel %r is back; L1 flushed", self.channel)
+                        announced = False
+                        delay = retry_delay
+                    elif msg["type"] == "message":
+                        self._handle(msg["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._set_subscribed(index, False)
+                self._reset()
+                if not announced:
+                    log.warning("invalidation channel %r lost (%s: %s); L1 flushed, reconnecting",
+                                self.channel, type(exc).__name__, exc)
+                    announced = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_retry_delay)
+            finally:
+                if pubsub is not None:
+                    try:
+                        await pubsub.aclose()
+                    except Exception:
+                        pass
+
+    def _handle(self, data: Any) -> None:
+        if _dispatch(self.channel, self.origin, data, self._on_keys):
+            self.received += 1
+
+    async def wait_connected(self, timeout: float = 5.0) -> bool:
+        """Wait until subscribed on every client (or timeout); whether we are."""
+        import asyncio
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Stop listening."""
+        import asyncio
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

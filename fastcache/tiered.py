@@ -1,0 +1,635 @@
+"""Two-tier caching: a local L1 in front of a shared L2 (Redis).
+
+``TieredCache(l1=LRUCache(50_000), l2=RedisCache(...))``:
+
+* ``get`` answers from L1 (compiled path, no network), else from L2 (and
+  keeps a copy in L1 no longer than the L2 entry has left to live), else
+  returns the default.  ``get_or_load`` calls the loader on a miss, once
+  per key per process however many threads miss together.
+* ``set``/``delete`` write L2 first, then L1, then tell other processes to
+  drop their L1 copies (pub/sub, see :mod:`fastcache.redis.invalidation`).
+* L2 failures never raise from reads: they count in ``stats()``, are
+  logged once per incident, and after ``breaker_threshold`` consecutive
+  failures a circuit breaker skips L2 for ``breaker_cooldown`` seconds.
+  Writes that cannot reach L2 raise (after dropping the L1 copy), because
+  a write that silently did not happen is worse than an error.
+
+The L1 is owned by the tiered cache: it holds ``L1Entry`` objects (value
+plus deadline), so read it through the tiered cache, not directly.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, Optional
+
+from ._impl import L1Entry, TieredFront
+from ._types import DEFAULT
+from .breaker import CircuitBreaker
+from .singleflight import AsyncSingleFlight, SingleFlight
+
+__all__ = ("TieredCache", "AsyncTieredCache", "TieredStats", "DEFAULT")
+
+log = logging.getLogger("fastcache.tiered")
+
+try:
+    import redis as _redis
+    L2_ERRORS: tuple[type[BaseException], ...] = (_redis.RedisError, OSError, TimeoutError)
+except ImportError:                     # pragma: no cover - redis is optional
+    L2_ERRORS = (OSError, TimeoutError)
+
+
+_MISS: Any = object()
+
+
+@dataclass
+class TieredStats:
+    """Counters of a tiered cache (a snapshot)."""
+
+    l1_hits: int = 0
+    l2_hits: int = 0
+    l2_misses: int = 0
+    l2_errors: int = 0
+    l2_skipped: int = 0                  # reads not sent because the breaker was open
+    loads: int = 0
+    load_errors: int = 0
+    invalidations_received: int = 0
+    l1_flushes: int = 0
+    breaker: str = "closed"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_ttl(ttl: Any, what: str = "ttl") -> Optional[float]:
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds or None, not {type(ttl).__name__}")
+    if not ttl > 0 or ttl == float("inf"):
+        raise ValueError(f"{what} must be positive and finite, got {ttl!r}")
+    return float(ttl)
+
+
+class _TieredLogic:
+    """What the sync and async tiered caches share: L1 fills, stats, invalidation."""
+
+    l2: Any
+    if TYPE_CHECKING:
+        l1: Any
+        l1_hits: int
+        clock_slack: float
+
+        def now(self) -> float: ...
+
+    def _setup(self, l2: Any, l1_ttl: Optional[float], invalidation: Optional[bool],
+               on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]],
+               breaker_threshold: int, breaker_cooldown: float, timer: Any) -> None:
+        self.l2 = l2
+        self.l1_ttl = _check_ttl(l1_ttl, "l1_ttl")
+        self._stats = TieredStats()
+        self._breaker = CircuitBreaker(breaker_threshold, breaker_cooldown, timer=timer,
+                                       name=f"L2 {l2!r}")
+        self._epoch = 0                     # bumped by every invalidation, see _fill
+        self._on_invalidate = on_invalidate
+        self._listener: Any = None
+        self._origin = ""
+        self._channels: list[Any] = []
+        if invalidation is None:
+            invalidation = hasattr(l2, "invalidation_clients")
+        if invalidation:
+            if not hasattr(l2, "invalidation_clients"):
+                raise TypeError("invalidation=True needs an L2 with invalidation_clients() (RedisCache, "
+                                "ShardedRedisCache)")
+            from .redis.invalidation import new_origin
+            self._origin = new_origin()
+        self._invalidation = bool(invalidation)
+
+    # -- L1 -------------------------------------------------------------------
+
+    def _l1_lifetime(self, remaining: Optional[float]) -> Optional[float]:
+        if self.l1_ttl is not None and (remaining is None or self.l1_ttl < remaining):
+            return self.l1_ttl
+        return remaining
+
+    def _fill(self, key: Any, value: Any, remaining: Optional[float], epoch: Optional[int] = None) -> None:
+        """Keep a copy in L1 for at most `remaining` seconds (None: no limit).
+
+        ``epoch`` is the invalidation epoch seen before reading L2: if an
+        invalidation arrived meanwhile the value may already be stale, so
+        it is returned to the caller but not kept.
+        """
+        if epoch is not None and epoch != self._epoch:
+            return
+        lifetime = self._l1_lifetime(remaining)
+        if lifetime is None:
+            entry = L1Entry(value)
+        else:
+            lifetime -= self.clock_slack
+            if lifetime <= 0:
+                self._drop_l1(key)
+                return
+            entry = L1Entry(value, self.now() + lifetime)
+        try:
+            self.l1[key] = entry
+        except ValueError:                   # too large for L1: serve it, do not keep it
+            self._drop_l1(key)
+
+    def _drop_l1(self, key: Any) -> None:
+        self.l1.pop(key, None)
+
+    def _flush_l1(self) -> None:
+        self._epoch += 1
+        self._stats.l1_flushes += 1
+        self.l1.clear()
+
+    def _remote_invalidation(self, keys: Optional[list[Any]], reason: str) -> None:
+        self._epoch += 1
+        self._stats.invalidations_received += 1
+        if keys is None:
+            self.l1.clear()
+        else:
+            for k in keys:
+                self.l1.pop(k, None)
+        if self._on_invalidate is not None:
+            self._on_invalidate(keys, reason)
+
+    def _channel(self) -> bytes:
+        prefix = getattr(self.l2, "prefix", b"")
+        if isinstance(prefix, str):
+            prefix = prefix.encode("utf-8")
+        return b"fastcache:invalidate:" + prefix
+
+    def _l2_failed(self, exc: BaseException) -> None:
+        self._stats.l2_errors += 1
+        self._breaker.failure(exc)
+
+    def stats(self) -> TieredStats:
+        """A snapshot of the counters."""
+        s = TieredStats(**{k: v for k, v in vars(self._stats).items() if k != "extra"})
+        s.l1_hits = self.l1_hits
+        s.breaker = self._breaker.state
+        s.extra = {"l1_len": len(self.l1)}
+        if self._listener is not None:
+            s.extra["invalidation_connected"] = self._listener.connected.is_set()
+        return s
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The L2 circuit breaker."""
+        return self._breaker
+
+    def invalidate_local(self, key: Any) -> None:
+        """Drop key from this process's L1 only."""
+        self._epoch += 1
+        self._drop_l1(key)
+
+
+class TieredCache(_TieredLogic, TieredFront):
+    """L1 (in-process) in front of L2 (Redis), with cross-process invalidation.
+
+    ``l1``: a fastcache cache (LRUCache, LFUCache, FIFOCache get the compiled
+    hit path; any mapping with ``get``/``pop``/``clear`` works).  ``l2``: a
+    ``RedisCache`` or ``ShardedRedisCache`` (or anything with their
+    methods).  ``l1_ttl`` caps how long L1 keeps a copy; copies never
+    outlive the L2 entry.  ``invalidation`` (default: on when L2 is Redis)
+    subscribes to the namespace's invalidation channel;
+    ``on_invalidate(keys, reason)`` is called for each remote invalidation.
+    ``timer`` is the clock for L1 deadlines and the breaker (for tests).
+    """
+
+    def __init__(self, l1: Any, l2: Any, *, l1_ttl: Optional[float] = None,
+                 invalidation: Optional[bool] = None,
+                 on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]] = None,
+                 breaker_threshold: int = 5, breaker_cooldown: float = 5.0,
+                 timer: Optional[Callable[[], float]] = None) -> None:
+        for name in ("get", "pop", "clear", "__setitem__"):
+            if not hasattr(l1, name):
+                raise TypeError(f"l1 must be a mutable mapping (a fastcache cache); it has no {name}")
+        self._setup_front(l1, timer)
+        self._setup(l2, l1_ttl, invalidation, on_invalidate, breaker_threshold, breaker_cooldown, timer)
+        self._flight = SingleFlight()
+        self._lock = threading.Lock()
+        if self._invalidation:
+            from .redis.invalidation import InvalidationListener
+            self._listener = InvalidationListener(self.l2.invalidation_clients(), self._channel(),
+                                                  self._origin, self._remote_invalidation, self._flush_l1)
+
+    # -- reads ------------------------------------------------------------------
+
+    def _get_miss(self, key: Any, default: Any) -> Any:
+        found, value = self._read_l2(key)
+        return value if found else default
+
+    def _read_l2(self, key: Any) -> tuple[bool, Any]:
+        if not self._breaker.allow():
+            self._stats.l2_skipped += 1
+            return False, None
+        epoch = self._epoch
+        try:
+            found, value, remaining = self.l2.get_with_ttl(key)
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            return False, None
+        self._breaker.success()
+        if not found:
+            self._stats.l2_misses += 1
+            return False, None
+        self._stats.l2_hits += 1
+        self._fill(key, value, remaining, epoch)
+        return True, value
+
+    def get_or_load(self, key: Any, loader: Callable[[Any], Any], ttl: Any = DEFAULT) -> Any:
+        """The value for key; on a miss ``loader(key)`` is called (once per key
+        across this process's threads), and its result stored in both tiers."""
+        value = self.get_l1(key, _MISS)
+        if value is not _MISS:
+            return value
+        return self._flight.do(key, lambda: self._load(key, loader, ttl))[0]
+
+    def _load(self, key: Any, loader: Callable[[Any], Any], ttl: Any) -> Any:
+        found, value = self._read_l2(key)      # another process may have loaded it
+        if found:
+            return value
+        self._stats.loads += 1
+        try:
+            value = loader(key)
+        except BaseException:
+            self._stats.load_errors += 1
+            raise
+        try:
+            self._write(key, value, ttl)
+        except L2_ERRORS:
+            pass                                # already counted; the caller still gets its value
+        return value
+
+    def get_many(self, keys: Iterable[Any]) -> dict[Any, Any]:
+        """``{key: value}`` for keys found in L1 or L2 (L2: one batched call)."""
+        result: dict[Any, Any] = {}
+        missing = []
+        for k in keys:
+            v = self.get_l1(k, _MISS)
+            if v is _MISS:
+                missing.append(k)
+            else:
+                result[k] = v
+        if not missing or not self._breaker.allow():
+            if missing:
+                self._stats.l2_skipped += len(missing)
+            return result
+        epoch = self._epoch
+        try:
+            found = self.l2.get_many_with_ttl(missing)
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            return result
+        self._breaker.success()
+        self._stats.l2_hits += len(found)
+        self._stats.l2_misses += len(set(missing)) - len(found)
+        for k, (v, remaining) in found.items():
+            self._fill(k, v, remaining, epoch)
+            result[k] = v
+        return result
+
+    # -- writes -----------------------------------------------------------------
+
+    def _write(self, key: Any, value: Any, ttl: Any) -> None:
+        remaining = self._l2_ttl(ttl)
+        try:
+            self.l2.set(key, value, ttl=remaining)
+        except L2_ERRORS as exc:
+            self._drop_l1(key)
+            self._l2_failed(exc)
+            raise
+        self._fill(key, value, remaining)
+        self._publish("set", [key])
+
+    def _l2_ttl(self, ttl: Any) -> Optional[float]:
+        if ttl is DEFAULT:
+            return getattr(self.l2, "default_ttl", None)
+        return _check_ttl(ttl)
+
+    def set(self, key: Any, value: Any, ttl: Any = DEFAULT) -> None:
+        """Store in L2, then L1, then invalidate other processes' L1 copies."""
+        self._write(key, value, ttl)
+
+    def set_many(self, mapping: Mapping[Any, Any], ttl: Any = DEFAULT) -> None:
+        """``set`` for many items: one L2 pipeline, one invalidation message."""
+        remaining = self._l2_ttl(ttl)
+        try:
+            self.l2.set_many(mapping, ttl=remaining)
+        except L2_ERRORS as exc:
+            for k in mapping:
+                self._drop_l1(k)
+            self._l2_failed(exc)
+            raise
+        for k, v in mapping.items():
+            self._fill(k, v, remaining)
+        self._publish("set", list(mapping))
+
+    def delete(self, key: Any) -> bool:
+        """Remove from both tiers (and other processes' L1); True if L2 had it."""
+        self._drop_l1(key)
+        try:
+            existed = bool(self.l2.delete(key))
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            raise
+        self._publish("delete", [key])
+        return existed
+
+    def delete_many(self, keys: Iterable[Any]) -> int:
+        """Remove keys from both tiers; how many L2 had."""
+        ks = list(keys)
+        for k in ks:
+            self._drop_l1(k)
+        try:
+            n = int(self.l2.delete_many(ks))
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            raise
+        self._publish("delete", ks)
+        return n
+
+    def clear(self) -> None:
+        """Empty L1 and this namespace in L2, and every other process's L1."""
+        self._flush_l1()
+        self.l2.clear()
+        self._publish("clear", None)
+
+    def _publish(self, reason: str, keys: Optional[list[Any]]) -> None:
+        if not self._invalidation:
+            return
+        from .redis.invalidation import encode_message
+        payload = encode_message(self._origin, reason, keys)
+        for client in self.l2.invalidation_clients(live=True):
+            try:
+                client.publish(self._channel(), payload)
+            except L2_ERRORS as exc:
+                log.warning("could not publish an invalidation (%s: %s); other processes "
+                            "will flush their L1 when they reconnect", type(exc).__name__, exc)
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def wait_ready(self, timeout: float = 5.0) -> bool:
+        """Block until the invalidation listener is subscribed (True) or timeout."""
+        return self._listener is None or self._listener.wait_connected(timeout)
+
+    def close(self) -> None:
+        """Stop the invalidation listener (the tiers stay usable, without coherence)."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+            self._invalidation = False
+
+    def __enter__(self) -> "TieredCache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TieredCache(l1={self.l1!r}, l2={self.l2!r})"
+
+
+class AsyncTieredCache(_TieredLogic):
+    """:class:`TieredCache` for asyncio: the same methods, awaited.
+
+    ``l2`` is an ``AsyncRedisCache`` (or anything with its coroutine
+    methods).  L1 lookups use the same compiled path as the sync cache;
+    ``get_l1`` stays synchronous.  The invalidation listener is a task
+    started on first use (or by ``async with`` / :meth:`start`) in the
+    running loop.  ``get_or_load`` accepts a sync or async loader.
+    """
+
+    def __init__(self, l1: Any, l2: Any, *, l1_ttl: Optional[float] = None,
+                 invalidation: Optional[bool] = None,
+                 on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]] = None,
+                 breaker_threshold: int = 5, breaker_cooldown: float = 5.0,
+                 timer: Optional[Callable[[], float]] = None) -> None:
+        for name in ("get", "pop", "clear", "__setitem__"):
+            if not hasattr(l1, name):
+                raise TypeError(f"l1 must be a mutable mapping (a fastcache cache); it has no {name}")
+        self._front = TieredFront()
+        self._front._setup_front(l1, timer)
+        self._setup(l2, l1_ttl, invalidation, on_invalidate, breaker_threshold, breaker_cooldown, timer)
+        self._flight = AsyncSingleFlight()
+        self._started = False
+
+    @property
+    def l1(self) -> Any:
+        """The local tier."""
+        return self._front.l1
+
+    @property
+    def l1_hits(self) -> int:  # type: ignore[override]
+        """L1 hits so far."""
+        return int(self._front.l1_hits)
+
+    @property
+    def clock_slack(self) -> float:  # type: ignore[override]
+        """How far the L1 clock may lag real time (subtracted from deadlines)."""
+        return float(self._front.clock_slack)
+
+    def now(self) -> float:
+        """The time on this cache's clock."""
+        return float(self._front.now())
+
+    async def start(self) -> None:
+        """Start the invalidation listener in the running loop (idempotent)."""
+        if self._started:
+            return
+        self._started = True
+        if self._invalidation:
+            from .redis.invalidation import AsyncInvalidationListener
+            self._listener = AsyncInvalidationListener(self.l2.invalidation_clients(), self._channel(),
+                                                       self._origin, self._remote_invalidation,
+                                                       self._flush_l1)
+
+    async def wait_ready(self, timeout: float = 5.0) -> bool:
+        """Wait until the invalidation listener is subscribed."""
+        await self.start()
+        return self._listener is None or bool(await self._listener.wait_connected(timeout))
+
+    def get_l1(self, key: Any, default: Any = None) -> Any:
+        """The value if L1 holds a live copy, else default (no L2)."""
+        return self._front.get_l1(key, default)
+
+    async def get(self, key: Any, default: Any = None) -> Any:
+        """The value for key: from L1, else L2 (filling L1), else default."""
+        v = self._front.get_l1(key, _MISS)
+        if v is not _MISS:
+            return v
+        found, v = await self._read_l2(key)
+        return v if found else default
+
+    async def _read_l2(self, key: Any) -> tuple[bool, Any]:
+        if not self._started:
+            await self.start()
+        if not self._breaker.allow():
+            self._stats.l2_skipped += 1
+            return False, None
+        epoch = self._epoch
+        try:
+            found, value, remaining = await self.l2.get_with_ttl(key)
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            return False, None
+        self._breaker.success()
+        if not found:
+            self._stats.l2_misses += 1
+            return False, None
+        self._stats.l2_hits += 1
+        self._fill(key, value, remaining, epoch)
+        return True, value
+
+    async def get_or_load(self, key: Any, loader: Callable[[Any], Any], ttl: Any = DEFAULT) -> Any:
+        """The value for key; on a miss ``loader(key)`` (sync or async) runs once per
+        key across this loop's tasks, and its result is stored in both tiers."""
+        v = self._front.get_l1(key, _MISS)
+        if v is not _MISS:
+            return v
+        return (await self._flight.do(key, lambda: self._load(key, loader, ttl)))[0]
+
+    async def _load(self, key: Any, loader: Callable[[Any], Any], ttl: Any) -> Any:
+        found, value = await self._read_l2(key)
+        if found:
+            return value
+        self._stats.loads += 1
+        try:
+            value = loader(key)
+            if isinstance(value, Awaitable):
+                value = await value
+        except BaseException:
+            self._stats.load_errors += 1
+            raise
+        try:
+            await self._write(key, value, ttl)
+        except L2_ERRORS:
+            pass
+        return value
+
+    async def get_many(self, keys: Iterable[Any]) -> dict[Any, Any]:
+        """``{key: value}`` for keys found in L1 or L2 (L2: one batched call)."""
+        result: dict[Any, Any] = {}
+        missing = []
+        for k in keys:
+            v = self._front.get_l1(k, _MISS)
+            if v is _MISS:
+                missing.append(k)
+            else:
+                result[k] = v
+        if not missing:
+            return result
+        if not self._started:
+            await self.start()
+        if not self._breaker.allow():
+            self._stats.l2_skipped += len(missing)
+            return result
+        epoch = self._epoch
+        try:
+            found = await self.l2.get_many_with_ttl(missing)
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            return result
+        self._breaker.success()
+        self._stats.l2_hits += len(found)
+        self._stats.l2_misses += len(set(missing)) - len(found)
+        for k, (v, remaining) in found.items():
+            self._fill(k, v, remaining, epoch)
+            result[k] = v
+        return result
+
+    def _l2_ttl(self, ttl: Any) -> Optional[float]:
+        if ttl is DEFAULT:
+            return getattr(self.l2, "default_ttl", None)
+        return _check_ttl(ttl)
+
+    async def _write(self, key: Any, value: Any, ttl: Any) -> None:
+        remaining = self._l2_ttl(ttl)
+        try:
+            await self.l2.set(key, value, ttl=remaining)
+        except L2_ERRORS as exc:
+            self._drop_l1(key)
+            self._l2_failed(exc)
+            raise
+        self._fill(key, value, remaining)
+        await self._publish("set", [key])
+
+    async def set(self, key: Any, value: Any, ttl: Any = DEFAULT) -> None:
+        """Store in L2, then L1, then invalidate other processes' L1 copies."""
+        if not self._started:
+            await self.start()
+        await self._write(key, value, ttl)
+
+    async def set_many(self, mapping: Mapping[Any, Any], ttl: Any = DEFAULT) -> None:
+        """``set`` for many items: one L2 pipeline, one invalidation message."""
+        remaining = self._l2_ttl(ttl)
+        try:
+            await self.l2.set_many(mapping, ttl=remaining)
+        except L2_ERRORS as exc:
+            for k in mapping:
+                self._drop_l1(k)
+            self._l2_failed(exc)
+            raise
+        for k, v in mapping.items():
+            self._fill(k, v, remaining)
+        await self._publish("set", list(mapping))
+
+    async def delete(self, key: Any) -> bool:
+        """Remove from both tiers (and other processes' L1); True if L2 had it."""
+        self._drop_l1(key)
+        try:
+            existed = bool(await self.l2.delete(key))
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            raise
+        await self._publish("delete", [key])
+        return existed
+
+    async def delete_many(self, keys: Iterable[Any]) -> int:
+        """Remove keys from both tiers; how many L2 had."""
+        ks = list(keys)
+        for k in ks:
+            self._drop_l1(k)
+        try:
+            n = int(await self.l2.delete_many(ks))
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            raise
+        await self._publish("delete", ks)
+        return n
+
+    async def clear(self) -> None:
+        """Empty L1 and this namespace in L2, and every other process's L1."""
+        self._flush_l1()
+        await self.l2.clear()
+        await self._publish("clear", None)
+
+    async def _publish(self, reason: str, keys: Optional[list[Any]]) -> None:
+        if not self._invalidation:
+            return
+        from .redis.invalidation import encode_message
+        payload = encode_message(self._origin, reason, keys)
+        for client in self.l2.invalidation_clients(live=True):
+            try:
+                await client.publish(self._channel(), payload)
+            except L2_ERRORS as exc:
+                log.warning("could not publish an invalidation (%s: %s)", type(exc).__name__, exc)
+
+    async def close(self) -> None:
+        """Stop the invalidation listener."""
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+            self._invalidation = False
+
+    async def __aenter__(self) -> "AsyncTieredCache":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncTieredCache(l1={self.l1!r}, l2={self.l2!r})"
