@@ -185,18 +185,13 @@ class _TieredLogic:
         self._drop_l1(key)
 
 
-class TieredCache(_TieredLogic, TieredFront):
-    """L1 (in-process) in front of L2 (Redis), with cross-process invalidation.
+class SyncTieredMethods(_TieredLogic):
+    """Everything of :class:`TieredCache` but the compiled L1 hit path."""
 
-    ``l1``: a fastcache cache (LRUCache, LFUCache, FIFOCache get the compiled
-    hit path; any mapping with ``get``/``pop``/``clear`` works).  ``l2``: a
-    ``RedisCache`` or ``ShardedRedisCache`` (or anything with their
-    methods).  ``l1_ttl`` caps how long L1 keeps a copy; copies never
-    outlive the L2 entry.  ``invalidation`` (default: on when L2 is Redis)
-    subscribes to the namespace's invalidation channel;
-    ``on_invalidate(keys, reason)`` is called for each remote invalidation.
-    ``timer`` is the clock for L1 deadlines and the breaker (for tests).
-    """
+    if TYPE_CHECKING:
+        def get_l1(self, key: Any, default: Any = None) -> Any: ...
+
+        def _setup_front(self, l1: Any, timer: Optional[Callable[[], float]] = None) -> None: ...
 
     def __init__(self, l1: Any, l2: Any, *, l1_ttl: Optional[float] = None,
                  invalidation: Optional[bool] = None,
@@ -382,7 +377,7 @@ class TieredCache(_TieredLogic, TieredFront):
             self._listener = None
             self._invalidation = False
 
-    def __enter__(self) -> "TieredCache":
+    def __enter__(self) -> "SyncTieredMethods":
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -390,6 +385,20 @@ class TieredCache(_TieredLogic, TieredFront):
 
     def __repr__(self) -> str:
         return f"TieredCache(l1={self.l1!r}, l2={self.l2!r})"
+
+
+class TieredCache(SyncTieredMethods, TieredFront):
+    """L1 (in-process) in front of L2 (Redis), with cross-process invalidation.
+
+    ``l1``: a fastcache cache (LRUCache, LFUCache, FIFOCache get the compiled
+    hit path; any mapping with ``get``/``pop``/``clear`` works).  ``l2``: a
+    ``RedisCache`` or ``ShardedRedisCache`` (or anything with their
+    methods).  ``l1_ttl`` caps how long L1 keeps a copy; copies never
+    outlive the L2 entry.  ``invalidation`` (default: on when L2 is Redis)
+    subscribes to the namespace's invalidation channel;
+    ``on_invalidate(keys, reason)`` is called for each remote invalidation.
+    ``timer`` is the clock for L1 deadlines and the breaker (for tests).
+    """
 
 
 class AsyncTieredCache(_TieredLogic):

@@ -30,6 +30,13 @@ class Impl:
     CachedInfoWrapper: Any
     HashRing: Any
     hashing: Any            # module with ketama_hash, key_slot, jump_hash
+    TieredFront: Any
+
+    @property
+    def TieredCache(self) -> Any:
+        """fastcache.TieredCache built on this implementation's L1 hit path."""
+        from fastcache.tiered import SyncTieredMethods
+        return type("TieredCache", (SyncTieredMethods, self.TieredFront), {})
 
     @property
     def compiled(self) -> bool:
@@ -41,7 +48,7 @@ class Impl:
 
 def _load_c() -> Impl:
     mods: dict[str, ModuleType] = {}
-    for name in ("lru", "fifo", "lfu", "ttl", "_functools", "hashing", "hashring"):
+    for name in ("lru", "fifo", "lfu", "ttl", "_functools", "hashing", "hashring", "tiered"):
         try:
             mods[name] = importlib.import_module("fastcache._core." + name)
         except ImportError as exc:  # pragma: no cover - a broken build
@@ -53,14 +60,15 @@ def _load_c() -> Impl:
     f = mods["_functools"]
     return Impl("c-extension", mods["lru"].LRUCache, mods["fifo"].FIFOCache,
                 mods["lfu"].LFUCache, mods["ttl"].TTLCache, f.LRUCacheWrapper,
-                f.CachedWrapper, f.CachedInfoWrapper, mods["hashring"].HashRing, mods["hashing"])
+                f.CachedWrapper, f.CachedInfoWrapper, mods["hashring"].HashRing, mods["hashing"],
+                mods["tiered"].TieredFront)
 
 
 def _load_py() -> Impl:
-    from fastcache._py import _functools, fifo, hashing, hashring, lfu, lru, ttl
+    from fastcache._py import _functools, fifo, hashing, hashring, lfu, lru, tiered, ttl
     return Impl("pure-python", lru.LRUCache, fifo.FIFOCache, lfu.LFUCache, ttl.TTLCache,
                 _functools.LRUCacheWrapper, _functools.CachedWrapper, _functools.CachedInfoWrapper,
-                hashring.HashRing, hashing)
+                hashring.HashRing, hashing, tiered.TieredFront)
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -170,3 +178,17 @@ def own_redis_cluster(redis_binary: str) -> Any:
     cluster = _cluster(redis_binary)
     yield cluster
     cluster.stop()
+
+
+def command_calls(url_or_client: Any, command: str) -> int:
+    """How many times the server ran ``command`` (INFO commandstats)."""
+    import redis
+    client = redis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
+    stats = client.info("commandstats")
+    return int(stats.get(f"cmdstat_{command.lower()}", {}).get("calls", 0))
+
+
+def reset_stats(url_or_client: Any) -> None:
+    import redis
+    client = redis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
+    client.config_resetstat()

@@ -86,13 +86,16 @@ class RedisServer:
         self.extra = extra
         self.dir = workdir or tempfile.mkdtemp(prefix="fastcache-redis-")
         self.proc: Optional[subprocess.Popen[bytes]] = None
+        self.tls_port = 0
+        if "--tls-port" in extra:
+            self.tls_port = int(extra[list(extra).index("--tls-port") + 1])
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> "RedisServer":
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+        args = [self.binary, "--port", "0" if self.tls_port else str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", self.dir, "--daemonize", "no",
                 "--protected-mode", "no", *self.extra]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -101,9 +104,11 @@ class RedisServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"redis-server exited with {self.proc.returncode}: {args}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                with socket.create_connection(("127.0.0.1", self.tls_port or self.port), timeout=0.2) as s:
+                    if self.tls_port:
+                        return self     # the plain port is off; the process is up and listening
                     s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
+                    if s.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                         return self
             except OSError:
                 time.sleep(0.02)
