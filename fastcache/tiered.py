@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, Optional
 
-from ._impl import L1Entry, TieredFront
+from ._impl import TieredFront
 from ._types import DEFAULT
 from .breaker import CircuitBreaker
 from .singleflight import AsyncSingleFlight, SingleFlight
@@ -82,6 +82,8 @@ class _TieredLogic:
 
         def now(self) -> float: ...
 
+        def _entry(self, value: Any, expires: float = ...) -> Any: ...
+
     def _setup(self, l2: Any, l1_ttl: Optional[float], invalidation: Optional[bool],
                on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]],
                breaker_threshold: int, breaker_cooldown: float, timer: Any) -> None:
@@ -123,13 +125,13 @@ class _TieredLogic:
             return
         lifetime = self._l1_lifetime(remaining)
         if lifetime is None:
-            entry = L1Entry(value)
+            entry = self._entry(value)
         else:
             lifetime -= self.clock_slack
             if lifetime <= 0:
                 self._drop_l1(key)
                 return
-            entry = L1Entry(value, self.now() + lifetime)
+            entry = self._entry(value, self.now() + lifetime)
         try:
             self.l1[key] = entry
         except ValueError:                   # too large for L1: serve it, do not keep it
@@ -252,6 +254,9 @@ class SyncTieredMethods(_TieredLogic):
         except BaseException:
             self._stats.load_errors += 1
             raise
+        if self._breaker.state != CircuitBreaker.CLOSED:
+            self._fill(key, value, self._l2_ttl(ttl))   # L2 is failing: keep it local only
+            return value
         try:
             self._write(key, value, ttl)
         except L2_ERRORS:
@@ -444,6 +449,9 @@ class AsyncTieredCache(_TieredLogic):
         """The time on this cache's clock."""
         return float(self._front.now())
 
+    def _entry(self, value: Any, expires: float = float("inf")) -> Any:
+        return self._front._entry(value, expires)
+
     async def start(self) -> None:
         """Start the invalidation listener in the running loop (idempotent)."""
         if self._started:
@@ -512,6 +520,9 @@ class AsyncTieredCache(_TieredLogic):
         except BaseException:
             self._stats.load_errors += 1
             raise
+        if self._breaker.state != CircuitBreaker.CLOSED:
+            self._fill(key, value, self._l2_ttl(ttl))
+            return value
         try:
             await self._write(key, value, ttl)
         except L2_ERRORS:

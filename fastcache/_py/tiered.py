@@ -66,5 +66,9 @@ class TieredFront:
         v = self._lookup_l1(key)
         return default if v is _MISSING else v
 
+    def _entry(self, value: Any, expires: float = math.inf) -> L1Entry:
+        """An L1 entry of the kind this front reads."""
+        return L1Entry(value, expires)
+
     def _get_miss(self, key: Any, default: Any) -> Any:
         raise NotImplementedError

@@ -34,6 +34,16 @@ __all__ = ("RedisCache", "AsyncRedisCache", "DEFAULT")
 _TIMEOUTS = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
 
 
+def describe(client: Any) -> str:
+    """``host:port`` (or socket path, or "cluster") of a redis-py client, for logs."""
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None)
+    if kwargs is None:
+        return f"cluster {type(client).__name__}"
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}"
+    return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+
+
 def _is_wrongtype(exc: BaseException) -> bool:
     return isinstance(exc, redis.ResponseError) and str(exc).startswith("WRONGTYPE")
 
@@ -102,7 +112,7 @@ class _RedisCacheBase:
         return glob_escape(self.prefix) + b"*"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._client!r}, prefix={self.prefix!r}, ttl={self.default_ttl!r})"
+        return f"{type(self).__name__}({describe(self._client)!r}, prefix={self.prefix!r}, ttl={self.default_ttl!r})"
 
 
 class RedisCache(_RedisCacheBase):

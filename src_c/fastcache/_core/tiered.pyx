@@ -138,5 +138,9 @@ cdef class TieredFront:
         v = self.lookup_l1(key)
         return default if v is MISSING else v
 
+    def _entry(self, value, double expires=INFINITY):
+        """An L1 entry of the kind this front reads."""
+        return L1Entry(value, expires)
+
     def _get_miss(self, key, default):
         raise NotImplementedError
