@@ -192,3 +192,21 @@ def reset_stats(url_or_client: Any) -> None:
     import redis
     client = redis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
     client.config_resetstat()
+
+
+# -- CI: a skipped test is a failure ------------------------------------------
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: Any) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    # .ci/run sets FASTCACHE_FAIL_ON_SKIP=1: there, a skip (a missing
+    # redis-server, a missing tool) must not pass for a success.
+    if os.environ.get("FASTCACHE_FAIL_ON_SKIP", "") not in ("", "0") and _skipped and exitstatus == 0:
+        print(f"\nFASTCACHE_FAIL_ON_SKIP: {len(_skipped)} test(s) skipped, e.g. {_skipped[:3]}")
+        session.exitstatus = 1
