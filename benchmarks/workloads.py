@@ -311,3 +311,75 @@ def capacity_decorators() -> dict[str, Callable[[Callable[[int], int]], Any]]:
         "fastcache.lru_cache": fastcache.lru_cache(maxsize=CAPACITY),
         "functools.lru_cache": functools.lru_cache(maxsize=CAPACITY),
     }
+
+
+# -- two-tier and shard routing ----------------------------------------------------
+
+def lru_get_batch(keys: list[Any]) -> Callable[[], None]:
+    """A bare fastcache.LRUCache hit via ``get`` (the TieredCache baseline)."""
+    import fastcache
+    c = fastcache.LRUCache(len(keys))
+    for k in keys:
+        c[k] = k
+    get = c.get
+
+    def run() -> None:
+        for k in keys:
+            get(k)
+    return run
+
+
+def tiered_hit_batch(keys: list[Any], pure: bool = False) -> Callable[[], None]:
+    """TieredCache.get answered by L1 (no L2 traffic: the L2 is never reached)."""
+    import fastcache
+    from fastcache.redis import RedisCache
+    from fastcache.tiered import SyncTieredMethods
+    if pure:
+        from fastcache._py.tiered import TieredFront
+        cls: Any = type("TieredCache", (SyncTieredMethods, TieredFront), {})
+    else:
+        cls = fastcache.TieredCache
+    # The URL is never connected to: every get is an L1 hit, and invalidation is off.
+    tc = cls(fastcache.LRUCache(len(keys)), RedisCache("redis://127.0.0.1:1/0", prefix="b:"),
+             invalidation=False)
+    for k in keys:
+        tc._fill(k, k, 3600.0)
+    get = tc.get
+
+    def run() -> None:
+        for k in keys:
+            get(k)
+    return run
+
+
+NODES = ["10.0.0.%d:6379" % i for i in range(10)]
+HOT_KEYS = 1000
+
+
+def ring_contenders() -> dict[str, Any]:
+    """name -> ring over NODES with a get_node(key) method."""
+    out: dict[str, Any] = {}
+    import fastcache
+    out["fastcache.HashRing"] = fastcache.HashRing(NODES)
+    from fastcache._py.hashring import HashRing as PyRing
+    out["fastcache.HashRing (pure)"] = PyRing(NODES)
+    uh = _have("uhashring")
+    if uh is not None:
+        out["uhashring (ketama)"] = uh.HashRing(NODES, hash_fn="ketama")
+        out["uhashring (default md5)"] = uh.HashRing(NODES)
+    return out
+
+
+def ring_batch(ring: Any, keys: list[str]) -> Callable[[], None]:
+    get = ring.get_node
+
+    def run() -> None:
+        for k in keys:
+            get(k)
+    return run
+
+
+def hot_str_keys() -> list[str]:
+    """STREAM lookups over HOT_KEYS distinct keys (hot keys repeat, as in real traffic)."""
+    hot = str_keys()[:HOT_KEYS]
+    return [hot[i % HOT_KEYS] for i in range(STREAM)]

@@ -2,7 +2,7 @@ from cpython.object cimport PyObject
 from libc.stdint cimport uint32_t, int32_t
 
 cdef enum:
-    MEMO_SIZE = 1024
+    MEMO_SIZE = 4096
 
 cdef struct Point:
     uint32_t hash       # position on the 32-bit continuum
