@@ -14,8 +14,9 @@
   Writes that cannot reach L2 raise (after dropping the L1 copy), because
   a write that silently did not happen is worse than an error.
 
-The L1 is owned by the tiered cache: it holds ``L1Entry`` objects (value
-plus deadline), so read it through the tiered cache, not directly.
+The L1 is owned by the tiered cache: write it only through the tiered cache
+(each copy's deadline is kept beside it, and a value written around the
+tiered cache has none, so it is never served).
 """
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ class _TieredLogic:
 
         def now(self) -> float: ...
 
-        def _entry(self, value: Any, expires: float = ...) -> Any: ...
+        def _store(self, key: Any, value: Any, expires: float = ...) -> None: ...
 
     def _setup(self, l2: Any, l1_ttl: Optional[float], invalidation: Optional[bool],
                on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]],
@@ -124,16 +125,15 @@ class _TieredLogic:
         if epoch is not None and epoch != self._epoch:
             return
         lifetime = self._l1_lifetime(remaining)
-        if lifetime is None:
-            entry = self._entry(value)
-        else:
+        expires = float("inf")
+        if lifetime is not None:
             lifetime -= self.clock_slack
             if lifetime <= 0:
                 self._drop_l1(key)
                 return
-            entry = self._entry(value, self.now() + lifetime)
+            expires = self.now() + lifetime
         try:
-            self.l1[key] = entry
+            self._store(key, value, expires)
         except ValueError:                   # too large for L1: serve it, do not keep it
             self._drop_l1(key)
 
@@ -449,8 +449,12 @@ class AsyncTieredCache(_TieredLogic):
         """The time on this cache's clock."""
         return float(self._front.now())
 
-    def _entry(self, value: Any, expires: float = float("inf")) -> Any:
-        return self._front._entry(value, expires)
+    def _store(self, key: Any, value: Any, expires: float = float("inf")) -> None:
+        self._front._store(key, value, expires)
+
+    def l1_deadline(self, key: Any) -> Optional[float]:
+        """The deadline of key's L1 copy (None: no deadline); KeyError if L1 has none."""
+        return self._front.l1_deadline(key)
 
     async def start(self) -> None:
         """Start the invalidation listener in the running loop (idempotent)."""

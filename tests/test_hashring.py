@@ -280,3 +280,55 @@ def test_memo_releases_keys(impl):
     del ring
     gc.collect()
     assert sys.getrefcount(key) == base
+
+
+# -- stateful: compiled, pure and the libmemcached reference, step by step ---
+
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule  # noqa: E402
+
+
+class RingMachine(RuleBasedStateMachine):
+    """Random add/remove/reweigh sequences; every lookup compared three ways."""
+
+    @initialize()
+    def start(self):
+        from fastcache._impl import CHashRing
+        from fastcache._py.hashring import HashRing as Pure
+        self.rings = [Pure()] + ([CHashRing()] if CHashRing is not None else [])
+        self.weights: dict[str, int] = {}
+
+    @rule(name=st.sampled_from([f"n{i}" for i in range(8)]), weight=st.integers(1, 4))
+    def add(self, name, weight):
+        for r in self.rings:
+            r.add_node(name, weight)
+        self.weights[name] = weight
+
+    @rule(name=st.sampled_from([f"n{i}" for i in range(8)]))
+    def remove(self, name):
+        for r in self.rings:
+            if name in self.weights:
+                r.remove_node(name)
+            else:
+                with pytest.raises(KeyError):
+                    r.remove_node(name)
+        self.weights.pop(name, None)
+
+    @rule(key=st.text(max_size=12))
+    def lookup(self, key):
+        if not self.weights:
+            for r in self.rings:
+                with pytest.raises(LookupError):
+                    r.get_node(key)
+            return
+        expected = libmemcached_lookup(libmemcached_continuum(self.weights), key)
+        for r in self.rings:
+            assert r.get_node(key) == expected
+
+    @invariant()
+    def same_nodes(self):
+        for r in self.rings:
+            assert list(r.nodes) == list(self.weights) and r.weights == self.weights
+
+
+RingMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+TestRingMachine = RingMachine.TestCase

@@ -90,3 +90,43 @@ def test_flat_refcounts_and_memory(impl: Any, kind: str) -> None:
     gc.collect()
     assert [sys.getrefcount(o) for o in (keys[0], values[0])] == baseline
     assert [sys.getrefcount(o) for o in keys[:50] + values[:50]] == [c for c in cleared]
+
+
+def test_hashring_and_tiered_front_flat(impl: Any) -> None:
+    ops = 1_000_000 if impl.compiled else 100_000
+    keys = ["user:%d" % i for i in range(6000)]          # more than the ring's memo holds
+    values = [(i, "value") for i in range(6000)]
+    ring = impl.HashRing(["a", "b", "c"])
+    front = impl.TieredFront()
+    front._setup_front(impl.LRUCache(500), FakeTimer())
+    rng = random.Random(2)
+    plan = [(rng.randrange(6000), rng.random()) for _ in range(4096)]
+
+    def run(n: int) -> None:
+        for j in range(n):
+            i, r = plan[j & 4095]
+            k = keys[i]
+            ring.get_node(k)
+            if r < 0.4:
+                front._store(k, values[i], 100.0 if r < 0.2 else float("inf"))
+            elif r < 0.9:
+                front.get_l1(k)
+            else:
+                front.l1.pop(k, None)
+    run(50_000)
+    gc.collect()
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    run(ops)
+    gc.collect()
+    growth = tracemalloc.get_traced_memory()[0] - start
+    tracemalloc.stop()
+    assert growth < 256 * 1024, "traced memory grew by %d bytes" % growth
+    front.l1.clear()
+    ring.add_node("d")                                    # a rebuild empties the memo
+    gc.collect()
+    refs = [sys.getrefcount(o) for o in keys[:50] + values[:50]]
+    assert all(r == refs[0] for r in refs[:50]) and all(r == refs[50] for r in refs[50:])
+    del ring, front
+    gc.collect()
+    assert [sys.getrefcount(o) for o in keys[:50] + values[:50]] == refs

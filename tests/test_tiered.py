@@ -66,9 +66,9 @@ def test_l1_copy_never_outlives_l2_ttl(make, redis_url):
     remaining = redis.Redis.from_url(redis_url).pttl(b"tc:k") / 1000     # an upper bound for the read
     assert reader.get("k") == "v"
     assert reader.get_l1("k") == "v"
-    entry = reader.l1.peek("k")
-    assert 9 < entry.expires - timer() <= remaining       # deadline within L2's remaining TTL
-    timer.tick(entry.expires - 0.001)
+    deadline = reader.l1_deadline("k")
+    assert 9 < deadline - timer() <= remaining            # deadline within L2's remaining TTL
+    timer.tick(deadline - 0.001)
     assert reader.get_l1("k") == "v"
     timer.tick(0.001)
     assert reader.get_l1("k") is None                    # expired in L1 at L2's deadline
@@ -84,9 +84,46 @@ def test_default_clock_slack_is_subtracted(impl, redis_url):
     l2 = RedisCache(redis_url, prefix="tc:")
     tc = impl.TieredCache(LRUCache(10), l2, invalidation=False)
     tc.set("k", 1, ttl=5)
-    e = tc.l1.peek("k")
-    assert e.expires <= tc.now() + 5 - tc.clock_slack + 1e-6
+    assert tc.l1_deadline("k") <= tc.now() + 5 - tc.clock_slack + 1e-6
     tc.close()
+
+
+def test_l1_deadlines_follow_entries_through_eviction_and_reuse(make):
+    # A small L1 recycles its entries; each copy must keep its own deadline.
+    import random
+    timer = FakeTimer()
+    tc = make(l1=LRUCache(8), invalidation=False, timer=timer)
+    model = {}
+    rng = random.Random(5)
+    for step in range(3000):
+        key = f"k{rng.randrange(20)}"
+        op = rng.random()
+        if op < 0.4:
+            life = rng.choice([None, 0.5, 1, 3])
+            tc._fill(key, step, life)
+            model[key] = (step, float("inf") if life is None else timer() + life)
+        elif op < 0.5:
+            timer.tick(rng.random())
+        elif op < 0.55:
+            tc.invalidate_local(key)
+            model.pop(key, None)
+        else:
+            got = tc.get_l1(key, "miss")
+            if got != "miss":
+                value, deadline = model[key]
+                assert got == value and timer() < deadline, (step, key)
+        for k in list(model):
+            if k not in tc.l1:
+                del model[k]                 # evicted by L1's LRU
+
+
+def test_values_written_around_the_tiered_cache_are_not_served(make):
+    tc = make(invalidation=False)
+    tc.l1["sneaky"] = "no deadline known"
+    assert tc.get_l1("sneaky") is None
+    with pytest.raises(KeyError):
+        tc.l1_deadline("sneaky")
+    assert tc.get("sneaky", "from L2") == "from L2"
 
 
 def test_other_l1_kinds(make):

@@ -66,9 +66,16 @@ class TieredFront:
         v = self._lookup_l1(key)
         return default if v is _MISSING else v
 
-    def _entry(self, value: Any, expires: float = math.inf) -> L1Entry:
-        """An L1 entry of the kind this front reads."""
-        return L1Entry(value, expires)
+    def _store(self, key: Any, value: Any, expires: float = math.inf) -> None:
+        """Put value in L1 with a deadline (on this cache's clock)."""
+        self.l1[key] = L1Entry(value, expires)
+
+    def l1_deadline(self, key: Any) -> Optional[float]:
+        """The deadline of key's L1 copy (None: no deadline); KeyError if L1 has none."""
+        v = self._l1_get(key, _MISSING)
+        if type(v) is not L1Entry:
+            raise KeyError(key)
+        return None if v.expires == math.inf else v.expires
 
     def _get_miss(self, key: Any, default: Any) -> Any:
         raise NotImplementedError

@@ -1,3 +1,4 @@
+from cpython.object cimport PyObject
 from fastcache._core._table cimport Table
 
 
@@ -13,6 +14,13 @@ cdef class TieredFront:
     cdef object timer                   # None: the built-in coarse monotonic clock
     cdef readonly double clock_slack    # how far the clock may lag real time
     cdef readonly unsigned long long l1_hits
+    # With a compiled L1, deadlines live beside the table, indexed by entry
+    # number (entries never move), and values are stored unwrapped; owners
+    # holds the key object each deadline was written for (no reference).
+    cdef double *deadlines
+    cdef PyObject **owners
+    cdef Py_ssize_t ncap
 
     cdef double clock(self) except? -1.0
     cdef object lookup_l1(self, object key)
+    cdef int reserve(self, Py_ssize_t n) except -1

@@ -6,8 +6,11 @@ the entry's deadline against a cheap clock, count the hit.  Everything
 else (L2, loaders, invalidation) is Python in ``fastcache.tiered``, which
 subclasses :class:`TieredFront`.
 
-L1 values are :class:`L1Entry` objects carrying a deadline, because an L1
-copy must not outlive the L2 entry it came from.  The default clock is
+An L1 copy must not outlive the L2 entry it came from, so each has a
+deadline.  With a compiled LRU/LFU/FIFO L1 the value is stored as is and
+its deadline sits in a C array beside the table, indexed by the entry's
+number (entries never move), so a hit reads no extra object; any other
+mapping holds :class:`L1Entry` objects (value plus deadline).  The default clock is
 Linux's ``CLOCK_MONOTONIC_COARSE`` (a few ns, advances every tick); it can
 lag real time by up to one tick, reported as ``clock_slack``, which the
 Python layer subtracts from every deadline so that no copy lives longer
@@ -16,6 +19,8 @@ than it may.
 cimport cython
 from libc.math cimport INFINITY
 from cpython.float cimport PyFloat_AsDouble
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.object cimport PyObject
 
 from fastcache._core._table cimport Table, table_lookup
 from fastcache._core.fifo import FIFOCache
@@ -101,23 +106,46 @@ cdef class TieredFront:
         """The time on this cache's clock (what deadlines are measured on)."""
         return self.clock()
 
+    def __dealloc__(self):
+        PyMem_Free(self.deadlines)
+        PyMem_Free(self.owners)
+
+    cdef int reserve(self, Py_ssize_t n) except -1:
+        cdef void *p
+        cdef Py_ssize_t i
+        if n <= self.ncap:
+            return 0
+        p = PyMem_Realloc(self.deadlines, n * sizeof(double))
+        if p == NULL:
+            raise MemoryError()
+        self.deadlines = <double *>p
+        p = PyMem_Realloc(self.owners, n * sizeof(PyObject *))
+        if p == NULL:
+            raise MemoryError()
+        self.owners = <PyObject **>p
+        for i in range(self.ncap, n):
+            self.owners[i] = NULL
+        self.ncap = n
+        return 0
+
     cdef inline object lookup_l1(self, object key):
         cdef Table t = self.table
         cdef Py_ssize_t ix
+        cdef double d
         cdef object v
         if t is not None:
             ix = table_lookup(t, key, hash(key))
             if ix < 0:
                 t.misses += 1
                 return MISSING
-            v = <object>t.entries[ix].value
-            if type(v) is L1Entry:
-                if (<L1Entry>v).expires == INFINITY or (
-                        (fc_coarse_now() if self.timer is None else self.clock()) < (<L1Entry>v).expires):
+            # The deadline counts only if it was written for this very entry.
+            if ix < self.ncap and self.owners[ix] == t.entries[ix].key:
+                d = self.deadlines[ix]
+                if d == INFINITY or (fc_coarse_now() if self.timer is None else self.clock()) < d:
                     t.hits += 1
                     t.on_access(ix)
                     self.l1_hits += 1
-                    return (<L1Entry>v).value
+                    return <object>t.entries[ix].value
             return MISSING
         v = self.l1_get(key, MISSING)
         if type(v) is L1Entry:
@@ -125,6 +153,34 @@ cdef class TieredFront:
                 self.l1_hits += 1
                 return (<L1Entry>v).value
         return MISSING
+
+    def _store(self, key, value, double expires=INFINITY):
+        """Put value in L1 with a deadline (on this cache's clock)."""
+        cdef Table t = self.table
+        cdef Py_ssize_t ix
+        if t is None:
+            self.l1[key] = L1Entry(value, expires)
+            return
+        self.l1[key] = value
+        ix = table_lookup(t, key, hash(key))
+        if ix >= 0:
+            self.reserve(t.capacity)
+            self.deadlines[ix] = expires
+            self.owners[ix] = t.entries[ix].key
+
+    def l1_deadline(self, key):
+        """The deadline of key's L1 copy (None: no deadline); KeyError if L1 has none."""
+        cdef Table t = self.table
+        cdef Py_ssize_t ix
+        if t is not None:
+            ix = table_lookup(t, key, hash(key))
+            if ix < 0 or ix >= self.ncap or self.owners[ix] != t.entries[ix].key:
+                raise KeyError(key)
+            return None if self.deadlines[ix] == INFINITY else self.deadlines[ix]
+        v = self.l1_get(key, MISSING)
+        if type(v) is not L1Entry:
+            raise KeyError(key)
+        return None if (<L1Entry>v).expires == INFINITY else (<L1Entry>v).expires
 
     def get(self, key, default=None):
         """The value for key: from L1, else L2 (filling L1), else default."""
@@ -137,10 +193,6 @@ cdef class TieredFront:
         """The value for key if L1 holds a live copy, else default (no L2)."""
         v = self.lookup_l1(key)
         return default if v is MISSING else v
-
-    def _entry(self, value, double expires=INFINITY):
-        """An L1 entry of the kind this front reads."""
-        return L1Entry(value, expires)
 
     def _get_miss(self, key, default):
         raise NotImplementedError
