@@ -117,8 +117,10 @@ def run_memory() -> dict[str, tuple[float, float]]:
     for name in MEMORY_CONTENDERS:
         samples = []
         for _ in range(3):
+            # From a neutral directory, so `import fastcache` finds the installed
+            # (compiled) package, not a source checkout in the current directory.
             proc = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, name],
-                                  capture_output=True, text=True)
+                                  capture_output=True, text=True, cwd=tempfile.gettempdir())
             if proc.returncode != 0:
                 break
             samples.append(tuple(float(x) for x in proc.stdout.split()))

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -56,10 +57,13 @@ def measure(url: str, n: int = 200, gap: float = 0.002, prefix: str = "coherence
     writer.close()
     writer = TieredCache(LRUCache(10_000), RedisCache(url, prefix=prefix))
     assert writer.wait_ready(10)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH", "")]))
+    # The child imports fastcache as this process did (from the same directory).
+    import fastcache
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastcache.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_parent,
+                                                                    os.environ.get("PYTHONPATH", "")])))
     child = subprocess.Popen([sys.executable, "-c", CHILD, url, prefix, str(n)], stdout=subprocess.PIPE,
-                             text=True, env=env)
+                             text=True, env=env, cwd=tempfile.gettempdir())
     try:
         assert child.stdout is not None
         line = child.stdout.readline()

