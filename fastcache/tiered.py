@@ -162,6 +162,15 @@ class _TieredLogic:
             prefix = prefix.encode("utf-8")
         return b"fastcache:invalidate:" + prefix
 
+    def _routes(self, keys: Optional[list[Any]]) -> list[tuple[Any, Optional[list[Any]]]]:
+        """Where to publish which keys: listeners subscribe on every node, so each
+        key is announced once, on one node (its owner when L2 is sharded)."""
+        route = getattr(self.l2, "invalidation_routes", None)
+        if route is not None:
+            return route(keys)  # type: ignore[no-any-return]
+        clients = self.l2.invalidation_clients(live=True)
+        return [(clients[0], keys)] if clients else []
+
     def _l2_failed(self, exc: BaseException) -> None:
         self._stats.l2_errors += 1
         self._breaker.failure(exc)
@@ -361,10 +370,9 @@ class SyncTieredMethods(_TieredLogic):
         if not self._invalidation:
             return
         from .redis.invalidation import encode_message
-        payload = encode_message(self._origin, reason, keys)
-        for client in self.l2.invalidation_clients(live=True):
+        for client, subset in self._routes(keys):
             try:
-                client.publish(self._channel(), payload)
+                client.publish(self._channel(), encode_message(self._origin, reason, subset))
             except L2_ERRORS as exc:
                 log.warning("could not publish an invalidation (%s: %s); other processes "
                             "will flush their L1 when they reconnect", type(exc).__name__, exc)
@@ -634,10 +642,9 @@ class AsyncTieredCache(_TieredLogic):
         if not self._invalidation:
             return
         from .redis.invalidation import encode_message
-        payload = encode_message(self._origin, reason, keys)
-        for client in self.l2.invalidation_clients(live=True):
+        for client, subset in self._routes(keys):
             try:
-                await client.publish(self._channel(), payload)
+                await client.publish(self._channel(), encode_message(self._origin, reason, subset))
             except L2_ERRORS as exc:
                 log.warning("could not publish an invalidation (%s: %s)", type(exc).__name__, exc)
 

@@ -164,6 +164,19 @@ class ShardedRedisCache:
         now = self._timer()
         return [n.cache.client for n in self._nodes.values() if not live or n.available(now)]
 
+    def invalidation_routes(self, keys: Optional[list[Key]]) -> list[tuple[Any, Optional[list[Key]]]]:
+        """(client, keys) to publish invalidations on: each key on its owner node
+        (listeners subscribe on every node); a flush (None) on every live node."""
+        now = self._timer()
+        if keys is None:
+            return [(n.cache.client, None) for n in self._nodes.values() if n.available(now)]
+        routes: list[tuple[Any, Optional[list[Key]]]] = []
+        for name, group in self._split(keys).items():
+            node = self._nodes[name]
+            if node.available(now):
+                routes.append((node.cache.client, group))
+        return routes
+
     # -- routing ---------------------------------------------------------------
 
     def _node(self, key: Key) -> _Node:
