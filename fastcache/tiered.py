@@ -173,6 +173,8 @@ class _TieredLogic:
 
     def _l2_failed(self, exc: BaseException) -> None:
         self._stats.l2_errors += 1
+        if getattr(exc, "partial", False):
+            return          # one shard down (ShardedRedisCache handles it): not an L2 outage
         self._breaker.failure(exc)
 
     def stats(self) -> TieredStats:

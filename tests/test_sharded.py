@@ -184,3 +184,40 @@ def test_bad_configuration(servers):
     named = ShardedRedisCache({"a": servers[0].url, "b": servers[1].url}, weights={"a": 3})
     assert named.nodes == ("a", "b") and named.ring.weights == {"a": 3, "b": 1}
     named.close()
+
+
+def test_async_sharded(servers):
+    import asyncio
+
+    from fastcache import AsyncTieredCache
+    from fastcache.redis import AsyncShardedRedisCache
+
+    async def main():
+        sc = AsyncShardedRedisCache(urls(servers), prefix="as:", socket_timeout=0.3, socket_connect_timeout=0.3)
+        keys = [f"k{i}" for i in range(90)]
+        await sc.set_many({k: k for k in keys})
+        for s in servers:
+            reset_stats(s.url)
+        assert await sc.get_many(keys) == {k: k for k in keys}
+        assert [command_calls(s.url, "mget") for s in servers] == [1, 1, 1]
+        assert await sc.get("k1") == "k1" and (await sc.get_with_ttl("k1"))[0]
+        assert set(await sc.get_many_with_ttl(keys[:5])) == set(keys[:5])
+        assert await sc.delete("k1") and await sc.delete_many(["k2", "k3", "zz"]) == 2
+        await sc.set("t", 1, ttl=30)
+        assert 29 < await sc.ttl("t") <= 30 and await sc.add("t", 2) is False
+        dead = f"127.0.0.1:{servers[2].port}"
+        servers[2].kill()
+        alive = [k for k in keys[4:] if sc.node_for(k) != dead]
+        on_dead = [k for k in keys[4:] if sc.node_for(k) == dead]
+        assert await sc.get(on_dead[0], "miss") == "miss" and sc.down_nodes() == [dead]
+        assert await sc.get_many(keys[4:]) == {k: k for k in alive}
+        with pytest.raises(NodeUnavailable):
+            await sc.set(on_dead[0], 1)
+        tc = AsyncTieredCache(LRUCache(100), sc)
+        assert await tc.get_or_load(on_dead[0], lambda k: "loaded") == "loaded"
+        assert await tc.get(alive[0]) == alive[0]
+        await tc.close()
+        await sc.remove_node(dead)
+        assert dead not in sc.nodes
+        await sc.close()
+    asyncio.run(main())

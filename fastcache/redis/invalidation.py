@@ -203,6 +203,7 @@ class AsyncInvalidationListener:
         self._on_reset = on_reset
         self.received = 0
         self.resets = 0
+        self._closed = False
         self._subscribed = [False] * len(clients)
         self.connected = asyncio.Event()
         self._tasks = [asyncio.get_running_loop().create_task(self._run(i, c, retry_delay, max_retry_delay))
@@ -223,12 +224,14 @@ class AsyncInvalidationListener:
         import asyncio
         delay = retry_delay
         announced = False
-        while True:
+        # The loops also check _closed: redis-py may swallow a cancellation
+        # while it reconnects, and close() must still end this task.
+        while not self._closed:
             pubsub = None
             try:
                 pubsub = client.pubsub(ignore_subscribe_messages=False)
                 await pubsub.subscribe(self.channel)
-                while True:
+                while not self._closed:
                     msg = await pubsub.get_message(timeout=1.0)
                     if msg is None:
                         continue
@@ -244,6 +247,8 @@ class AsyncInvalidationListener:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._closed:
+                    return
                 self._set_subscribed(index, False)
                 self._reset()
                 if not announced:
@@ -254,9 +259,9 @@ class AsyncInvalidationListener:
                 delay = min(delay * 2, max_retry_delay)
             finally:
                 if pubsub is not None:
-                    try:
-                        await pubsub.aclose()
-                    except Exception:
+                    try:                    # bounded: closing a link to a dead server may stall
+                        await asyncio.wait_for(pubsub.aclose(), 1.0)
+                    except (Exception, asyncio.CancelledError):
                         pass
 
     def _handle(self, data: Any) -> None:
@@ -272,9 +277,10 @@ class AsyncInvalidationListener:
             return False
         return True
 
-    async def close(self) -> None:
-        """Stop listening."""
+    async def close(self, timeout: float = 2.0) -> None:
+        """Stop listening (waiting at most ``timeout`` seconds for the tasks to end)."""
         import asyncio
+        self._closed = True
         for t in self._tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.wait(self._tasks, timeout=timeout)

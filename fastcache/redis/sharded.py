@@ -15,11 +15,12 @@ serve stale copies when it came back.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
 import redis
@@ -27,9 +28,9 @@ import redis
 from .._impl import HashRing
 from ..serializers import Serializer
 from ._common import DEFAULT, Key, check_ttl, key_to_bytes, unique
-from .cache import RedisCache
+from .cache import AsyncRedisCache, RedisCache
 
-__all__ = ("ShardedRedisCache", "NodeUnavailable")
+__all__ = ("ShardedRedisCache", "AsyncShardedRedisCache", "NodeUnavailable")
 
 log = logging.getLogger("fastcache.redis")
 
@@ -39,6 +40,9 @@ _FAILURES = (redis.ConnectionError, redis.TimeoutError, OSError, TimeoutError)
 
 class NodeUnavailable(redis.ConnectionError):
     """The node that owns a key is down (or backing off); the write did not happen."""
+
+    #: Only part of the tier is down: a TieredCache's circuit breaker ignores it.
+    partial = True
 
 
 def node_name(target: Any) -> str:
@@ -57,7 +61,7 @@ def node_name(target: Any) -> str:
 class _Node:
     """One shard: its cache and its health."""
 
-    def __init__(self, name: str, cache: RedisCache, retry_delay: float, max_retry_delay: float) -> None:
+    def __init__(self, name: str, cache: Any, retry_delay: float, max_retry_delay: float) -> None:
         self.name = name
         self.cache = cache
         self.retry_delay = retry_delay
@@ -88,14 +92,10 @@ class _Node:
             self.down_until = now + self.delay
 
 
-class ShardedRedisCache:
-    """A cache spread over several Redis nodes by consistent hashing.
+class _ShardedBase:
+    """Ring, nodes and health shared by the sync and async sharded caches."""
 
-    ``nodes``: URLs or ``redis.Redis`` clients, or a mapping ``{name: url or
-    client}`` (names are the ring labels; by default ``host:port``).
-    ``weights`` optionally gives nodes more or less of the keyspace.  The
-    other options are those of :class:`RedisCache`, applied to every node.
-    """
+    _cache_class: Any = RedisCache
 
     def __init__(self, nodes: Union[Sequence[Any], Mapping[str, Any]], *, prefix: Union[str, bytes] = "",
                  ttl: Optional[float] = None, serializer: Optional[Serializer] = None,
@@ -108,7 +108,7 @@ class ShardedRedisCache:
         if len(named) != (len(nodes) if not isinstance(nodes, Mapping) else len(named)):
             raise ValueError("two nodes have the same name; name them with a mapping")
         if not named:
-            raise ValueError("ShardedRedisCache needs at least one node")
+            raise ValueError(f"{type(self).__name__} needs at least one node")
         self.prefix = prefix.encode("utf-8") if isinstance(prefix, str) else prefix
         self.default_ttl = check_ttl(ttl)
         self._serializer = serializer
@@ -131,16 +131,15 @@ class ShardedRedisCache:
         if name in self._nodes:
             raise ValueError(f"node {name!r} is already in the ring")
         target = f"redis://{name}" if target is None else target
-        cache = RedisCache(target, prefix=self.prefix, ttl=self.default_ttl, serializer=self._serializer,
-                           **(self._connection_kwargs if isinstance(target, str) else {}))
+        cache = self._cache_class(target, prefix=self.prefix, ttl=self.default_ttl, serializer=self._serializer,
+                                  **(self._connection_kwargs if isinstance(target, str) else {}))
         self.ring.add_node(name, weight)
         self._nodes[name] = _Node(name, cache, *self._retry)
 
-    def remove_node(self, name: str) -> None:
-        """Take a node out of the ring (its keys move to the others)."""
+    def _detach(self, name: str) -> "_Node":
         node = self._nodes.pop(name)
         self.ring.remove_node(name)
-        node.cache.close()
+        return node
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -151,8 +150,8 @@ class ShardedRedisCache:
         """The node that owns key."""
         return self.ring.get_node(self.prefix + key_to_bytes(key))
 
-    def node_cache(self, name: str) -> RedisCache:
-        """The RedisCache of one node."""
+    def node_cache(self, name: str) -> Any:
+        """The RedisCache (AsyncRedisCache) of one node."""
         return self._nodes[name].cache
 
     def down_nodes(self) -> list[str]:
@@ -182,6 +181,35 @@ class ShardedRedisCache:
     def _node(self, key: Key) -> _Node:
         return self._nodes[self.node_for(key)]
 
+    def _split(self, keys: Iterable[Key]) -> dict[str, list[Key]]:
+        groups: dict[str, list[Key]] = {}
+        for k in unique(keys):
+            groups.setdefault(self.node_for(k), []).append(k)
+        return groups
+
+    @staticmethod
+    def _raise_first(results: Mapping[str, Any]) -> None:
+        for r in results.values():
+            if isinstance(r, BaseException):
+                raise r
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self._nodes)!r}, prefix={self.prefix!r})"
+
+
+class ShardedRedisCache(_ShardedBase):
+    """A cache spread over several Redis nodes by consistent hashing.
+
+    ``nodes``: URLs or ``redis.Redis`` clients, or a mapping ``{name: url or
+    client}`` (names are the ring labels; by default ``host:port``).
+    ``weights`` optionally gives nodes more or less of the keyspace.  The
+    other options are those of :class:`RedisCache`, applied to every node.
+    """
+
+    def remove_node(self, name: str) -> None:
+        """Take a node out of the ring (its keys move to the others)."""
+        self._detach(name).cache.close()
+
     def _call(self, node: _Node, fn: Callable[[RedisCache], Any]) -> Any:
         """fn(node cache), with node health bookkeeping; NodeUnavailable if down."""
         if not node.available(self._timer()):
@@ -193,12 +221,6 @@ class ShardedRedisCache:
             raise NodeUnavailable(f"Redis node {node.name} failed: {exc}") from exc
         node.succeeded()
         return result
-
-    def _split(self, keys: Iterable[Key]) -> dict[str, list[Key]]:
-        groups: dict[str, list[Key]] = {}
-        for k in unique(keys):
-            groups.setdefault(self.node_for(k), []).append(k)
-        return groups
 
     def _fan_out(self, groups: Mapping[str, Any], fn: Callable[[RedisCache, Any], Any]) -> dict[str, Any]:
         """fn per node, concurrently; {node: result or the exception}."""
@@ -283,12 +305,6 @@ class ShardedRedisCache:
         self._raise_first(results)
         return sum(int(r) for r in results.values())
 
-    @staticmethod
-    def _raise_first(results: Mapping[str, Any]) -> None:
-        for r in results.values():
-            if isinstance(r, BaseException):
-                raise r
-
     def close(self) -> None:
         """Close every node's connections and the worker threads."""
         for node in self._nodes.values():
@@ -303,5 +319,112 @@ class ShardedRedisCache:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"ShardedRedisCache({list(self._nodes)!r}, prefix={self.prefix!r})"
+
+class AsyncShardedRedisCache(_ShardedBase):
+    """:class:`ShardedRedisCache` for asyncio: the same methods as coroutines; multi-key
+    calls run one pipeline per node, all nodes at once (``asyncio.gather``)."""
+
+    _cache_class = AsyncRedisCache
+
+    async def remove_node(self, name: str) -> None:
+        """Take a node out of the ring (its keys move to the others)."""
+        await self._detach(name).cache.close()
+
+    async def _call(self, node: _Node, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+        """await fn(node cache), with node health bookkeeping; NodeUnavailable if down."""
+        if not node.available(self._timer()):
+            raise NodeUnavailable(f"Redis node {node.name} is down")
+        try:
+            result = await fn(node.cache)
+        except _FAILURES as exc:
+            node.failed(exc, self._timer())
+            raise NodeUnavailable(f"Redis node {node.name} failed: {exc}") from exc
+        node.succeeded()
+        return result
+
+    async def _fan_out(self, groups: Mapping[str, Any],
+                       fn: Callable[[Any, Any], Awaitable[Any]]) -> dict[str, Any]:
+        async def one(name: str) -> Any:
+            try:
+                return await self._call(self._nodes[name], lambda c: fn(c, groups[name]))
+            except _ERRORS as exc:
+                return exc
+        names = list(groups)
+        return dict(zip(names, await asyncio.gather(*(one(n) for n in names))))
+
+    async def get(self, key: Key, default: Any = None) -> Any:
+        """The value, or default (also when its node is down)."""
+        try:
+            return await self._call(self._node(key), lambda c: c.get(key, default))
+        except NodeUnavailable:
+            return default
+
+    async def get_with_ttl(self, key: Key) -> tuple[bool, Any, Optional[float]]:
+        """(found, value, remaining seconds or None); a down node is a miss."""
+        try:
+            return await self._call(self._node(key), lambda c: c.get_with_ttl(key))  # type: ignore[no-any-return]
+        except NodeUnavailable:
+            return False, None, None
+
+    async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        """``{key: value}`` for keys found; one MGET per node, nodes concurrently."""
+        out: dict[Key, Any] = {}
+        for result in (await self._fan_out(self._split(keys), lambda c, ks: c.get_many(ks))).values():
+            if not isinstance(result, BaseException):
+                out.update(result)
+        return out
+
+    async def get_many_with_ttl(self, keys: Iterable[Key]) -> dict[Key, tuple[Any, Optional[float]]]:
+        """``{key: (value, remaining)}`` for keys found; one pipeline per node."""
+        out: dict[Key, Any] = {}
+        for result in (await self._fan_out(self._split(keys),
+                                           lambda c, ks: c.get_many_with_ttl(ks))).values():
+            if not isinstance(result, BaseException):
+                out.update(result)
+        return out
+
+    async def set(self, key: Key, value: Any, ttl: Any = DEFAULT) -> None:
+        """Store on the key's node; NodeUnavailable if that node is down."""
+        await self._call(self._node(key), lambda c: c.set(key, value, ttl))
+
+    async def add(self, key: Key, value: Any, ttl: Any = DEFAULT) -> bool:
+        """SET NX on the key's node."""
+        return bool(await self._call(self._node(key), lambda c: c.add(key, value, ttl)))
+
+    async def set_many(self, mapping: Mapping[Key, Any], ttl: Any = DEFAULT) -> None:
+        """Store items, one pipeline per node; raises the first node failure after trying all."""
+        groups: dict[str, dict[Key, Any]] = {}
+        for k, v in mapping.items():
+            groups.setdefault(self.node_for(k), {})[k] = v
+        self._raise_first(await self._fan_out(groups, lambda c, items: c.set_many(items, ttl)))
+
+    async def delete(self, key: Key) -> bool:
+        """Remove key from its node."""
+        return bool(await self._call(self._node(key), lambda c: c.delete(key)))
+
+    async def delete_many(self, keys: Iterable[Key]) -> int:
+        """Remove keys, one pipeline per node; how many existed."""
+        results = await self._fan_out(self._split(keys), lambda c, ks: c.delete_many(ks))
+        self._raise_first(results)
+        return sum(int(r) for r in results.values())
+
+    async def ttl(self, key: Key) -> Optional[float]:
+        """Seconds key has left (None: no expiry); KeyError if absent."""
+        return await self._call(self._node(key), lambda c: c.ttl(key))  # type: ignore[no-any-return]
+
+    async def clear(self) -> int:
+        """Clear this prefix on every node; how many keys were removed."""
+        results = await self._fan_out({n: None for n in self._nodes}, lambda c, _: c.clear())
+        self._raise_first(results)
+        return sum(int(r) for r in results.values())
+
+    async def close(self) -> None:
+        """Close every node's connections."""
+        for node in self._nodes.values():
+            await node.cache.close()
+
+    async def __aenter__(self) -> "AsyncShardedRedisCache":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
