@@ -3,7 +3,10 @@
 ``LRUCache``, ``LFUCache``, ``FIFOCache`` and ``TTLCache`` are compiled
 (Cython) mutable mappings following cachetools' semantics; ``lru_cache``
 follows ``functools.lru_cache``, ``cached``/``cachedmethod`` follow
-cachetools.  Set ``FASTCACHE_NO_EXTENSIONS=1`` to use the pure-Python twins.
+cachetools.  ``TieredCache``/``AsyncTieredCache`` put one of them in front
+of Redis (``fastcache.redis``); ``HashRing`` (ketama), ``jump_hash`` and
+``key_slot`` (Redis Cluster) route keys to shards.  Set
+``FASTCACHE_NO_EXTENSIONS=1`` to use the pure-Python twins.
 """
 from __future__ import annotations
 

@@ -141,6 +141,14 @@ def test_tiered_over_shards_falls_back_to_loader_for_dead_node(servers):
     assert [v for v in values if v.startswith("loaded")] == [f"loaded {k}" for k in loaded]
     assert set(loaded) == {k for k in keys if sc.node_for(k) == dead}
     assert tc.stats().breaker == "closed"                   # one dead shard is not an L2 outage
+    on_dead = [k for k in keys if sc.node_for(k) == dead]
+    for k in on_dead * 3:
+        with pytest.raises(NodeUnavailable):
+            tc.set(k, "new")                                # writes to it fail loudly ...
+    assert tc.stats().breaker == "closed"                   # ... without tripping the breaker
+    alive = next(k for k in keys if sc.node_for(k) != dead)
+    tc.invalidate_local(alive)
+    assert tc.get(alive) == alive                           # the other shards still serve reads
     tc.close()
     sc.close()
 
