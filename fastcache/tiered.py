@@ -162,6 +162,53 @@ class _TieredLogic:
             prefix = prefix.encode("utf-8")
         return b"fastcache:invalidate:" + prefix
 
+    # -- the parts of a read that do not wait on L2 (shared by sync and async) --
+
+    def _may_read_l2(self, n: int = 1) -> bool:
+        if self._breaker.allow():
+            return True
+        self._stats.l2_skipped += n
+        return False
+
+    def _l2_reply(self, key: Any, reply: tuple[bool, Any, Optional[float]], epoch: int) -> tuple[bool, Any]:
+        """Account for a get_with_ttl answer and keep an L1 copy."""
+        self._breaker.success()
+        found, value, remaining = reply
+        if not found:
+            self._stats.l2_misses += 1
+            return False, None
+        self._stats.l2_hits += 1
+        self._fill(key, value, remaining, epoch)
+        return True, value
+
+    def _split_by_l1(self, keys: Iterable[Any], get_l1: Callable[[Any, Any], Any]) -> tuple[dict[Any, Any], list[Any]]:
+        """(found in L1, keys still missing)."""
+        result: dict[Any, Any] = {}
+        missing = []
+        for k in keys:
+            v = get_l1(k, _MISS)
+            if v is _MISS:
+                missing.append(k)
+            else:
+                result[k] = v
+        return result, missing
+
+    def _absorb_many(self, missing: list[Any], found: Mapping[Any, tuple[Any, Optional[float]]],
+                     epoch: int, result: dict[Any, Any]) -> dict[Any, Any]:
+        """Account for a get_many_with_ttl answer, keep L1 copies, merge into result."""
+        self._breaker.success()
+        self._stats.l2_hits += len(found)
+        self._stats.l2_misses += len(set(missing)) - len(found)
+        for k, (v, remaining) in found.items():
+            self._fill(k, v, remaining, epoch)
+            result[k] = v
+        return result
+
+    def _l2_ttl(self, ttl: Any) -> Optional[float]:
+        if ttl is DEFAULT:
+            return getattr(self.l2, "default_ttl", None)
+        return _check_ttl(ttl)
+
     def _routes(self, keys: Optional[list[Any]]) -> list[tuple[Any, Optional[list[Any]]]]:
         """Where to publish which keys: listeners subscribe on every node, so each
         key is announced once, on one node (its owner when L2 is sharded)."""
@@ -230,22 +277,15 @@ class SyncTieredMethods(_TieredLogic):
         return value if found else default
 
     def _read_l2(self, key: Any) -> tuple[bool, Any]:
-        if not self._breaker.allow():
-            self._stats.l2_skipped += 1
+        if not self._may_read_l2():
             return False, None
         epoch = self._epoch
         try:
-            found, value, remaining = self.l2.get_with_ttl(key)
+            reply = self.l2.get_with_ttl(key)
         except L2_ERRORS as exc:
             self._l2_failed(exc)
             return False, None
-        self._breaker.success()
-        if not found:
-            self._stats.l2_misses += 1
-            return False, None
-        self._stats.l2_hits += 1
-        self._fill(key, value, remaining, epoch)
-        return True, value
+        return self._l2_reply(key, reply, epoch)
 
     def get_or_load(self, key: Any, loader: Callable[[Any], Any], ttl: Any = DEFAULT) -> Any:
         """The value for key; on a miss ``loader(key)`` is called (once per key
@@ -276,17 +316,8 @@ class SyncTieredMethods(_TieredLogic):
 
     def get_many(self, keys: Iterable[Any]) -> dict[Any, Any]:
         """``{key: value}`` for keys found in L1 or L2 (L2: one batched call)."""
-        result: dict[Any, Any] = {}
-        missing = []
-        for k in keys:
-            v = self.get_l1(k, _MISS)
-            if v is _MISS:
-                missing.append(k)
-            else:
-                result[k] = v
-        if not missing or not self._breaker.allow():
-            if missing:
-                self._stats.l2_skipped += len(missing)
+        result, missing = self._split_by_l1(keys, self.get_l1)
+        if not missing or not self._may_read_l2(len(missing)):
             return result
         epoch = self._epoch
         try:
@@ -294,13 +325,7 @@ class SyncTieredMethods(_TieredLogic):
         except L2_ERRORS as exc:
             self._l2_failed(exc)
             return result
-        self._breaker.success()
-        self._stats.l2_hits += len(found)
-        self._stats.l2_misses += len(set(missing)) - len(found)
-        for k, (v, remaining) in found.items():
-            self._fill(k, v, remaining, epoch)
-            result[k] = v
-        return result
+        return self._absorb_many(missing, found, epoch, result)
 
     # -- writes -----------------------------------------------------------------
 
@@ -314,11 +339,6 @@ class SyncTieredMethods(_TieredLogic):
             raise
         self._fill(key, value, remaining)
         self._publish("set", [key])
-
-    def _l2_ttl(self, ttl: Any) -> Optional[float]:
-        if ttl is DEFAULT:
-            return getattr(self.l2, "default_ttl", None)
-        return _check_ttl(ttl)
 
     def set(self, key: Any, value: Any, ttl: Any = DEFAULT) -> None:
         """Store in L2, then L1, then invalidate other processes' L1 copies."""
@@ -497,22 +517,15 @@ class AsyncTieredCache(_TieredLogic):
     async def _read_l2(self, key: Any) -> tuple[bool, Any]:
         if not self._started:
             await self.start()
-        if not self._breaker.allow():
-            self._stats.l2_skipped += 1
+        if not self._may_read_l2():
             return False, None
         epoch = self._epoch
         try:
-            found, value, remaining = await self.l2.get_with_ttl(key)
+            reply = await self.l2.get_with_ttl(key)
         except L2_ERRORS as exc:
             self._l2_failed(exc)
             return False, None
-        self._breaker.success()
-        if not found:
-            self._stats.l2_misses += 1
-            return False, None
-        self._stats.l2_hits += 1
-        self._fill(key, value, remaining, epoch)
-        return True, value
+        return self._l2_reply(key, reply, epoch)
 
     async def get_or_load(self, key: Any, loader: Callable[[Any], Any], ttl: Any = DEFAULT) -> Any:
         """The value for key; on a miss ``loader(key)`` (sync or async) runs once per
@@ -545,20 +558,12 @@ class AsyncTieredCache(_TieredLogic):
 
     async def get_many(self, keys: Iterable[Any]) -> dict[Any, Any]:
         """``{key: value}`` for keys found in L1 or L2 (L2: one batched call)."""
-        result: dict[Any, Any] = {}
-        missing = []
-        for k in keys:
-            v = self._front.get_l1(k, _MISS)
-            if v is _MISS:
-                missing.append(k)
-            else:
-                result[k] = v
+        result, missing = self._split_by_l1(keys, self._front.get_l1)
         if not missing:
             return result
         if not self._started:
             await self.start()
-        if not self._breaker.allow():
-            self._stats.l2_skipped += len(missing)
+        if not self._may_read_l2(len(missing)):
             return result
         epoch = self._epoch
         try:
@@ -566,18 +571,7 @@ class AsyncTieredCache(_TieredLogic):
         except L2_ERRORS as exc:
             self._l2_failed(exc)
             return result
-        self._breaker.success()
-        self._stats.l2_hits += len(found)
-        self._stats.l2_misses += len(set(missing)) - len(found)
-        for k, (v, remaining) in found.items():
-            self._fill(k, v, remaining, epoch)
-            result[k] = v
-        return result
-
-    def _l2_ttl(self, ttl: Any) -> Optional[float]:
-        if ttl is DEFAULT:
-            return getattr(self.l2, "default_ttl", None)
-        return _check_ttl(ttl)
+        return self._absorb_many(missing, found, epoch, result)
 
     async def _write(self, key: Any, value: Any, ttl: Any) -> None:
         remaining = self._l2_ttl(ttl)

@@ -97,6 +97,23 @@ class _RedisCacheBase:
                     found[k] = value
         return found
 
+    def _decode_with_ttl(self, key: Key, data: Any, pttl: Any) -> tuple[bool, Any, Optional[float]]:
+        """A pipelined GET + PTTL reply as (found, value, remaining)."""
+        if reply_error(key, data, self.codec.name):
+            if not _is_wrongtype(data):
+                raise data
+            return False, None, None
+        ok, value = self.codec.loads(key, data)
+        return (True, value, pttl_to_seconds(pttl)) if ok else (False, None, None)
+
+    def _decode_with_ttls(self, keys: list[Key], groups: list[list[Key]],
+                          replies: list[Any]) -> dict[Key, tuple[Any, Optional[float]]]:
+        """Replies of one MGET per group followed by one PTTL per key."""
+        values = self._decode_many(groups, replies[:len(groups)])
+        ttls = dict(zip(keys, replies[len(groups):]))
+        return {k: (v, pttl_to_seconds(ttls[k]) if not isinstance(ttls[k], Exception) else None)
+                for k, v in values.items()}
+
     def _set_args(self, key: Key, value: Any, ttl: Any) -> tuple[bytes, bytes, Optional[int]]:
         seconds = self._ttl(ttl)
         return self.redis_key(key), self.codec.dumps(value), (ttl_ms(seconds) if seconds else None)
@@ -162,12 +179,7 @@ class RedisCache(_RedisCacheBase):
             pipe.get(rkey)
             pipe.pttl(rkey)
             data, pttl = pipe.execute(raise_on_error=False)
-        if reply_error(key, data, self.codec.name):
-            if not _is_wrongtype(data):
-                raise data
-            return False, None, None
-        ok, value = self.codec.loads(key, data)
-        return (True, value, pttl_to_seconds(pttl)) if ok else (False, None, None)
+        return self._decode_with_ttl(key, data, pttl)
 
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
         """``{key: value}`` for the keys present (one MGET; per slot on a cluster)."""
@@ -195,10 +207,7 @@ class RedisCache(_RedisCacheBase):
             for k in ks:
                 pipe.pttl(self.redis_key(k))
             replies = pipe.execute(raise_on_error=False)
-        values = self._decode_many(groups, replies[:len(groups)])
-        ttls = dict(zip(ks, replies[len(groups):]))
-        return {k: (v, pttl_to_seconds(ttls[k]) if not isinstance(ttls[k], Exception) else None)
-                for k, v in values.items()}
+        return self._decode_with_ttls(ks, groups, replies)
 
     def set(self, key: Key, value: Any, ttl: Any = DEFAULT) -> None:
         """Store value (``ttl`` seconds, None for no expiry, default: the cache's)."""
@@ -329,12 +338,7 @@ class AsyncRedisCache(_RedisCacheBase):
             pipe.get(rkey)
             pipe.pttl(rkey)
             data, pttl = await pipe.execute(raise_on_error=False)
-        if reply_error(key, data, self.codec.name):
-            if not _is_wrongtype(data):
-                raise data
-            return False, None, None
-        ok, value = self.codec.loads(key, data)
-        return (True, value, pttl_to_seconds(pttl)) if ok else (False, None, None)
+        return self._decode_with_ttl(key, data, pttl)
 
     async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
         """``{key: value}`` for the keys present (one MGET; per slot on a cluster)."""
@@ -362,10 +366,7 @@ class AsyncRedisCache(_RedisCacheBase):
             for k in ks:
                 pipe.pttl(self.redis_key(k))
             replies = await pipe.execute(raise_on_error=False)
-        values = self._decode_many(groups, replies[:len(groups)])
-        ttls = dict(zip(ks, replies[len(groups):]))
-        return {k: (v, pttl_to_seconds(ttls[k]) if not isinstance(ttls[k], Exception) else None)
-                for k, v in values.items()}
+        return self._decode_with_ttls(ks, groups, replies)
 
     async def set(self, key: Key, value: Any, ttl: Any = DEFAULT) -> None:
         """Store value (``ttl`` seconds, None for no expiry, default: the cache's)."""
