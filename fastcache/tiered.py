@@ -21,6 +21,7 @@ tiered cache has none, so it is never served).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -93,7 +94,10 @@ class _TieredLogic:
         self._stats = TieredStats()
         self._breaker = CircuitBreaker(breaker_threshold, breaker_cooldown, timer=timer,
                                        name=f"L2 {l2!r}")
-        self._epoch = 0                     # bumped by every invalidation, see _fill
+        # Bumped by every invalidation (see _fill).  next() on a count is one C
+        # call, so concurrent bumps from the listener and callers never collapse.
+        self._epochs = itertools.count(1)
+        self._epoch = 0
         self._on_invalidate = on_invalidate
         self._listener: Any = None
         self._origin = ""
@@ -141,12 +145,12 @@ class _TieredLogic:
         self.l1.pop(key, None)
 
     def _flush_l1(self) -> None:
-        self._epoch += 1
+        self._epoch = next(self._epochs)
         self._stats.l1_flushes += 1
         self.l1.clear()
 
     def _remote_invalidation(self, keys: Optional[list[Any]], reason: str) -> None:
-        self._epoch += 1
+        self._epoch = next(self._epochs)
         self._stats.invalidations_received += 1
         if keys is None:
             self.l1.clear()
@@ -241,7 +245,7 @@ class _TieredLogic:
 
     def invalidate_local(self, key: Any) -> None:
         """Drop key from this process's L1 only."""
-        self._epoch += 1
+        self._epoch = next(self._epochs)
         self._drop_l1(key)
 
 
