@@ -383,3 +383,46 @@ def hot_str_keys() -> list[str]:
     """STREAM lookups over HOT_KEYS distinct keys (hot keys repeat, as in real traffic)."""
     hot = str_keys()[:HOT_KEYS]
     return [hot[i % HOT_KEYS] for i in range(STREAM)]
+
+
+# -- patterns -------------------------------------------------------------------
+
+def plain_set_batch() -> Callable[[], None]:
+    """LRUCache.__setitem__ over the Zipf trace (the write-behind baseline)."""
+    import fastcache
+    c = fastcache.LRUCache(CAPACITY)
+    trace = zipf_trace()
+
+    def run() -> None:
+        for k in trace:
+            c[k] = k
+    return run
+
+
+def write_behind_set_batch() -> Callable[[], None]:
+    """WriteBehind.set over the Zipf trace, with a store that accepts everything."""
+    import fastcache
+    from fastcache.patterns import WriteBehind
+    wb = WriteBehind(fastcache.LRUCache(CAPACITY), lambda batch: None, max_batch=1000, max_delay=0.05,
+                     max_pending=1_000_000)
+    trace = zipf_trace()
+    set_ = wb.set
+
+    def run() -> None:
+        for k in trace:
+            set_(k, k)
+        wb.flush()
+    return run
+
+
+def coalescing_savings(max_delay: float = 0.05) -> tuple[int, int]:
+    """(sets, store writes) for the Zipf trace written through WriteBehind."""
+    import fastcache
+    from fastcache.patterns import WriteBehind
+    wb = WriteBehind(fastcache.LRUCache(CAPACITY), lambda batch: None, max_batch=1000,
+                     max_delay=max_delay, max_pending=1_000_000)
+    for k in zipf_trace():
+        wb.set(k, k)
+    wb.close()
+    s = wb.stats()
+    return s.sets, s.written
