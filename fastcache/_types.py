@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from typing import Any, NamedTuple, Optional, Union
 
 __all__ = ("RemovalCause", "CacheStats", "CacheInfo")
@@ -77,3 +78,14 @@ class _DefaultTTL:
 
 #: A ``ttl=`` argument meaning "the tier's default TTL" (``None`` means "never expire").
 DEFAULT: Any = _DefaultTTL()
+
+
+def check_ttl(ttl: Any, what: str = "ttl") -> Optional[float]:
+    """A time-to-live argument: None (no expiry) or a positive, finite number of seconds."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds or None, not {type(ttl).__name__}")
+    if not math.isfinite(ttl) or ttl <= 0:
+        raise ValueError(f"{what} must be positive and finite, got {ttl!r}")
+    return float(ttl)

@@ -23,12 +23,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, Optional
 
 from ._impl import TieredFront
-from ._types import DEFAULT
+from ._types import DEFAULT, check_ttl
 from .breaker import CircuitBreaker
 from .singleflight import AsyncSingleFlight, SingleFlight
 
@@ -63,16 +62,6 @@ class TieredStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _check_ttl(ttl: Any, what: str = "ttl") -> Optional[float]:
-    if ttl is None:
-        return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-        raise TypeError(f"{what} must be a number of seconds or None, not {type(ttl).__name__}")
-    if not ttl > 0 or ttl == float("inf"):
-        raise ValueError(f"{what} must be positive and finite, got {ttl!r}")
-    return float(ttl)
-
-
 class _TieredLogic:
     """What the sync and async tiered caches share: L1 fills, stats, invalidation."""
 
@@ -90,7 +79,7 @@ class _TieredLogic:
                on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]],
                breaker_threshold: int, breaker_cooldown: float, timer: Any) -> None:
         self.l2 = l2
-        self.l1_ttl = _check_ttl(l1_ttl, "l1_ttl")
+        self.l1_ttl = check_ttl(l1_ttl, "l1_ttl")
         self._stats = TieredStats()
         self._breaker = CircuitBreaker(breaker_threshold, breaker_cooldown, timer=timer,
                                        name=f"L2 {l2!r}")
@@ -211,7 +200,7 @@ class _TieredLogic:
     def _l2_ttl(self, ttl: Any) -> Optional[float]:
         if ttl is DEFAULT:
             return getattr(self.l2, "default_ttl", None)
-        return _check_ttl(ttl)
+        return check_ttl(ttl)
 
     def _routes(self, keys: Optional[list[Any]]) -> list[tuple[Any, Optional[list[Any]]]]:
         """Where to publish which keys: listeners subscribe on every node, so each
@@ -268,7 +257,6 @@ class SyncTieredMethods(_TieredLogic):
         self._setup_front(l1, timer)
         self._setup(l2, l1_ttl, invalidation, on_invalidate, breaker_threshold, breaker_cooldown, timer)
         self._flight = SingleFlight()
-        self._lock = threading.Lock()
         if self._invalidation:
             from .redis.invalidation import InvalidationListener
             self._listener = InvalidationListener(self.l2.invalidation_clients(), self._channel(),

@@ -12,6 +12,7 @@ log = logging.getLogger("fastcache.redis")
 Key = Union[str, bytes, int]
 
 from .._types import DEFAULT as DEFAULT  # noqa: E402  (re-exported: "use the cache's default TTL")
+from .._types import check_ttl as check_ttl  # noqa: E402
 
 _GLOB_SPECIAL = frozenset(b"*?[]\\")
 
@@ -37,17 +38,6 @@ def key_to_bytes(key: Key) -> bytes:
 def glob_escape(raw: bytes) -> bytes:
     """Escape a literal for a Redis MATCH pattern."""
     return b"".join(b"\\" + bytes([c]) if c in _GLOB_SPECIAL else bytes([c]) for c in raw)
-
-
-def check_ttl(ttl: Optional[float], what: str = "ttl") -> Optional[float]:
-    """None (no expiry) or a positive, finite number of seconds."""
-    if ttl is None:
-        return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-        raise TypeError(f"{what} must be a number of seconds or None, not {type(ttl).__name__}")
-    if not math.isfinite(ttl) or ttl <= 0:
-        raise ValueError(f"{what} must be positive and finite, got {ttl!r}")
-    return float(ttl)
 
 
 def ttl_ms(ttl: float) -> int:

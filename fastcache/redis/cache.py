@@ -187,7 +187,7 @@ class RedisCache(_RedisCacheBase):
         groups = self._slot_groups(ks)
         if not groups:
             return {}
-        if len(groups) == 1 and not self.cluster:
+        if not self.cluster:
             return self._decode_many(groups, [self._client.mget([self.redis_key(k) for k in ks])])
         with self._client.pipeline(transaction=False) as pipe:
             for group in groups:

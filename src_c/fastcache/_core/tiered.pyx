@@ -52,7 +52,6 @@ cdef extern from *:
 import time as _time
 
 cdef object MISSING = object()
-_MISSING = MISSING
 cdef tuple FAST_TYPES = (LRUCache, LFUCache, FIFOCache)
 
 
