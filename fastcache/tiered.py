@@ -90,7 +90,6 @@ class _TieredLogic:
         self._on_invalidate = on_invalidate
         self._listener: Any = None
         self._origin = ""
-        self._channels: list[Any] = []
         if invalidation is None:
             invalidation = hasattr(l2, "invalidation_clients")
         if invalidation:
@@ -100,6 +99,7 @@ class _TieredLogic:
             from .redis.invalidation import new_origin
             self._origin = new_origin()
         self._invalidation = bool(invalidation)
+        self._channel = self._channel_for(l2)
 
     # -- L1 -------------------------------------------------------------------
 
@@ -149,8 +149,9 @@ class _TieredLogic:
         if self._on_invalidate is not None:
             self._on_invalidate(keys, reason)
 
-    def _channel(self) -> bytes:
-        prefix = getattr(self.l2, "prefix", b"")
+    @staticmethod
+    def _channel_for(l2: Any) -> bytes:
+        prefix = getattr(l2, "prefix", b"")
         if isinstance(prefix, str):
             prefix = prefix.encode("utf-8")
         return b"fastcache:invalidate:" + prefix
@@ -259,7 +260,7 @@ class SyncTieredMethods(_TieredLogic):
         self._flight = SingleFlight()
         if self._invalidation:
             from .redis.invalidation import InvalidationListener
-            self._listener = InvalidationListener(self.l2.invalidation_clients(), self._channel(),
+            self._listener = InvalidationListener(self.l2.invalidation_clients(), self._channel,
                                                   self._origin, self._remote_invalidation, self._flush_l1)
 
     # -- reads ------------------------------------------------------------------
@@ -386,7 +387,7 @@ class SyncTieredMethods(_TieredLogic):
         from .redis.invalidation import encode_message
         for client, subset in self._routes(keys):
             try:
-                client.publish(self._channel(), encode_message(self._origin, reason, subset))
+                client.publish(self._channel, encode_message(self._origin, reason, subset))
             except L2_ERRORS as exc:
                 log.warning("could not publish an invalidation (%s: %s); other processes "
                             "will flush their L1 when they reconnect", type(exc).__name__, exc)
@@ -485,7 +486,7 @@ class AsyncTieredCache(_TieredLogic):
         self._started = True
         if self._invalidation:
             from .redis.invalidation import AsyncInvalidationListener
-            self._listener = AsyncInvalidationListener(self.l2.invalidation_clients(), self._channel(),
+            self._listener = AsyncInvalidationListener(self.l2.invalidation_clients(), self._channel,
                                                        self._origin, self._remote_invalidation,
                                                        self._flush_l1)
 
@@ -632,7 +633,7 @@ class AsyncTieredCache(_TieredLogic):
         from .redis.invalidation import encode_message
         for client, subset in self._routes(keys):
             try:
-                await client.publish(self._channel(), encode_message(self._origin, reason, subset))
+                await client.publish(self._channel, encode_message(self._origin, reason, subset))
             except L2_ERRORS as exc:
                 log.warning("could not publish an invalidation (%s: %s)", type(exc).__name__, exc)
 

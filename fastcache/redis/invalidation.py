@@ -14,13 +14,14 @@ missed while not listening cannot be served stale afterwards.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import threading
 import time
 import uuid
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 log = logging.getLogger("fastcache.invalidation")
 
@@ -90,39 +91,28 @@ def _dispatch(channel: bytes, own_origin: str, data: Any,
     return True
 
 
-class InvalidationListener:
-    """A daemon thread subscribed to one channel on one or more Redis clients.
+class _ListenerState:
+    """What the thread and the asyncio listeners share: per-client subscription
+    state, back-off, resets and message handling.  Subclasses own the I/O."""
 
-    ``on_keys(keys, reason)`` gets each message from another origin (keys
-    None: flush); ``on_reset()`` is called on every (re)subscription and
-    every lost connection.  ``connected`` is set while subscribed
-    everywhere.
-    """
+    connected: Any                      # threading.Event or asyncio.Event (same set/clear)
 
-    def __init__(self, clients: Sequence[Any], channel: bytes, origin: str,
-                 on_keys: Callable[[Optional[list[Any]], str], None], on_reset: Callable[[], None],
-                 *, retry_delay: float = 0.05, max_retry_delay: float = 2.0) -> None:
+    def _init_state(self, n_clients: int, channel: bytes, origin: str,
+                    on_keys: Callable[[Optional[list[Any]], str], None], on_reset: Callable[[], None],
+                    retry_delay: float, max_retry_delay: float) -> None:
         self.channel = channel
         self.origin = origin
         self._on_keys = on_keys
         self._on_reset = on_reset
-        self._stop = threading.Event()
-        self.connected = threading.Event()
         self.received = 0
         self.resets = 0
-        self._threads = [threading.Thread(target=self._run, args=(c, retry_delay, max_retry_delay),
-                                          name=f"fastcache-invalidation-{i}", daemon=True)
-                         for i, c in enumerate(clients)]
-        self._subscribed = [False] * len(clients)
-        for i, t in enumerate(self._threads):
-            t._fc_index = i  # type: ignore[attr-defined]
-            t.start()
+        self._retry = (retry_delay, max_retry_delay)
+        self._subscribed = [False] * n_clients
+        self._lost = [False] * n_clients            # an outage was logged, not yet its end
+        self._delay = [retry_delay] * n_clients
 
-    def _index(self) -> int:
-        return int(threading.current_thread()._fc_index)  # type: ignore[attr-defined]
-
-    def _set_subscribed(self, value: bool) -> None:
-        self._subscribed[self._index()] = value
+    def _mark(self, index: int, subscribed: bool) -> None:
+        self._subscribed[index] = subscribed
         if all(self._subscribed):
             self.connected.set()
         else:
@@ -135,9 +125,53 @@ class InvalidationListener:
         except Exception:                       # pragma: no cover - the callback is ours
             log.exception("invalidation reset callback failed")
 
-    def _run(self, client: Any, retry_delay: float, max_retry_delay: float) -> None:
-        delay = retry_delay
-        announced = False
+    def _on_message(self, index: int, msg: Mapping[str, Any]) -> None:
+        if msg["type"] == "subscribe":
+            # First subscription, or redis-py resubscribing after a reconnect:
+            # anything published meanwhile was missed.
+            self._reset()
+            self._mark(index, True)
+            if self._lost[index]:
+                log.warning("invalidation channel %r is back; L1 flushed", self.channel)
+            self._lost[index] = False
+            self._delay[index] = self._retry[0]
+        elif msg["type"] == "message" and _dispatch(self.channel, self.origin, msg["data"], self._on_keys):
+            self.received += 1
+
+    def _on_failure(self, index: int, exc: BaseException) -> float:
+        """Messages may be lost: drop what L1 holds; how long to wait before retrying."""
+        self._mark(index, False)
+        self._reset()
+        if not self._lost[index]:
+            log.warning("invalidation channel %r lost (%s: %s); L1 flushed, reconnecting",
+                        self.channel, type(exc).__name__, exc)
+            self._lost[index] = True
+        delay = self._delay[index]
+        self._delay[index] = min(delay * 2, self._retry[1])
+        return delay
+
+
+class InvalidationListener(_ListenerState):
+    """A daemon thread per Redis client, subscribed to one channel.
+
+    ``on_keys(keys, reason)`` gets each message from another origin (keys
+    None: flush); ``on_reset()`` is called on every (re)subscription and
+    every lost connection.  ``connected`` is set while subscribed
+    everywhere.
+    """
+
+    def __init__(self, clients: Sequence[Any], channel: bytes, origin: str,
+                 on_keys: Callable[[Optional[list[Any]], str], None], on_reset: Callable[[], None],
+                 *, retry_delay: float = 0.05, max_retry_delay: float = 2.0) -> None:
+        self._init_state(len(clients), channel, origin, on_keys, on_reset, retry_delay, max_retry_delay)
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i, c), name=f"fastcache-invalidation-{i}",
+                                          daemon=True) for i, c in enumerate(clients)]
+        for t in self._threads:
+            t.start()
+
+    def _run(self, index: int, client: Any) -> None:
         while not self._stop.is_set():
             pubsub = None
             try:
@@ -145,28 +179,10 @@ class InvalidationListener:
                 pubsub.subscribe(self.channel)
                 while not self._stop.is_set():
                     msg = pubsub.get_message(timeout=0.2)
-                    if msg is None:
-                        continue
-                    if msg["type"] == "subscribe":
-                        # First subscription, or redis-py resubscribing after a
-                        # reconnect: anything published meanwhile was missed.
-                        self._reset()
-                        self._set_subscribed(True)
-                        if announced:
-                            log.warning("invalidation channel %r is back; L1 flushed", self.channel)
-                        announced = False
-                        delay = retry_delay
-                    elif msg["type"] == "message":
-                        self._handle(msg["data"])
+                    if msg is not None:
+                        self._on_message(index, msg)
             except Exception as exc:
-                self._set_subscribed(False)
-                self._reset()               # messages may be lost: drop what L1 holds
-                if not announced:
-                    log.warning("invalidation channel %r lost (%s: %s); L1 flushed, reconnecting",
-                                self.channel, type(exc).__name__, exc)
-                    announced = True
-                self._stop.wait(delay)
-                delay = min(delay * 2, max_retry_delay)
+                self._stop.wait(self._on_failure(index, exc))
             finally:
                 if pubsub is not None:
                     try:
@@ -174,13 +190,9 @@ class InvalidationListener:
                     except Exception:
                         pass
 
-    def _handle(self, data: Any) -> None:
-        if _dispatch(self.channel, self.origin, data, self._on_keys):
-            self.received += 1
-
     def wait_connected(self, timeout: float = 5.0) -> bool:
         """Block until subscribed on every client (or timeout); whether we are."""
-        return self.connected.wait(timeout)
+        return bool(self.connected.wait(timeout))
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop listening."""
@@ -190,40 +202,18 @@ class InvalidationListener:
             t.join(max(0.0, deadline - time.monotonic()))
 
 
-class AsyncInvalidationListener:
+class AsyncInvalidationListener(_ListenerState):
     """:class:`InvalidationListener` for ``redis.asyncio`` clients: one task per client."""
 
     def __init__(self, clients: Sequence[Any], channel: bytes, origin: str,
                  on_keys: Callable[[Optional[list[Any]], str], None], on_reset: Callable[[], None],
                  *, retry_delay: float = 0.05, max_retry_delay: float = 2.0) -> None:
-        import asyncio
-        self.channel = channel
-        self.origin = origin
-        self._on_keys = on_keys
-        self._on_reset = on_reset
-        self.received = 0
-        self.resets = 0
+        self._init_state(len(clients), channel, origin, on_keys, on_reset, retry_delay, max_retry_delay)
         self._closed = False
-        self._subscribed = [False] * len(clients)
         self.connected = asyncio.Event()
-        self._tasks = [asyncio.get_running_loop().create_task(self._run(i, c, retry_delay, max_retry_delay))
-                       for i, c in enumerate(clients)]
+        self._tasks = [asyncio.get_running_loop().create_task(self._run(i, c)) for i, c in enumerate(clients)]
 
-    def _set_subscribed(self, index: int, value: bool) -> None:
-        self._subscribed[index] = value
-        if all(self._subscribed):
-            self.connected.set()
-        else:
-            self.connected.clear()
-
-    def _reset(self) -> None:
-        self.resets += 1
-        self._on_reset()
-
-    async def _run(self, index: int, client: Any, retry_delay: float, max_retry_delay: float) -> None:
-        import asyncio
-        delay = retry_delay
-        announced = False
+    async def _run(self, index: int, client: Any) -> None:
         # The loops also check _closed: redis-py may swallow a cancellation
         # while it reconnects, and close() must still end this task.
         while not self._closed:
@@ -233,30 +223,14 @@ class AsyncInvalidationListener:
                 await pubsub.subscribe(self.channel)
                 while not self._closed:
                     msg = await pubsub.get_message(timeout=1.0)
-                    if msg is None:
-                        continue
-                    if msg["type"] == "subscribe":
-                        self._reset()
-                        self._set_subscribed(index, True)
-                        if announced:
-                            log.warning("invalidation channel %r is back; L1 flushed", self.channel)
-                        announced = False
-                        delay = retry_delay
-                    elif msg["type"] == "message":
-                        self._handle(msg["data"])
+                    if msg is not None:
+                        self._on_message(index, msg)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if self._closed:
                     return
-                self._set_subscribed(index, False)
-                self._reset()
-                if not announced:
-                    log.warning("invalidation channel %r lost (%s: %s); L1 flushed, reconnecting",
-                                self.channel, type(exc).__name__, exc)
-                    announced = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, max_retry_delay)
+                await asyncio.sleep(self._on_failure(index, exc))
             finally:
                 if pubsub is not None:
                     try:                    # bounded: closing a link to a dead server may stall
@@ -264,13 +238,8 @@ class AsyncInvalidationListener:
                     except (Exception, asyncio.CancelledError):
                         pass
 
-    def _handle(self, data: Any) -> None:
-        if _dispatch(self.channel, self.origin, data, self._on_keys):
-            self.received += 1
-
     async def wait_connected(self, timeout: float = 5.0) -> bool:
         """Wait until subscribed on every client (or timeout); whether we are."""
-        import asyncio
         try:
             await asyncio.wait_for(self.connected.wait(), timeout)
         except asyncio.TimeoutError:
@@ -279,7 +248,6 @@ class AsyncInvalidationListener:
 
     async def close(self, timeout: float = 2.0) -> None:
         """Stop listening (waiting at most ``timeout`` seconds for the tasks to end)."""
-        import asyncio
         self._closed = True
         for t in self._tasks:
             t.cancel()
