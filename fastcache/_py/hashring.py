@@ -46,12 +46,15 @@ class HashRing:
         self._owners: list[int] = []
         items = nodes.items() if isinstance(nodes, Mapping) else ((n, 1) for n in nodes)
         for name, weight in items:
-            _check_name(name)
-            _check_weight(weight)
-            if name not in self._weights:
-                self._names.append(name)
-            self._weights[name] = weight
+            self._put(name, weight)
         self._rebuild()
+
+    def _put(self, name: object, weight: object) -> None:
+        """Record a node (validated); the continuum is rebuilt by the caller."""
+        checked, w = _check_name(name), _check_weight(weight)
+        if checked not in self._weights:
+            self._names.append(checked)
+        self._weights[checked] = w
 
     def _rebuild(self) -> None:
         n = len(self._names)
@@ -101,11 +104,7 @@ class HashRing:
 
     def add_node(self, name: str, weight: int = 1) -> None:
         """Add a node (or change the weight of one already there)."""
-        _check_name(name)
-        _check_weight(weight)
-        if name not in self._weights:
-            self._names.append(name)
-        self._weights[name] = weight
+        self._put(name, weight)
         self._rebuild()
 
     def remove_node(self, name: str) -> None:

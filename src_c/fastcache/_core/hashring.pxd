@@ -23,5 +23,6 @@ cdef class HashRing:
     cdef void forget(self) noexcept
 
     cdef void rebuild(self) except *
+    cdef int put(self, object name, object weight) except -1
     cdef object node_at(self, uint32_t h)
     cdef int32_t owner_of(self, uint32_t h) noexcept

@@ -76,12 +76,17 @@ cdef class HashRing:
             raise TypeError("nodes must be an iterable of names or a mapping name -> weight, not a string")
         items = nodes.items() if hasattr(nodes, "items") else ((n, 1) for n in nodes)
         for name, weight in items:
-            check_name(name)
-            check_weight(weight)
-            if name not in self._weights:
-                self._names.append(name)
-            self._weights[name] = weight
+            self.put(name, weight)
         self.rebuild()
+
+    cdef int put(self, object name, object weight) except -1:
+        """Record a node (validated); the continuum is rebuilt by the caller."""
+        check_name(name)
+        check_weight(weight)
+        if name not in self._weights:
+            self._names.append(name)
+        self._weights[name] = weight
+        return 0
 
     def __dealloc__(self):
         self.forget()
@@ -213,15 +218,16 @@ cdef class HashRing:
     def add_node(self, name, weight=1):
         """Add a node (or change the weight of one already there)."""
         check_name(name)
-        check_weight(weight)
-        if name not in self._weights:
-            self._names.append(name)
-        self._weights[name] = weight
+        old_weight = self._weights.get(name)
+        self.put(name, weight)
         try:
             self.rebuild()
-        except BaseException:
-            self._names.remove(name)
-            del self._weights[name]
+        except BaseException:               # leave the ring as it was
+            if old_weight is None:
+                self._names.remove(name)
+                del self._weights[name]
+            else:
+                self._weights[name] = old_weight
             raise
 
     def remove_node(self, name):
