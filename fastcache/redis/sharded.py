@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import redis
 
 from .._impl import HashRing
+from ..tiered import L2_ERRORS
 from ..serializers import Serializer
 from ._common import DEFAULT, Key, check_ttl, key_to_bytes, unique
 from .cache import AsyncRedisCache, RedisCache
@@ -34,7 +35,6 @@ __all__ = ("ShardedRedisCache", "AsyncShardedRedisCache", "NodeUnavailable")
 
 log = logging.getLogger("fastcache.redis")
 
-_ERRORS = (redis.RedisError, OSError, TimeoutError)
 _FAILURES = (redis.ConnectionError, redis.TimeoutError, OSError, TimeoutError)
 
 
@@ -227,7 +227,7 @@ class ShardedRedisCache(_ShardedBase):
         def one(name: str) -> Any:
             try:
                 return self._call(self._nodes[name], lambda c: fn(c, groups[name]))
-            except _ERRORS as exc:
+            except L2_ERRORS as exc:
                 return exc
         if len(groups) == 1:
             name = next(iter(groups))
@@ -347,7 +347,7 @@ class AsyncShardedRedisCache(_ShardedBase):
         async def one(name: str) -> Any:
             try:
                 return await self._call(self._nodes[name], lambda c: fn(c, groups[name]))
-            except _ERRORS as exc:
+            except L2_ERRORS as exc:
                 return exc
         names = list(groups)
         return dict(zip(names, await asyncio.gather(*(one(n) for n in names))))
