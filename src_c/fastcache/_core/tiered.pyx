@@ -11,7 +11,7 @@ deadline.  With a compiled LRU/LFU/FIFO L1 the value is stored as is and
 its deadline sits in a C array beside the table, indexed by the entry's
 number (entries never move), so a hit reads no extra object; any other
 mapping holds :class:`L1Entry` objects (value plus deadline).  The default clock is
-Linux's ``CLOCK_MONOTONIC_COARSE`` (a few ns, advances every tick); it can
+Linux's ``CLOCK_MONOTONIC_COARSE`` (read from the vDSO, advances every tick); it can
 lag real time by up to one tick, reported as ``clock_slack``, which the
 Python layer subtracts from every deadline so that no copy lives longer
 than it may.
