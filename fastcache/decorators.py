@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, MutableMapping
 from typing import Any, Optional, TypeVar, Union, overload
 
 from . import _impl
 from ._types import CacheInfo
 from .keys import hashkey, methodkey
+from .singleflight import SingleFlight
 
 __all__ = ("lru_cache", "cached", "cachedmethod")
 
@@ -48,8 +50,13 @@ def lru_cache(maxsize: Any = 128, typed: bool = False) -> Any:
     return decorating_function
 
 
-def cached(cache: MutableMapping[Any, Any], key: Callable[..., Any] = hashkey, lock: Any = None,
-           condition: Any = None, info: bool = False) -> Callable[[F], F]:
+_ASIDE_OPTIONS = ("ttl", "negative_ttl", "refresh_threshold", "stale_while_revalidate", "stale_if_error",
+                  "xfetch_beta", "timeout", "lease", "timer", "random")
+
+
+def cached(cache: Any, key: Callable[..., Any] = hashkey, lock: Any = None,
+           condition: Any = None, info: bool = False, *, single_flight: bool = True,
+           **options: Any) -> Callable[[F], F]:
     """Memoize a function in ``cache``, following ``cachetools.cached``.
 
     ``key`` builds the key from the arguments (``fastcache.keys``); ``lock``
@@ -57,14 +64,36 @@ def cached(cache: MutableMapping[Any, Any], key: Callable[..., Any] = hashkey, l
     ``condition`` (a ``threading.Condition``) also makes concurrent callers of
     one key wait for the first one's result; ``info=True`` adds
     ``cache_info()``.  A value too large for the cache is returned uncached.
+
+    Beyond cachetools: without a lock, concurrent misses of one key call the
+    function once (``single_flight=False`` turns that off); on a method, the
+    default key names the instance by a weak token, so the cache does not
+    keep instances alive; ``async def`` functions are cached too (single-flight
+    across tasks), and so is anything over a ``RedisCache``/``TieredCache``.
+    The keyword options of :class:`fastcache.patterns.CacheAside` (``ttl``,
+    ``negative_ttl``, ``refresh_threshold``, ``stale_while_revalidate``,
+    ``stale_if_error``, ``xfetch_beta``, ``timeout``, ``lease``, ``timer``)
+    select that engine.
     """
     if cache is None:
         raise TypeError("cache must not be None")
-
-    cls = _impl.CachedInfoWrapper if info else _impl.CachedWrapper
+    unknown = set(options) - set(_ASIDE_OPTIONS)
+    if unknown:
+        raise TypeError(f"cached() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    is_mapping = hasattr(cache, "__getitem__") and hasattr(cache, "__setitem__")
 
     def decorator(func: F) -> F:
-        wrapper = cls(func, cache, key, lock, condition)
+        if options or not is_mapping or inspect.iscoroutinefunction(func):
+            if lock is not None or condition is not None:
+                raise TypeError("lock/condition apply to the cachetools-style wrapper; async functions, "
+                                "non-mapping caches and CacheAside options synchronise by single-flight")
+            from .patterns.cache_aside import CacheAside
+            from .patterns.cached_function import CachedFunction
+            engine = CacheAside(cache, **options)
+            return functools.update_wrapper(CachedFunction(func, engine, key), func)  # type: ignore[return-value]
+        cls = _impl.CachedInfoWrapper if info else _impl.CachedWrapper
+        flight = SingleFlight() if single_flight and lock is None and condition is None else None
+        wrapper = cls(func, cache, key, lock, condition, flight)
         return functools.update_wrapper(wrapper, func)  # type: ignore[return-value]
 
     return decorator

@@ -7,6 +7,8 @@ from collections.abc import MutableMapping
 from typing import Any, Callable, Optional
 
 from .._types import CacheInfo
+from .._weakself import BoundCachedMethod, self_token
+from ..keys import hashkey
 from .lru import LRUCache
 
 __all__ = ("LRUCacheWrapper", "CachedWrapper", "CachedInfoWrapper")
@@ -112,11 +114,23 @@ def _make_info(cache: Any, hits: int, misses: int) -> CacheInfo:
     return CacheInfo(hits, misses, None, len(cache))
 
 
+def _load_and_store(func: Callable[..., Any], cache: Any, key: Any, args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> Any:
+    """A single-flight leader's work: call, store (a value too large stays uncached)."""
+    value = func(*args, **kwargs)
+    try:
+        cache[key] = value
+    except ValueError:
+        pass
+    return value
+
+
 class CachedWrapper(FunctionWrapper):
     """A function wrapped by ``fastcache.cached``: cachetools' call protocol."""
 
     def __init__(self, func: Callable[..., Any], cache: MutableMapping[Any, Any],
-                 key: Callable[..., Any], lock: Any, condition: Any) -> None:
+                 key: Callable[..., Any], lock: Any, condition: Any, flight: Any = None) -> None:
+        self.flight = flight
         self.cache = cache
         self.cache_key = key
         self.cache_lock = lock if lock is not None else condition
@@ -136,13 +150,18 @@ class CachedWrapper(FunctionWrapper):
         return result
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
-        cache, func = self.cache, self._func
         key = self.cache_key(*args, **kwargs)
+        return self._call_with_key(key, args, kwargs)
+
+    def _call_with_key(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        cache, func = self.cache, self._func
         lock, cond = self.cache_lock, self.cache_condition
         if lock is None:
             result = self._lookup(key)
             if result is not _missing:
                 return result
+            if self.flight is not None:     # concurrent misses of one key: one call
+                return self.flight.call(key, _load_and_store, (func, cache, key, args, kwargs))
             value = func(*args, **kwargs)
             try:
                 cache[key] = value
@@ -181,6 +200,18 @@ class CachedWrapper(FunctionWrapper):
             with lock:
                 self._pending.discard(key)
                 cond.notify_all()       # waiters retry: an exception is never cached
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        # With the default key, a method's key names the instance by a weak token.
+        if obj is None:
+            return self
+        if self.cache_key is not hashkey:
+            return types.MethodType(self, obj)
+        return BoundCachedMethod(self, obj)
+
+    def call_bound(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call as a method of obj, keyed by obj's weak token instead of obj."""
+        return self._call_with_key(self.cache_key(self_token(obj), *args, **kwargs), (obj,) + args, kwargs)
 
     def cache_clear(self) -> None:
         """Clear the cache (and the statistics, with ``info=True``)."""

@@ -336,6 +336,16 @@ class Table(MutableMapping[KT, VT]):
             self._misses += 1
             return default
 
+    def get_or_load(self, key: KT, loader: Callable[[KT], VT], ttl: Optional[float] = None) -> Any:
+        """The value for key; on a miss ``loader(key)`` runs once across threads
+        (single-flight: concurrent callers wait for its result or exception) and
+        its result is stored, with ``ttl`` where the cache takes one."""
+        value = self.get(key, _marker)
+        if value is not _marker:
+            return value
+        from ..patterns.cache_aside import load_missing
+        return load_missing(self, key, loader, ttl)
+
     def peek(self, key: KT, default: Any = None) -> Any:
         """Return the value for key without counting it as a use, else default."""
         return self._data.get(key, default)

@@ -1,12 +1,33 @@
 """Caching patterns over any fastcache cache (L1 class, RedisCache, TieredCache).
 
-``WriteThrough`` (store first, then cache) and ``WriteBehind`` (cache now,
-store in coalesced batches from a background thread).  Cache-aside is
-``TieredCache.get_or_load`` and the ``cached`` decorators.
+* cache-aside: ``get_or_load`` on every cache, :class:`CacheAside` (single-flight,
+  waiter timeouts, negative caching, stale-while-revalidate, stale-if-error,
+  XFetch, a Redis lease for once-across-processes loads) and ``fastcache.cached``;
+* :class:`RefreshAhead`: reload hot entries before they expire;
+* :class:`WriteThrough`: store first, then cache;
+* :class:`WriteBehind`: cache now, store in coalesced batches from a background thread.
 """
 from __future__ import annotations
 
+from typing import Any
+
+from ..singleflight import LoadTimeout
+from .cache_aside import CacheAside, CacheAsideStats, aget_or_load, get_or_load
+from .refresh_ahead import RefreshAhead
 from .write_behind import WriteBehind, WriteBehindFull, WriteBehindStats
 from .write_through import WriteThrough
 
-__all__ = ("WriteThrough", "WriteBehind", "WriteBehindFull", "WriteBehindStats")
+__all__ = ("CacheAside", "CacheAsideStats", "get_or_load", "aget_or_load", "LoadTimeout", "RefreshAhead",
+           "RedisLease", "AsyncRedisLease",
+           "WriteThrough", "WriteBehind", "WriteBehindFull", "WriteBehindStats")
+
+_NEEDS_REDIS = {"RedisLease": "lease", "AsyncRedisLease": "lease"}
+
+
+def __getattr__(name: str) -> Any:
+    # The Redis-backed helpers import redis-py; load them only when asked for.
+    module = _NEEDS_REDIS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

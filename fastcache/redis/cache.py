@@ -26,8 +26,8 @@ import redis.cluster
 
 from .._impl import key_slot
 from ..serializers import Serializer
-from ._common import (DEFAULT, Key, PayloadCodec, check_ttl, glob_escape, key_to_bytes,
-                      pttl_to_seconds, reply_error, ttl_ms, unique)
+from ._common import (DEFAULT, AsyncGetOrLoad, GetOrLoad, Key, PayloadCodec, check_ttl, glob_escape,
+                      key_to_bytes, pttl_to_seconds, reply_error, ttl_ms, unique)
 
 __all__ = ("RedisCache", "AsyncRedisCache", "DEFAULT")
 
@@ -132,7 +132,7 @@ class _RedisCacheBase:
         return f"{type(self).__name__}({describe(self._client)!r}, prefix={self.prefix!r}, ttl={self.default_ttl!r})"
 
 
-class RedisCache(_RedisCacheBase):
+class RedisCache(_RedisCacheBase, GetOrLoad):
     """A key-value cache in Redis (or a Redis Cluster), through redis-py.
 
     ``RedisCache("redis://localhost:6379/0", prefix="app:", ttl=3600)``; the
@@ -300,7 +300,7 @@ class RedisCache(_RedisCacheBase):
         self.close()
 
 
-class AsyncRedisCache(_RedisCacheBase):
+class AsyncRedisCache(_RedisCacheBase, AsyncGetOrLoad):
     """:class:`RedisCache` for asyncio (``redis.asyncio``): the same methods, awaited."""
 
     def __init__(self, client: Any = "redis://localhost:6379/0", *, prefix: Union[str, bytes] = "",

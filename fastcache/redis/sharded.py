@@ -28,7 +28,7 @@ import redis
 from .._impl import HashRing
 from ..tiered import L2_ERRORS
 from ..serializers import Serializer
-from ._common import DEFAULT, Key, check_ttl, key_to_bytes, unique
+from ._common import DEFAULT, AsyncGetOrLoad, GetOrLoad, Key, check_ttl, key_to_bytes, unique
 from .cache import AsyncRedisCache, RedisCache
 
 __all__ = ("ShardedRedisCache", "AsyncShardedRedisCache", "NodeUnavailable")
@@ -197,7 +197,7 @@ class _ShardedBase:
         return f"{type(self).__name__}({list(self._nodes)!r}, prefix={self.prefix!r})"
 
 
-class ShardedRedisCache(_ShardedBase):
+class ShardedRedisCache(_ShardedBase, GetOrLoad):
     """A cache spread over several Redis nodes by consistent hashing.
 
     ``nodes``: URLs or ``redis.Redis`` clients, or a mapping ``{name: url or
@@ -320,7 +320,7 @@ class ShardedRedisCache(_ShardedBase):
         self.close()
 
 
-class AsyncShardedRedisCache(_ShardedBase):
+class AsyncShardedRedisCache(_ShardedBase, AsyncGetOrLoad):
     """:class:`ShardedRedisCache` for asyncio: the same methods as coroutines; multi-key
     calls run one pipeline per node, all nodes at once (``asyncio.gather``)."""
 

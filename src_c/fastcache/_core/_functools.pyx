@@ -211,6 +211,18 @@ cdef object wrapper_vectorcall(PyObject *callable, PyObject **args, size_t nargs
 # ------------------------------------------------------------------- cached
 
 cdef object _hashkey = None         # fastcache.keys.hashkey, bound on first use
+cdef object _self_token = None      # fastcache._weakself.self_token
+cdef object _BoundCachedMethod = None
+
+
+def _load_and_store(func, cache, key, tuple args, dict kwargs):
+    """A single-flight leader's work: call, store (a value too large stays uncached)."""
+    value = func(*args, **kwargs) if kwargs else func(*args)
+    try:
+        cache[key] = value
+    except ValueError:
+        pass
+    return value
 
 
 cdef class CachedWrapper(FunctionWrapper):
@@ -233,12 +245,17 @@ cdef class CachedWrapper(FunctionWrapper):
     cdef Py_ssize_t hits
     cdef Py_ssize_t misses
     cdef set pending
+    cdef readonly object flight
 
-    def __cinit__(self, func, cache, key, lock, condition):
-        global _hashkey
+    def __cinit__(self, func, cache, key, lock, condition, flight=None):
+        global _hashkey, _self_token, _BoundCachedMethod
         if _hashkey is None:
             from fastcache.keys import hashkey
+            from fastcache._weakself import BoundCachedMethod, self_token
             _hashkey = hashkey
+            _self_token = self_token
+            _BoundCachedMethod = BoundCachedMethod
+        self.flight = flight
         self.vectorcall = <vectorcallfunc>cached_vectorcall
         self.func = func
         self.cache = cache
@@ -269,6 +286,8 @@ cdef class CachedWrapper(FunctionWrapper):
             result = self.lookup(key)
             if result is not _missing:
                 return result
+            if self.flight is not None:     # concurrent misses of one key: one call
+                return self.flight.call(key, _load_and_store, (self.func, cache, key, args, kwargs))
             value = self.func(*args, **kwargs) if kwargs else self.func(*args)
             try:
                 cache[key] = value
@@ -318,6 +337,21 @@ cdef class CachedWrapper(FunctionWrapper):
 
     def __call__(self, *args, **kwargs):
         return self.call(args, kwargs)
+
+    def __get__(self, obj, objtype):
+        # With the default key, a method's key names the instance by a weak token.
+        if obj is None:
+            return self
+        if not self.default_key:
+            return types.MethodType(self, obj)
+        return _BoundCachedMethod(self, obj)
+
+    def call_bound(self, obj, tuple args, dict kwargs):
+        """Call as a method of obj, keyed by obj's weak token instead of obj."""
+        token = _self_token(obj)
+        if kwargs:
+            return self.call_with_key(self.cache_key(token, *args, **kwargs), (obj,) + args, kwargs)
+        return self.call_with_key((token,) + args, (obj,) + args, None)
 
     def cache_clear(self):
         """Clear the cache (and the statistics, with ``info=True``)."""

@@ -72,6 +72,9 @@ def _defines_popitem_in_python(cls):
     return False
 
 
+cdef object _load_missing = None     # fastcache.patterns.cache_aside.load_missing, bound on first use
+
+
 cdef class Table:
     """Storage, size accounting, statistics and removal notification.
 
@@ -549,6 +552,19 @@ cdef class Table:
         if ix >= 0:
             return <object>self.entries[ix].value
         return default
+
+    def get_or_load(self, key, loader, ttl=None):
+        """The value for key; on a miss ``loader(key)`` runs once across threads
+        (single-flight: concurrent callers wait for its result or exception) and
+        its result is stored, with ``ttl`` where the cache takes one."""
+        global _load_missing
+        value = self.get(key, _marker)
+        if value is not _marker:
+            return value
+        if _load_missing is None:
+            from fastcache.patterns.cache_aside import load_missing
+            _load_missing = load_missing
+        return _load_missing(self, key, loader, ttl)
 
     def pop(self, key, default=_marker):
         """Remove key and return its value; default (or KeyError) if absent."""

@@ -1,0 +1,78 @@
+"""``cached`` for async functions and for the freshness options: a wrapper over :class:`CacheAside`.
+
+Plain sync functions keep the compiled wrapper (cachetools' protocol, the
+hit path in C); this one is used for ``async def`` functions, for caches
+that are not mappings (``RedisCache``, ``TieredCache``, their asyncio
+twins), and whenever a ``CacheAside`` option (``ttl``, ``negative_ttl``,
+``stale_while_revalidate``, ``stale_if_error``, ``refresh_threshold``,
+``xfetch_beta``, ``timeout``, ``lease``) is given.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import types
+from typing import Any, Callable
+
+from .._types import CacheInfo
+from .._weakself import BoundCachedMethod, self_token
+from ..keys import hashkey
+from .cache_aside import CacheAside
+
+__all__ = ("CachedFunction",)
+
+
+class CachedFunction:
+    """A function memoized through a :class:`CacheAside` engine."""
+
+    def __init__(self, func: Callable[..., Any], engine: CacheAside, key: Callable[..., Any]) -> None:
+        self.__wrapped__ = func
+        self.engine = engine
+        self.cache = engine.cache
+        self.cache_key = key
+        self.is_coroutine = inspect.iscoroutinefunction(func)
+        if self.is_coroutine:
+            # so inspect (3.12+) and asyncio.iscoroutinefunction see an async callable
+            if hasattr(inspect, "_is_coroutine_mark"):
+                self._is_coroutine_marker = inspect._is_coroutine_mark
+            self._is_coroutine = getattr(asyncio.coroutines, "_is_coroutine", None)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(self.cache_key(*args, **kwargs), args, kwargs)
+
+    def _call(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        func = self.__wrapped__
+        if self.is_coroutine:
+            return self.engine.aget(key, lambda _k: func(*args, **kwargs))
+        if self.engine.is_async:
+            raise TypeError(f"{type(self.cache).__name__} is asynchronous: cache an async def function with it")
+        return self.engine.get(key, lambda _k: func(*args, **kwargs))
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        if self.cache_key is not hashkey:
+            return types.MethodType(self, obj)
+        return BoundCachedMethod(self, obj)
+
+    def call_bound(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call as a method of obj, keyed by obj's weak token instead of obj."""
+        return self._call(self.cache_key(self_token(obj), *args, **kwargs), (obj,) + args, kwargs)
+
+    def cache_info(self) -> CacheInfo:
+        """CacheInfo(hits, misses, maxsize, currsize) from the engine's counters."""
+        st = self.engine.stats()
+        cache = self.cache
+        maxsize = getattr(cache, "maxsize", None)
+        try:
+            size = cache.currsize if hasattr(cache, "currsize") else len(cache)
+        except TypeError:
+            size = 0                            # a remote cache does not know its size
+        return CacheInfo(st.hits, st.misses, maxsize, size)
+
+    def cache_clear(self) -> Any:
+        """Clear the cache (a coroutine for an asyncio cache)."""
+        return self.cache.clear()
+
+    def __repr__(self) -> str:
+        return f"<cached {self.__wrapped__!r} via CacheAside>"
