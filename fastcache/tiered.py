@@ -30,6 +30,7 @@ from ._impl import TieredFront
 from ._types import DEFAULT, check_ttl
 from .breaker import CircuitBreaker
 from .singleflight import AsyncSingleFlight, SingleFlight
+from .tags import TagIndex, check_tag, check_tags
 
 __all__ = ("TieredCache", "AsyncTieredCache", "TieredStats", "DEFAULT")
 
@@ -88,6 +89,8 @@ class _TieredLogic:
         self._epochs = itertools.count(1)
         self._epoch = 0
         self._on_invalidate = on_invalidate
+        l1 = self.l1
+        self._tags = TagIndex(lambda k: k in l1, lambda: int(getattr(l1, "maxsize", 0) or len(l1)))
         self._listener: Any = None
         self._origin = ""
         if invalidation is None:
@@ -132,22 +135,43 @@ class _TieredLogic:
 
     def _drop_l1(self, key: Any) -> None:
         self.l1.pop(key, None)
+        if self._tags.tags_of(key):
+            self._tags.discard(key)
 
     def _flush_l1(self) -> None:
         self._epoch = next(self._epochs)
         self._stats.l1_flushes += 1
         self.l1.clear()
+        self._tags.clear()
 
-    def _remote_invalidation(self, keys: Optional[list[Any]], reason: str) -> None:
+    def _remote_invalidation(self, keys: Optional[list[Any]], reason: str,
+                             tags: Optional[list[str]] = None) -> None:
         self._epoch = next(self._epochs)
         self._stats.invalidations_received += 1
-        if keys is None:
+        if keys is None and tags is None:
             self.l1.clear()
+            self._tags.clear()
         else:
-            for k in keys:
-                self.l1.pop(k, None)
+            for k in keys or ():
+                self._drop_l1(k)
+            for t in tags or ():
+                for k in self._tags.pop_tag(t):
+                    self.l1.pop(k, None)
         if self._on_invalidate is not None:
             self._on_invalidate(keys, reason)
+
+    def _tagged(self, key: Any, tags: tuple[str, ...]) -> None:
+        if tags or self._tags.tags_of(key):
+            self._tags.add(key, tags)
+
+    def _purge_local(self, tag: str, remote: list[Any]) -> list[Any]:
+        """Drop tag's keys from L1 (the index's and L2's); all of them, for the message."""
+        keys = list(dict.fromkeys(remote + list(self._tags.pop_tag(check_tag(tag)))))
+        for k in keys:
+            self._drop_l1(k)
+        return keys
+
+    _MESSAGE_KEYS = 1000                # keys per invalidation message for big tags
 
     @staticmethod
     def _channel_for(l2: Any) -> bytes:
@@ -238,6 +262,10 @@ class _TieredLogic:
         self._epoch = next(self._epochs)
         self._drop_l1(key)
 
+    def flush_local(self) -> None:
+        """Empty this process's L1 (L2 and other processes are untouched)."""
+        self._flush_l1()
+
 
 class SyncTieredMethods(_TieredLogic):
     """Everything of :class:`TieredCache` but the compiled L1 hit path."""
@@ -322,20 +350,41 @@ class SyncTieredMethods(_TieredLogic):
 
     # -- writes -----------------------------------------------------------------
 
-    def _write(self, key: Any, value: Any, ttl: Any) -> None:
+    def _write(self, key: Any, value: Any, ttl: Any, tags: tuple[str, ...] = ()) -> None:
         remaining = self._l2_ttl(ttl)
         try:
-            self.l2.set(key, value, ttl=remaining)
+            if tags:
+                self.l2.set(key, value, ttl=remaining, tags=tags)
+            else:
+                self.l2.set(key, value, ttl=remaining)
         except L2_ERRORS as exc:
             self._drop_l1(key)
             self._l2_failed(exc)
             raise
         self._fill(key, value, remaining)
+        self._tagged(key, tags)
         self._publish("set", [key])
 
-    def set(self, key: Any, value: Any, ttl: Any = DEFAULT) -> None:
-        """Store in L2, then L1, then invalidate other processes' L1 copies."""
-        self._write(key, value, ttl)
+    def set(self, key: Any, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
+        """Store in L2, then L1, then invalidate other processes' L1 copies.
+        ``tags`` name the entry for :meth:`invalidate_tag`."""
+        self._write(key, value, ttl, check_tags(tags))
+
+    def invalidate_tag(self, tag: str) -> list[Any]:
+        """Remove every entry carrying tag from L2, this L1 and every other
+        process's L1 (a surrogate-key purge); the keys removed.  O(tagged entries)."""
+        error: Optional[BaseException] = None
+        try:
+            remote = list(self.l2.invalidate_tag(tag))
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            error, remote = exc, []
+        keys = self._purge_local(tag, remote)
+        for i in range(0, len(keys), self._MESSAGE_KEYS):
+            self._publish("tag", keys[i:i + self._MESSAGE_KEYS], [tag])
+        if error is not None:
+            raise error
+        return keys
 
     def set_many(self, mapping: Mapping[Any, Any], ttl: Any = DEFAULT) -> None:
         """``set`` for many items: one L2 pipeline, one invalidation message."""
@@ -381,13 +430,13 @@ class SyncTieredMethods(_TieredLogic):
         self.l2.clear()
         self._publish("clear", None)
 
-    def _publish(self, reason: str, keys: Optional[list[Any]]) -> None:
+    def _publish(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None) -> None:
         if not self._invalidation:
             return
         from .redis.invalidation import encode_message
         for client, subset in self._routes(keys):
             try:
-                client.publish(self._channel, encode_message(self._origin, reason, subset))
+                client.publish(self._channel, encode_message(self._origin, reason, subset, tags))
             except L2_ERRORS as exc:
                 log.warning("could not publish an invalidation (%s: %s); other processes "
                             "will flush their L1 when they reconnect", type(exc).__name__, exc)
@@ -566,22 +615,46 @@ class AsyncTieredCache(_TieredLogic):
             return result
         return self._absorb_many(missing, found, epoch, result)
 
-    async def _write(self, key: Any, value: Any, ttl: Any) -> None:
+    async def _write(self, key: Any, value: Any, ttl: Any, tags: tuple[str, ...] = ()) -> None:
         remaining = self._l2_ttl(ttl)
         try:
-            await self.l2.set(key, value, ttl=remaining)
+            if tags:
+                await self.l2.set(key, value, ttl=remaining, tags=tags)
+            else:
+                await self.l2.set(key, value, ttl=remaining)
         except L2_ERRORS as exc:
             self._drop_l1(key)
             self._l2_failed(exc)
             raise
         self._fill(key, value, remaining)
+        self._tagged(key, tags)
         await self._publish("set", [key])
 
-    async def set(self, key: Any, value: Any, ttl: Any = DEFAULT) -> None:
-        """Store in L2, then L1, then invalidate other processes' L1 copies."""
+    async def set(self, key: Any, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
+        """Store in L2, then L1, then invalidate other processes' L1 copies.
+        ``tags`` name the entry for :meth:`invalidate_tag`."""
+        checked = check_tags(tags)
         if not self._started:
             await self.start()
-        await self._write(key, value, ttl)
+        await self._write(key, value, ttl, checked)
+
+    async def invalidate_tag(self, tag: str) -> list[Any]:
+        """Remove every entry carrying tag from L2, this L1 and every other
+        process's L1 (a surrogate-key purge); the keys removed.  O(tagged entries)."""
+        if not self._started:
+            await self.start()
+        error: Optional[BaseException] = None
+        try:
+            remote = list(await self.l2.invalidate_tag(tag))
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            error, remote = exc, []
+        keys = self._purge_local(tag, remote)
+        for i in range(0, len(keys), self._MESSAGE_KEYS):
+            await self._publish("tag", keys[i:i + self._MESSAGE_KEYS], [tag])
+        if error is not None:
+            raise error
+        return keys
 
     async def set_many(self, mapping: Mapping[Any, Any], ttl: Any = DEFAULT) -> None:
         """``set`` for many items: one L2 pipeline, one invalidation message."""
@@ -627,13 +700,13 @@ class AsyncTieredCache(_TieredLogic):
         await self.l2.clear()
         await self._publish("clear", None)
 
-    async def _publish(self, reason: str, keys: Optional[list[Any]]) -> None:
+    async def _publish(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None) -> None:
         if not self._invalidation:
             return
         from .redis.invalidation import encode_message
         for client, subset in self._routes(keys):
             try:
-                await client.publish(self._channel, encode_message(self._origin, reason, subset))
+                await client.publish(self._channel, encode_message(self._origin, reason, subset, tags))
             except L2_ERRORS as exc:
                 log.warning("could not publish an invalidation (%s: %s)", type(exc).__name__, exc)
 

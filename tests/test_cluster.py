@@ -136,3 +136,15 @@ def test_failover_reads_fall_back_without_errors(own_redis_cluster):
     after = TieredCache(LRUCache(10), RedisCache(client, prefix="f:"), invalidation=False)
     assert after.get_many(keys[:50]) == {k: f"v{k}" for k in keys[:50]}  # ... and L2 serves again
     client.close()
+
+
+def test_cluster_tags_purge_keys_in_many_slots(cluster_cache):
+    c = cluster_cache
+    keys = [f"tagged{i}" for i in range(50)]
+    for k in keys:
+        c.set(k, k, tags=["wave"])
+    c.set("plain", 1)
+    assert len({key_slot(b"c:" + k.encode()) for k in keys}) > 20
+    assert sorted(c.invalidate_tag("wave")) == sorted(keys)
+    assert c.get_many(keys + ["plain"]) == {"plain": 1}
+    assert c.invalidate_tag("wave") == []

@@ -5,7 +5,11 @@
   XFetch, a Redis lease for once-across-processes loads) and ``fastcache.cached``;
 * :class:`RefreshAhead`: reload hot entries before they expire;
 * :class:`WriteThrough`: store first, then cache;
-* :class:`WriteBehind`: cache now, store in coalesced batches from a background thread.
+* :class:`WriteBehind`: cache now, store in coalesced batches from a background thread;
+* invalidation: :class:`InvalidationBus` (events over Redis pub/sub, keys or tags),
+  :func:`invalidate_on_write` (after the store commits), tags on every cache
+  (``fastcache.tags.TaggedCache`` for L1, ``set(..., tags=)``/``invalidate_tag`` on
+  the Redis and tiered caches).
 """
 from __future__ import annotations
 
@@ -13,15 +17,18 @@ from typing import Any
 
 from ..singleflight import LoadTimeout
 from .cache_aside import CacheAside, CacheAsideStats, aget_or_load, get_or_load
+from .invalidate import ainvalidate_on_write, invalidate, invalidate_on_write
 from .refresh_ahead import RefreshAhead
 from .write_behind import WriteBehind, WriteBehindFull, WriteBehindStats
 from .write_through import WriteThrough
 
 __all__ = ("CacheAside", "CacheAsideStats", "get_or_load", "aget_or_load", "LoadTimeout", "RefreshAhead",
            "RedisLease", "AsyncRedisLease",
+           "InvalidationBus", "InvalidationEvent", "invalidate", "invalidate_on_write", "ainvalidate_on_write",
            "WriteThrough", "WriteBehind", "WriteBehindFull", "WriteBehindStats")
 
-_NEEDS_REDIS = {"RedisLease": "lease", "AsyncRedisLease": "lease"}
+_NEEDS_REDIS = {"RedisLease": "lease", "AsyncRedisLease": "lease", "InvalidationBus": "invalidation_bus",
+                "InvalidationEvent": "invalidation_bus"}
 
 
 def __getattr__(name: str) -> Any:

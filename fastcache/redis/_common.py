@@ -133,3 +133,25 @@ class AsyncGetOrLoad:
             return value
         from ..patterns.cache_aside import aload_missing
         return await aload_missing(self, key, loader, ttl)
+
+
+# A tag's Redis set gets the key added and lives as long as its longest-lived
+# member: no expiry if any member has none, else the largest TTL seen.
+TAG_ADD = """
+redis.call('sadd', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+local cur = redis.call('pttl', KEYS[1])
+if ttl == 0 then
+  if cur >= 0 then redis.call('persist', KEYS[1]) end
+elseif cur == -1 then
+  if redis.call('scard', KEYS[1]) == 1 then redis.call('pexpire', KEYS[1], ttl) end
+elseif cur < ttl then
+  redis.call('pexpire', KEYS[1], ttl)
+end
+return 1
+"""
+
+# Read and drop a tag's set in one step, so a key tagged meanwhile lands in a new set.
+TAG_POP = "local m = redis.call('smembers', KEYS[1]) redis.call('unlink', KEYS[1]) return m"
+
+TAG_INFIX = b"\xfftag\xff"     # never inside the UTF-8 of a str key

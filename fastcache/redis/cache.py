@@ -26,8 +26,10 @@ import redis.cluster
 
 from .._impl import key_slot
 from ..serializers import Serializer
-from ._common import (DEFAULT, AsyncGetOrLoad, GetOrLoad, Key, PayloadCodec, check_ttl, glob_escape,
-                      key_to_bytes, pttl_to_seconds, reply_error, ttl_ms, unique)
+from ..tags import check_tag, check_tags
+from ._common import (DEFAULT, TAG_ADD, TAG_INFIX, TAG_POP, AsyncGetOrLoad, GetOrLoad, Key, PayloadCodec,
+                      check_ttl, glob_escape, key_to_bytes, log, pttl_to_seconds, reply_error, ttl_ms, unique)
+from .invalidation import key_member, member_key
 
 __all__ = ("RedisCache", "AsyncRedisCache", "DEFAULT")
 
@@ -117,6 +119,23 @@ class _RedisCacheBase:
     def _set_args(self, key: Key, value: Any, ttl: Any) -> tuple[bytes, bytes, Optional[int]]:
         seconds = self._ttl(ttl)
         return self.redis_key(key), self.codec.dumps(value), (ttl_ms(seconds) if seconds else None)
+
+    def tag_key(self, tag: str) -> bytes:
+        """The Redis set holding the keys that carry tag."""
+        return self.prefix + TAG_INFIX + check_tag(tag).encode("utf-8")
+
+    def _tag_commands(self, key: Key, tags: tuple[str, ...], px: Optional[int]) -> list[tuple[Any, ...]]:
+        member = key_member(key)
+        return [("EVAL", TAG_ADD, 1, self.tag_key(t), member, px or 0) for t in tags]
+
+    def _members_to_keys(self, tag: str, members: Any) -> list[Key]:
+        keys = []
+        for m in members or ():
+            try:
+                keys.append(member_key(m))
+            except ValueError:
+                log.warning("%s: ignoring a foreign member %r of tag %r", self.codec.name, m, tag)
+        return keys
 
     def invalidation_clients(self, live: bool = False) -> list[Any]:
         """Clients to publish and subscribe invalidations on (for TieredCache)."""
@@ -209,10 +228,29 @@ class RedisCache(_RedisCacheBase, GetOrLoad):
             replies = pipe.execute(raise_on_error=False)
         return self._decode_with_ttls(ks, groups, replies)
 
-    def set(self, key: Key, value: Any, ttl: Any = DEFAULT) -> None:
-        """Store value (``ttl`` seconds, None for no expiry, default: the cache's)."""
+    def set(self, key: Key, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
+        """Store value (``ttl`` seconds, None for no expiry, default: the cache's),
+        adding key to each tag's set (one pipeline) for :meth:`invalidate_tag`."""
         rkey, data, px = self._set_args(key, value, ttl)
-        self._client.set(rkey, data, px=px)
+        checked = check_tags(tags)
+        if not checked:
+            self._client.set(rkey, data, px=px)
+            return
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.set(rkey, data, px=px)
+            for cmd in self._tag_commands(key, checked, px):
+                pipe.execute_command(*cmd)
+            for reply in pipe.execute(raise_on_error=False):
+                if isinstance(reply, Exception):
+                    raise reply
+
+    def invalidate_tag(self, tag: str) -> list[Key]:
+        """Delete every key stored with tag (and the tag's set); the keys it named."""
+        members = self._client.execute_command("EVAL", TAG_POP, 1, self.tag_key(tag))
+        keys = self._members_to_keys(tag, members)
+        if keys:
+            self.delete_many(keys)
+        return keys
 
     def add(self, key: Key, value: Any, ttl: Any = DEFAULT) -> bool:
         """Store value only if key is absent (SET NX); True if stored."""
@@ -368,10 +406,29 @@ class AsyncRedisCache(_RedisCacheBase, AsyncGetOrLoad):
             replies = await pipe.execute(raise_on_error=False)
         return self._decode_with_ttls(ks, groups, replies)
 
-    async def set(self, key: Key, value: Any, ttl: Any = DEFAULT) -> None:
-        """Store value (``ttl`` seconds, None for no expiry, default: the cache's)."""
+    async def set(self, key: Key, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
+        """Store value (``ttl`` seconds, None for no expiry, default: the cache's),
+        adding key to each tag's set (one pipeline) for :meth:`invalidate_tag`."""
         rkey, data, px = self._set_args(key, value, ttl)
-        await self._client.set(rkey, data, px=px)
+        checked = check_tags(tags)
+        if not checked:
+            await self._client.set(rkey, data, px=px)
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.set(rkey, data, px=px)
+            for cmd in self._tag_commands(key, checked, px):
+                pipe.execute_command(*cmd)
+            for reply in await pipe.execute(raise_on_error=False):
+                if isinstance(reply, Exception):
+                    raise reply
+
+    async def invalidate_tag(self, tag: str) -> list[Key]:
+        """Delete every key stored with tag (and the tag's set); the keys it named."""
+        members = await self._client.execute_command("EVAL", TAG_POP, 1, self.tag_key(tag))
+        keys = self._members_to_keys(tag, members)
+        if keys:
+            await self.delete_many(keys)
+        return keys
 
     async def add(self, key: Key, value: Any, ttl: Any = DEFAULT) -> bool:
         """Store value only if key is absent (SET NX); True if stored."""

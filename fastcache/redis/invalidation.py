@@ -3,7 +3,8 @@
 Every ``TieredCache`` on a namespace publishes, after each write or delete
 it makes in L2, a message on ``fastcache:invalidate:<namespace>``::
 
-    {"o": "<origin id>", "r": "set" | "delete" | "clear", "k": [["s", "user:1"], ...] | null}
+    {"o": "<origin id>", "r": "set" | "delete" | "clear" | "tag" | ..., "k": [["s", "user:1"], ...] | null,
+     "t": ["tag", ...]}                # "t" only for tag purges and user events
 
 Keys carry their type (``s`` str, ``i`` int, ``b`` bytes as base64) so a
 listener drops exactly the L1 key that was written; ``k: null`` means
@@ -22,6 +23,8 @@ import threading
 import time
 import uuid
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+
+from ..tags import check_tag
 
 log = logging.getLogger("fastcache.invalidation")
 
@@ -56,36 +59,56 @@ def _untag(item: Any) -> Any:
     raise ValueError(f"bad key tag {kind!r}")
 
 
-def encode_message(origin: str, reason: str, keys: Optional[Iterable[Any]]) -> bytes:
-    """The pub/sub payload for an invalidation (keys None: everything)."""
-    return json.dumps({"o": origin, "r": reason, "k": None if keys is None else [_tag(k) for k in keys]},
-                      separators=(",", ":")).encode("utf-8")
+def key_member(key: Any) -> bytes:
+    """A typed key as bytes (a tag set's member); :func:`member_key` reverses it."""
+    return json.dumps(_tag(key), separators=(",", ":")).encode("utf-8")
 
 
-def decode_message(data: Any) -> tuple[str, str, Optional[list[Any]]]:
-    """(origin, reason, keys or None); ValueError if it is not one of ours."""
+def member_key(member: bytes) -> Any:
+    """The key :func:`key_member` encoded; ValueError if it is not one."""
+    try:
+        return _untag(json.loads(member))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not an encoded key: {member!r}") from exc
+
+
+def encode_message(origin: str, reason: str, keys: Optional[Iterable[Any]],
+                   tags: Optional[Iterable[str]] = None) -> bytes:
+    """The pub/sub payload for an invalidation (keys None and no tags: everything)."""
+    msg: dict[str, Any] = {"o": origin, "r": reason, "k": None if keys is None else [_tag(k) for k in keys]}
+    if tags is not None:
+        msg["t"] = [check_tag(t) for t in tags]
+    return json.dumps(msg, separators=(",", ":")).encode("utf-8")
+
+
+def decode_message(data: Any) -> tuple[str, str, Optional[list[Any]], Optional[list[str]]]:
+    """(origin, reason, keys or None, tags or None); ValueError if it is not one of ours."""
     try:
         msg = json.loads(data)
-        origin, reason, keys = msg["o"], msg["r"], msg["k"]
+        origin, reason, keys, tags = msg["o"], msg["r"], msg["k"], msg.get("t")
         if not isinstance(origin, str) or not isinstance(reason, str):
             raise ValueError("bad origin or reason")
-        return origin, reason, None if keys is None else [_untag(k) for k in keys]
-    except (KeyError, TypeError, ValueError) as exc:
+        if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) and t for t in tags)):
+            raise ValueError("bad tags")
+        return origin, reason, None if keys is None else [_untag(k) for k in keys], tags
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"not an invalidation message: {exc}") from exc
 
 
-def _dispatch(channel: bytes, own_origin: str, data: Any,
-              on_keys: Callable[[Optional[list[Any]], str], None]) -> bool:
+OnKeys = Callable[[Optional[list[Any]], str, Optional[list[str]]], None]
+
+
+def _dispatch(channel: bytes, own_origin: str, data: Any, on_keys: OnKeys) -> bool:
     """Decode a message and pass it on unless it is ours; whether it was passed."""
     try:
-        origin, reason, keys = decode_message(data)
+        origin, reason, keys, tags = decode_message(data)
     except ValueError as exc:
         log.warning("ignoring a message on %r: %s", channel, exc)
         return False
     if origin == own_origin:
         return False
     try:
-        on_keys(keys, reason)
+        on_keys(keys, reason, tags)
     except Exception:                       # pragma: no cover - the callback is ours
         log.exception("invalidation callback failed")
     return True
@@ -98,7 +121,7 @@ class _ListenerState:
     connected: Any                      # threading.Event or asyncio.Event (same set/clear)
 
     def _init_state(self, n_clients: int, channel: bytes, origin: str,
-                    on_keys: Callable[[Optional[list[Any]], str], None], on_reset: Callable[[], None],
+                    on_keys: OnKeys, on_reset: Callable[[], None],
                     retry_delay: float, max_retry_delay: float) -> None:
         self.channel = channel
         self.origin = origin
@@ -154,14 +177,14 @@ class _ListenerState:
 class InvalidationListener(_ListenerState):
     """A daemon thread per Redis client, subscribed to one channel.
 
-    ``on_keys(keys, reason)`` gets each message from another origin (keys
-    None: flush); ``on_reset()`` is called on every (re)subscription and
+    ``on_keys(keys, reason, tags)`` gets each message from another origin
+    (keys None and tags None: flush); ``on_reset()`` is called on every (re)subscription and
     every lost connection.  ``connected`` is set while subscribed
     everywhere.
     """
 
     def __init__(self, clients: Sequence[Any], channel: bytes, origin: str,
-                 on_keys: Callable[[Optional[list[Any]], str], None], on_reset: Callable[[], None],
+                 on_keys: OnKeys, on_reset: Callable[[], None],
                  *, retry_delay: float = 0.05, max_retry_delay: float = 2.0) -> None:
         self._init_state(len(clients), channel, origin, on_keys, on_reset, retry_delay, max_retry_delay)
         self._stop = threading.Event()
@@ -206,7 +229,7 @@ class AsyncInvalidationListener(_ListenerState):
     """:class:`InvalidationListener` for ``redis.asyncio`` clients: one task per client."""
 
     def __init__(self, clients: Sequence[Any], channel: bytes, origin: str,
-                 on_keys: Callable[[Optional[list[Any]], str], None], on_reset: Callable[[], None],
+                 on_keys: OnKeys, on_reset: Callable[[], None],
                  *, retry_delay: float = 0.05, max_retry_delay: float = 2.0) -> None:
         self._init_state(len(clients), channel, origin, on_keys, on_reset, retry_delay, max_retry_delay)
         self._closed = False

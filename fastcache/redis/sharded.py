@@ -270,9 +270,16 @@ class ShardedRedisCache(_ShardedBase, GetOrLoad):
                 out.update(result)
         return out
 
-    def set(self, key: Key, value: Any, ttl: Any = DEFAULT) -> None:
-        """Store on the key's node; NodeUnavailable if that node is down."""
-        self._call(self._node(key), lambda c: c.set(key, value, ttl))
+    def set(self, key: Key, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
+        """Store on the key's node (its tag sets live there too); NodeUnavailable if it is down."""
+        self._call(self._node(key), lambda c: c.set(key, value, ttl, tags))
+
+    def invalidate_tag(self, tag: str) -> list[Key]:
+        """Purge tag on every node; the keys removed.  A node that cannot be
+        reached raises NodeUnavailable after the others are purged."""
+        results = self._fan_out({n: None for n in self._nodes}, lambda c, _: c.invalidate_tag(tag))
+        self._raise_first(results)
+        return [k for r in results.values() for k in r]
 
     def add(self, key: Key, value: Any, ttl: Any = DEFAULT) -> bool:
         """SET NX on the key's node."""
@@ -383,9 +390,15 @@ class AsyncShardedRedisCache(_ShardedBase, AsyncGetOrLoad):
                 out.update(result)
         return out
 
-    async def set(self, key: Key, value: Any, ttl: Any = DEFAULT) -> None:
-        """Store on the key's node; NodeUnavailable if that node is down."""
-        await self._call(self._node(key), lambda c: c.set(key, value, ttl))
+    async def set(self, key: Key, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
+        """Store on the key's node (its tag sets live there too); NodeUnavailable if it is down."""
+        await self._call(self._node(key), lambda c: c.set(key, value, ttl, tags))
+
+    async def invalidate_tag(self, tag: str) -> list[Key]:
+        """Purge tag on every node; the keys removed (NodeUnavailable after the others if one is down)."""
+        results = await self._fan_out({n: None for n in self._nodes}, lambda c, _: c.invalidate_tag(tag))
+        self._raise_first(results)
+        return [k for r in results.values() for k in r]
 
     async def add(self, key: Key, value: Any, ttl: Any = DEFAULT) -> bool:
         """SET NX on the key's node."""
