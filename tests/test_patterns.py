@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from fastcache import LRUCache, TTLCache
-from fastcache.patterns import WriteBehind, WriteBehindFull, WriteThrough
+from fastcache.patterns import AsyncWriteBehind, WriteBehind, WriteBehindFull, WriteThrough
 
 
 class Store:
@@ -243,3 +243,186 @@ def test_write_behind_bad_arguments():
         WriteBehind(LRUCache(1), print, on_full="drop")
     with pytest.raises(ValueError):
         WriteBehind(LRUCache(1), print, max_delay=-1)
+
+
+# -- asyncio write-behind ---------------------------------------------------------------
+
+def test_async_write_behind_coalesces_batches_and_drains():
+    import asyncio
+    written, batches = {}, []
+
+    async def write_batch(batch):
+        await asyncio.sleep(0.001)
+        batches.append(dict(batch))
+        written.update(batch)
+
+    async def main():
+        cache = LRUCache(1000)
+        async with AsyncWriteBehind(cache, write_batch, max_batch=20, max_delay=60) as wb:
+            for i in range(200):
+                await wb.set(f"k{i % 50}", i)
+            assert cache["k49"] == 199 and await wb.get("k0") == 150
+            assert await wb.flush(timeout=10)
+            assert written == {f"k{j}": 150 + j for j in range(50)}
+            await wb.set("late", 1)
+        assert written["late"] == 1 and all(len(b) <= 20 for b in batches)
+        s = wb.stats()
+        assert s.sets == 201 and s.written + s.coalesced == 201 and s.pending == 0
+        with pytest.raises(RuntimeError, match="closed"):
+            await wb.set("x", 1)
+    asyncio.run(main())
+
+
+def test_async_write_behind_sync_store_failures_and_backpressure():
+    import asyncio
+    store = Store()
+    store.fail_next = 4
+
+    async def main():
+        wb = AsyncWriteBehind(LRUCache(1000), store.write_batch, max_batch=5, max_delay=0.001,
+                              retry_delay=0.001, max_retry_delay=0.005)   # a sync store: run in a thread
+        expected = {}
+        for i in range(300):
+            await wb.set(f"k{i % 37}", i)
+            expected[f"k{i % 37}"] = i
+        assert await wb.close(timeout=20)
+        assert store.data == expected and wb.stats().failures == 4
+
+        store.gate.clear()                                   # the store hangs
+        full = AsyncWriteBehind(LRUCache(10), store.write_batch, max_batch=1, max_delay=0, max_pending=1,
+                                on_full="raise")
+        await full.set("a", 1)
+        await asyncio.sleep(0.05)                            # taken, stuck in the store
+        await full.set("b", 1)
+        with pytest.raises(WriteBehindFull):
+            await full.set("c", 1)
+        store.gate.set()
+        assert await full.close(timeout=10)
+    asyncio.run(main())
+
+
+def test_async_write_behind_over_an_async_redis_cache(redis_url):
+    import asyncio
+    from fastcache.redis import AsyncRedisCache
+    written = {}
+
+    async def main():
+        cache = AsyncRedisCache(redis_url, prefix="awb:", ttl=60)
+        async with AsyncWriteBehind(cache, written.update, max_batch=10, max_delay=0.01) as wb:
+            await wb.set("a", {"v": 1}, ttl=5)
+            assert await cache.get("a") == {"v": 1} and 4 < await cache.ttl("a") <= 5
+        assert written == {"a": {"v": 1}}
+        await cache.close()
+    asyncio.run(main())
+
+
+# -- the Redis Stream journal -----------------------------------------------------------
+
+def test_journal_is_written_before_set_returns_and_acknowledged_after_the_store(redis_url):
+    from fastcache.patterns import RedisStreamJournal
+    store = Store()
+    store.gate.clear()
+    journal = RedisStreamJournal(redis_url, "orders")
+    wb = WriteBehind(LRUCache(100), store.write_batch, max_batch=100, max_delay=60, journal=journal)
+    for i in range(30):
+        wb.set(f"o{i % 10}", i)
+    assert len(journal) == 30                            # every accepted write is journaled
+    store.gate.set()
+    assert wb.flush(timeout=10)
+    assert len(journal) == 0 and journal.acked == 30     # acknowledged once the store had them
+    assert store.data == {f"o{j}": 20 + j for j in range(10)}
+    with pytest.raises(TypeError, match="keys must be str"):
+        wb.set(("tuple",), 1)                            # a journal needs keys it can encode
+    assert "('tuple',)" not in map(repr, wb.cache.keys())
+    wb.close()
+
+
+KILL_PROBE = r"""
+import sqlite3, sys, time
+from fastcache import LRUCache
+from fastcache.patterns import WriteBehind, RedisStreamJournal
+url, name, db_path = sys.argv[1:4]
+first = []
+def write_batch(batch):
+    if first:                                  # after one batch the store "hangs" for ever
+        time.sleep(3600)
+    first.append(1)
+    db = sqlite3.connect(db_path)
+    db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?)", [(k, v) for k, v in batch.items()])
+    db.commit()
+wb = WriteBehind(LRUCache(10_000), write_batch, max_batch=50, max_delay=0.01,
+                 journal=RedisStreamJournal(url, name))
+for i in range(2000):
+    wb.set(f"k{i % 300}", i)
+print("acked", flush=True)
+time.sleep(3600)
+"""
+
+
+def test_journal_replays_the_writes_of_a_process_killed_with_sigkill(redis_url, tmp_path):
+    import signal
+    import sqlite3
+    from fastcache.patterns import RedisStreamJournal
+    db_path = str(tmp_path / "store.db")
+    db = sqlite3.connect(db_path, check_same_thread=False)
+    db.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER)")
+    db.commit()
+    child = subprocess.Popen([sys.executable, "-c", KILL_PROBE, redis_url, "kill-test", db_path],
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "acked"   # every set() returned: the writes were accepted
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    before = dict(db.execute("SELECT k, v FROM kv"))
+    assert len(before) < 300                             # the store missed most of them
+
+    def write_batch(batch):
+        db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?)", list(batch.items()))
+        db.commit()
+    journal = RedisStreamJournal(redis_url, "kill-test")
+    wb = WriteBehind(LRUCache(10_000), write_batch, max_batch=50, max_delay=0.01, journal=journal)
+    assert wb.stats().replayed > 0
+    assert wb.close(timeout=30)
+    expected = {f"k{j}": max(i for i in range(2000) if i % 300 == j) for j in range(300)}
+    assert dict(db.execute("SELECT k, v FROM kv")) == expected   # zero lost writes
+    assert len(journal) == 0
+
+
+def test_journal_survives_redis_killed_mid_flush(own_redis):
+    from fastcache.patterns import RedisStreamJournal
+    store = Store()
+    store.gate.clear()
+    journal = RedisStreamJournal(own_redis.url, "mid-flush")
+    wb = WriteBehind(LRUCache(100), store.write_batch, max_batch=10, max_delay=0.01, journal=journal)
+    for i in range(10):
+        wb.set(f"a{i}", i)
+    while wb.stats().pending:                             # the batch is in the (hanging) store
+        threading.Event().wait(0.005)
+    own_redis.kill()                                     # Redis dies while the store write is in flight
+    store.gate.set()
+    assert wb.flush(timeout=10)                          # the store still gets the batch
+    assert store.data == {f"a{i}": i for i in range(10)}
+    with pytest.raises(Exception):
+        wb.set("b", 1)                                   # no journal: the write is refused, not lost silently
+    assert "b" not in wb.cache
+    own_redis.restart()
+    wb.set("b", 2)                                       # the journal is back (stream and group recreated)
+    assert wb.close(timeout=10) and store.data["b"] == 2
+
+
+def test_async_writer_replays_a_journal_backlog(redis_url):
+    import asyncio
+    from fastcache.patterns import AsyncRedisStreamJournal, RedisStreamJournal
+    left = RedisStreamJournal(redis_url, "async-replay")
+    for i in range(20):
+        left.append(f"k{i % 5}", i)                      # a writer died with these unwritten
+    written = {}
+
+    async def main():
+        journal = AsyncRedisStreamJournal(redis_url, "async-replay")
+        async with AsyncWriteBehind(LRUCache(10), written.update, max_batch=3, max_delay=0.01,
+                                    journal=journal) as wb:
+            assert wb.stats().replayed == 20
+            await wb.set("k0", "new")                    # newer than the backlog: wins
+        assert written == {"k0": "new", "k1": 16, "k2": 17, "k3": 18, "k4": 19}
+        assert await journal.client.xlen(journal.stream) == 0
+    asyncio.run(main())
