@@ -426,3 +426,32 @@ def test_async_writer_replays_a_journal_backlog(redis_url):
         assert written == {"k0": "new", "k1": 16, "k2": 17, "k3": 18, "k4": 19}
         assert await journal.client.xlen(journal.stream) == 0
     asyncio.run(main())
+
+
+def test_async_write_through_over_async_and_l1_caches(redis_url):
+    import asyncio
+    from fastcache.patterns import AsyncWriteThrough
+    from fastcache.redis import AsyncRedisCache
+    store = {}
+
+    async def write(key, value):
+        if value == "bad":
+            raise ValueError("rejected by the store")
+        store[key] = value
+
+    async def main():
+        cache = AsyncRedisCache(redis_url, prefix="awt:", ttl=60)
+        wt = AsyncWriteThrough(cache, write, delete=store.pop)
+        await wt.set("a", 1, ttl=5)
+        assert store == {"a": 1} and await wt.get("a") == 1 and 4 < await cache.ttl("a") <= 5
+        with pytest.raises(ValueError):
+            await wt.set("a", "bad")
+        assert await cache.get("a") == 1                 # the rejected value reached neither
+        await wt.delete("a")
+        assert store == {} and await cache.get("a") is None
+        l1 = LRUCache(10, getsizeof=lambda v: len(str(v)))
+        l1["k"] = "old"
+        await AsyncWriteThrough(l1, write).set("k", "x" * 100)   # too large: invalidated, not stale
+        assert "k" not in l1 and store["k"] == "x" * 100
+        await cache.close()
+    asyncio.run(main())

@@ -20,13 +20,13 @@ from .cache_aside import CacheAside, CacheAsideStats, aget_or_load, get_or_load
 from .invalidate import ainvalidate_on_write, invalidate, invalidate_on_write
 from .refresh_ahead import RefreshAhead
 from .write_behind import AsyncWriteBehind, WriteBehind, WriteBehindFull, WriteBehindStats
-from .write_through import WriteThrough
+from .write_through import AsyncWriteThrough, WriteThrough
 
 __all__ = (
     "CacheAside", "CacheAsideStats", "get_or_load", "aget_or_load", "LoadTimeout", "RefreshAhead",
     "RedisLease", "AsyncRedisLease",
     "InvalidationBus", "InvalidationEvent", "invalidate", "invalidate_on_write", "ainvalidate_on_write",
-    "WriteThrough", "WriteBehind", "AsyncWriteBehind", "WriteBehindFull", "WriteBehindStats",
+    "WriteThrough", "AsyncWriteThrough", "WriteBehind", "AsyncWriteBehind", "WriteBehindFull", "WriteBehindStats",
     "RedisStreamJournal", "AsyncRedisStreamJournal",
 )
 

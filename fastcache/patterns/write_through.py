@@ -7,12 +7,13 @@ instead, so readers fall back to the store rather than to the old value.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any, Callable, Optional
 
 from ._adapter import cache_delete, cache_set, check_ttl_support
 
-__all__ = ("WriteThrough",)
+__all__ = ("WriteThrough", "AsyncWriteThrough")
 
 log = logging.getLogger("fastcache.patterns")
 
@@ -64,6 +65,68 @@ class WriteThrough:
     def _drop(self, key: Any) -> None:
         try:
             cache_delete(self.cache, key)
+        except Exception as exc:
+            log.error("write-through: could not invalidate %r in the cache (%s: %s); it may serve "
+                      "the previous value until it expires", key, type(exc).__name__, exc)
+            raise
+
+
+class AsyncWriteThrough:
+    """:class:`WriteThrough` for asyncio: ``write``/``delete`` may be coroutine
+    functions or plain ones, ``cache`` an asyncio cache (``AsyncTieredCache``,
+    ``AsyncRedisCache``) or an L1 mapping.  The same order and guarantees."""
+
+    def __init__(self, cache: Any, write: Callable[[Any, Any], Any], *,
+                 delete: Optional[Callable[[Any], Any]] = None, invalidate: bool = False) -> None:
+        WriteThrough(cache, write, delete=delete)           # the same argument checks
+        self.cache = cache
+        self._write = write
+        self._delete = delete
+        self.invalidate = invalidate
+        self._async_cache = inspect.iscoroutinefunction(getattr(cache, "set", None))
+
+    @staticmethod
+    async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+        result = fn(*args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    async def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> None:
+        """Write to the store; then update (or invalidate) the cache."""
+        if not self._async_cache:
+            check_ttl_support(self.cache, ttl)
+        await self._call(self._write, key, value)           # raises: the cache is untouched
+        if self.invalidate:
+            await self._drop(key)
+            return
+        try:
+            if self._async_cache:
+                await (self.cache.set(key, value) if ttl is None else self.cache.set(key, value, ttl=ttl))
+            else:
+                cache_set(self.cache, key, value, ttl)
+        except Exception as exc:
+            log.warning("write-through: cache update for %r failed (%s: %s); invalidating it",
+                        key, type(exc).__name__, exc)
+            await self._drop(key)
+
+    async def delete(self, key: Any) -> None:
+        """Delete from the store (needs ``delete=``), then from the cache."""
+        if self._delete is None:
+            raise TypeError("AsyncWriteThrough was made without delete=; it cannot delete from the store")
+        await self._call(self._delete, key)
+        await self._drop(key)
+
+    async def get(self, key: Any, default: Any = None) -> Any:
+        """Read from the cache."""
+        return await self._call(self.cache.get, key, default)
+
+    async def _drop(self, key: Any) -> None:
+        try:
+            if self._async_cache:
+                await self.cache.delete(key)
+            else:
+                cache_delete(self.cache, key)
         except Exception as exc:
             log.error("write-through: could not invalidate %r in the cache (%s: %s); it may serve "
                       "the previous value until it expires", key, type(exc).__name__, exc)
