@@ -36,6 +36,15 @@ __all__ = ("RedisCache", "AsyncRedisCache", "DEFAULT")
 _TIMEOUTS = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
 
 
+def _blocking(options: dict[str, Any]) -> dict[str, Any]:
+    """Pool options: more callers than connections wait for one (up to ``timeout``)
+    instead of failing with "Too many connections"."""
+    out = dict(options)
+    out.setdefault("max_connections", 100)
+    out.setdefault("timeout", 20)
+    return out
+
+
 def describe(client: Any) -> str:
     """``host:port`` (or socket path, or "cluster") of a redis-py client, for logs."""
     kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None)
@@ -170,7 +179,7 @@ class RedisCache(_RedisCacheBase, GetOrLoad):
         if owns:
             options = {**_TIMEOUTS, **connection_kwargs}
             client = (redis.cluster.RedisCluster.from_url(client, **options) if cluster
-                      else redis.Redis.from_url(client, **options))
+                      else redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(client, **_blocking(options))))
         elif connection_kwargs:
             raise TypeError("connection options only apply when connecting from a URL")
         elif not isinstance(client, (redis.Redis, redis.cluster.RedisCluster)):
@@ -347,8 +356,13 @@ class AsyncRedisCache(_RedisCacheBase, AsyncGetOrLoad):
         owns = isinstance(client, str)
         if owns:
             options = {**_TIMEOUTS, **connection_kwargs}
-            client = (redis.asyncio.cluster.RedisCluster.from_url(client, **options) if cluster
-                      else redis.asyncio.Redis.from_url(client, **options))
+            if cluster:
+                client = redis.asyncio.cluster.RedisCluster.from_url(client, **options)
+            else:
+                # A burst of tasks (more than the pool's 100 connections) waits for a
+                # free connection instead of failing with MaxConnectionsError.
+                client = redis.asyncio.Redis.from_pool(
+                    redis.asyncio.BlockingConnectionPool.from_url(client, **_blocking(options)))
         elif connection_kwargs:
             raise TypeError("connection options only apply when connecting from a URL")
         elif not isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
