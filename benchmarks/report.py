@@ -29,7 +29,7 @@ BASELINE = {"hit-int": "dict", "hit-str": "dict", "miss-insert-evict": "functool
             "zipf-cache-aside": "functools.lru_cache", "ttl-set-get": "cachetools.TTLCache",
             "decorator-hit": "functools.lru_cache", "tiered-l1-hit": "fastcache.LRUCache.get",
             "ring-distinct-keys": "uhashring (ketama)", "ring-hot-keys": "uhashring (ketama)",
-            "write-behind-set": "fastcache.LRUCache[k] = v"}
+            "write-behind-set": "fastcache.LRUCache[k] = v", "cached-hit-overhead": "bare LRUCache[k] hit"}
 TITLES = {
     "hit-int": "get hit `c[k]`, 100k int keys (random order)",
     "hit-str": "get hit `c[k]`, 100k str keys (random order)",
@@ -40,6 +40,7 @@ TITLES = {
     "tiered-l1-hit": "TieredCache L1 hit `tc.get(k)` vs a bare `LRUCache.get(k)`, 100k str keys (random order)",
     "ring-distinct-keys": "HashRing.get_node, 10 nodes × 160 points, 100k distinct str keys (each once)",
     "ring-hot-keys": "HashRing.get_node, 10 nodes × 160 points, 1000 hot str keys repeated",
+    "cached-hit-overhead": "the cost of memoizing: a hit through @cached and CacheAside vs a bare `cache[k]` hit, 1000 hot int keys",
     "write-behind-set": "WriteBehind.set vs a plain cache set, Zipf(0.99) keys, capacity 10k (incl. the final flush)",
 }
 

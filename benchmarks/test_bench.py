@@ -60,6 +60,9 @@ def cases() -> list[Any]:
     for name, ring in w.ring_contenders().items():
         add("ring-distinct-keys", name, lambda r=ring: w.ring_batch(r, w.str_keys()), w.HIT_ENTRIES)
         add("ring-hot-keys", name, lambda r=ring: w.ring_batch(r, w.hot_str_keys()), w.STREAM)
+    add("cached-hit-overhead", "bare LRUCache[k] hit", w.bare_hit_batch, w.STREAM)
+    for name, build in w.cached_variants().items():
+        add("cached-hit-overhead", name, build, w.STREAM)
     add("write-behind-set", "fastcache.LRUCache[k] = v", w.plain_set_batch, w.STREAM)
     add("write-behind-set", "fastcache.patterns.WriteBehind.set", w.write_behind_set_batch, w.STREAM)
     return out

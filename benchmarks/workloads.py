@@ -426,3 +426,96 @@ def coalescing_savings(max_delay: float = 0.05) -> tuple[int, int]:
     wb.close()
     s = wb.stats()
     return s.sets, s.written
+
+
+# -- the cost of @cached on a hit ---------------------------------------------------
+
+def _hot_int_stream() -> list[int]:
+    return int_keys()[:1000] * (STREAM // 1000)
+
+
+def bare_hit_batch() -> Callable[[], None]:
+    """``cache[k]`` on a warm fastcache.LRUCache (the @cached baseline)."""
+    import fastcache
+    cache = fastcache.LRUCache(2000)
+    keys = _hot_int_stream()
+    for k in keys[:1000]:
+        cache[k] = k
+
+    def run() -> None:
+        for k in keys:
+            cache[k]
+    return run
+
+
+def cached_variants() -> dict[str, Callable[[], Callable[[], None]]]:
+    """name -> batch builder for the ways fastcache memoizes a call, all answering hits."""
+    import fastcache
+    from fastcache.patterns import CacheAside
+
+    def function(deco: Any) -> Callable[[], Callable[[], None]]:
+        def build() -> Callable[[], None]:
+            f = deco(lambda k: k)
+            keys = _hot_int_stream()
+            for k in keys[:1000]:
+                f(k)
+
+            def run() -> None:
+                for k in keys:
+                    f(k)
+            return run
+        return build
+
+    def method() -> Callable[[], None]:
+        class Repo:
+            @fastcache.cached(fastcache.LRUCache(2000))
+            def find(self, k: int) -> int:
+                return k
+        repo = Repo()
+        keys = _hot_int_stream()
+        for k in keys[:1000]:
+            repo.find(k)
+
+        def run() -> None:
+            find = repo.find
+            for k in keys:
+                find(k)
+        return run
+
+    def aside() -> Callable[[], None]:
+        engine = CacheAside(fastcache.LRUCache(2000), lambda k: k)
+        keys = _hot_int_stream()
+        for k in keys[:1000]:
+            engine.get(k)
+
+        def run() -> None:
+            get = engine.get
+            for k in keys:
+                get(k)
+        return run
+
+    def async_function() -> Callable[[], None]:
+        import asyncio
+
+        @fastcache.cached(fastcache.LRUCache(2000))
+        async def f(k: int) -> int:
+            return k
+        keys = _hot_int_stream()
+
+        async def loop() -> None:
+            for k in keys:
+                await f(k)
+        asyncio.run(loop())
+        return lambda: asyncio.run(loop())
+
+    return {
+        "@cached(LRUCache) function": function(lambda fn: fastcache.cached(fastcache.LRUCache(2000))(fn)),
+        "@cached(LRUCache) method (weak self)": method,
+        "@cached(TTLCache, ttl=300) (CacheAside engine)":
+            function(lambda fn: fastcache.cached(fastcache.TTLCache(2000, ttl=600), ttl=300)(fn)),
+        "@cached(LRUCache, stale_while_revalidate)":
+            function(lambda fn: fastcache.cached(fastcache.LRUCache(2000), ttl=300, stale_while_revalidate=60)(fn)),
+        "CacheAside.get": aside,
+        "@cached(LRUCache) async def (await, one loop)": async_function,
+        "functools.lru_cache": function(functools.lru_cache(maxsize=2000)),
+    }

@@ -69,14 +69,15 @@ def self_token(obj: Any) -> Any:
 class BoundCachedMethod:
     """A cached function bound to an instance: calls ``wrapper.call_bound(obj, args, kwargs)``."""
 
-    __slots__ = ("__func__", "__self__")
+    __slots__ = ("__func__", "__self__", "_token")
 
     def __init__(self, func: Any, obj: Any) -> None:
         self.__func__ = func
         self.__self__ = obj
+        self._token = self_token(obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.__func__.call_bound(self.__self__, args, kwargs)
+        return self.__func__.call_bound(self.__self__, args, kwargs, self._token)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__func__, name)

@@ -8,7 +8,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any, Optional, TypeVar, Union, overload
 
 from . import _impl
-from ._types import CacheInfo
+from ._types import CacheInfo, check_ttl
 from .keys import hashkey, methodkey
 from .singleflight import SingleFlight
 
@@ -82,8 +82,17 @@ def cached(cache: Any, key: Callable[..., Any] = hashkey, lock: Any = None,
         raise TypeError(f"cached() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
     is_mapping = hasattr(cache, "__getitem__") and hasattr(cache, "__setitem__")
 
+    # ttl alone on a mapping with per-item TTLs keeps the compiled hit path
+    ttl_only = set(options) <= {"ttl"} and lock is None and condition is None
+    ttl = options.get("ttl")
+    if ttl_only and ttl is not None and is_mapping:
+        if not callable(getattr(cache, "set", None)):
+            raise TypeError(f"{type(cache).__name__} has no per-item TTL; use a TTLCache, or a freshness "
+                            "option (stale_while_revalidate...) whose entries carry their own expiry")
+        check_ttl(ttl)
+
     def decorator(func: F) -> F:
-        if options or not is_mapping or inspect.iscoroutinefunction(func):
+        if (options and not ttl_only) or not is_mapping or inspect.iscoroutinefunction(func):
             if lock is not None or condition is not None:
                 raise TypeError("lock/condition apply to the cachetools-style wrapper; async functions, "
                                 "non-mapping caches and CacheAside options synchronise by single-flight")
@@ -93,7 +102,7 @@ def cached(cache: Any, key: Callable[..., Any] = hashkey, lock: Any = None,
             return functools.update_wrapper(CachedFunction(func, engine, key), func)  # type: ignore[return-value]
         cls = _impl.CachedInfoWrapper if info else _impl.CachedWrapper
         flight = SingleFlight() if single_flight and lock is None and condition is None else None
-        wrapper = cls(func, cache, key, lock, condition, flight)
+        wrapper = cls(func, cache, key, lock, condition, flight, ttl)
         return functools.update_wrapper(wrapper, func)  # type: ignore[return-value]
 
     return decorator

@@ -567,3 +567,22 @@ def test_async_lease_loads_once_across_engines(redis_url):
         for e in engines:
             await e.cache.close()
     asyncio.run(main())
+
+
+def test_cached_ttl_alone_keeps_the_compiled_wrapper(impl):
+    t = FakeTimer()
+    cache = impl.TTLCache(100, ttl=60, timer=t)
+    calls = []
+    f = impl.CachedWrapper(lambda x: calls.append(x) or x * 2, cache, fastcache.keys.hashkey, None, None,
+                           SingleFlight(), 5)
+    assert f(1) == 2 and f(1) == 2 and calls == [1]
+    assert cache.expires_at((1,)) == 5
+    t.tick(5)
+    assert f(1) == 2 and calls == [1, 1]
+    g = cached(TTLCache(10, ttl=60), ttl=5)(len)
+    if fastcache.USING_EXTENSIONS:
+        assert type(g).__module__ == "fastcache._core._functools"
+    with pytest.raises(TypeError, match="no per-item TTL"):
+        cached(LRUCache(10), ttl=5)
+    with pytest.raises(TypeError, match="ttl"):
+        cached(TTLCache(10, ttl=60), ttl="5")

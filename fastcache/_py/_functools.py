@@ -114,14 +114,22 @@ def _make_info(cache: Any, hits: int, misses: int) -> CacheInfo:
     return CacheInfo(hits, misses, None, len(cache))
 
 
-def _load_and_store(func: Callable[..., Any], cache: Any, key: Any, args: tuple[Any, ...],
-                    kwargs: dict[str, Any]) -> Any:
-    """A single-flight leader's work: call, store (a value too large stays uncached)."""
-    value = func(*args, **kwargs)
+def _store(cache: Any, key: Any, value: Any, ttl: Optional[float]) -> None:
+    """cache[key] = value, or cache.set(key, value, ttl=ttl); a value too large stays uncached."""
     try:
-        cache[key] = value
+        if ttl is None:
+            cache[key] = value
+        else:
+            cache.set(key, value, ttl=ttl)
     except ValueError:
         pass
+
+
+def _load_and_store(func: Callable[..., Any], cache: Any, key: Any, args: tuple[Any, ...],
+                    kwargs: dict[str, Any], ttl: Optional[float]) -> Any:
+    """A single-flight leader's work: call, store."""
+    value = func(*args, **kwargs)
+    _store(cache, key, value, ttl)
     return value
 
 
@@ -129,8 +137,10 @@ class CachedWrapper(FunctionWrapper):
     """A function wrapped by ``fastcache.cached``: cachetools' call protocol."""
 
     def __init__(self, func: Callable[..., Any], cache: MutableMapping[Any, Any],
-                 key: Callable[..., Any], lock: Any, condition: Any, flight: Any = None) -> None:
+                 key: Callable[..., Any], lock: Any, condition: Any, flight: Any = None,
+                 ttl: Optional[float] = None) -> None:
         self.flight = flight
+        self.ttl = ttl
         self.cache = cache
         self.cache_key = key
         self.cache_lock = lock if lock is not None else condition
@@ -161,12 +171,9 @@ class CachedWrapper(FunctionWrapper):
             if result is not _missing:
                 return result
             if self.flight is not None:     # concurrent misses of one key: one call
-                return self.flight.call(key, _load_and_store, (func, cache, key, args, kwargs))
+                return self.flight.call(key, _load_and_store, (func, cache, key, args, kwargs, self.ttl))
             value = func(*args, **kwargs)
-            try:
-                cache[key] = value
-            except ValueError:
-                pass                    # value too large: return it uncached
+            _store(cache, key, value, self.ttl)
             return value
         if cond is None:
             with lock:
@@ -209,9 +216,11 @@ class CachedWrapper(FunctionWrapper):
             return types.MethodType(self, obj)
         return BoundCachedMethod(self, obj)
 
-    def call_bound(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def call_bound(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], token: Any = None) -> Any:
         """Call as a method of obj, keyed by obj's weak token instead of obj."""
-        return self._call_with_key(self.cache_key(self_token(obj), *args, **kwargs), (obj,) + args, kwargs)
+        if token is None:
+            token = self_token(obj)
+        return self._call_with_key(self.cache_key(token, *args, **kwargs), (obj,) + args, kwargs)
 
     def cache_clear(self) -> None:
         """Clear the cache (and the statistics, with ``info=True``)."""

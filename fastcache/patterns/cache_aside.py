@@ -118,6 +118,7 @@ class CacheAside:
                 raise ValueError(f"refresh_threshold must be between 0 and 1 (exclusive), got {refresh_threshold!r}")
         self.refresh_threshold = refresh_threshold
         self.xfetch_beta = _seconds("xfetch_beta", xfetch_beta, allow_zero=False)
+        self._fresh_fraction = refresh_threshold if refresh_threshold is not None else 1.0
         self.enveloped = any(v is not None for v in (negative_ttl, refresh_threshold, stale_while_revalidate,
                                                       stale_if_error, xfetch_beta))
         if self.enveloped and self.ttl is None and (refresh_threshold is not None or xfetch_beta is not None
@@ -212,16 +213,42 @@ class CacheAside:
 
     def get(self, key: Any, loader: Optional[Callable[[Any], Any]] = None) -> Any:
         """The value for key, loading it (once across threads) on a miss."""
+        return self.get_call(key, None, (key,), None, loader)
+
+    def get_call(self, key: Any, func: Optional[Callable[..., Any]], args: tuple[Any, ...],
+                 kwargs: Optional[dict[str, Any]], loader: Optional[Callable[[Any], Any]] = None) -> Any:
+        """``get`` for a memoized call: on a miss ``func(*args, **kwargs)`` is the loader
+        (``loader(key)`` when func is None).  The hit path creates no closure."""
         if self.is_async:
             raise TypeError(f"{type(self.cache).__name__} is asynchronous: use await aget()")
-        fn = self._loader(loader)
-        action, value = self._decide(self.cache.get(key, _MISS))
+        raw = self.cache.get(key, _MISS)
+        if raw is not _MISS:
+            if not self.enveloped:
+                self._stats.hits += 1
+                return raw
+            # A fresh entry before its refresh point (and no XFetch draw to make): a plain hit.
+            if (type(raw) is tuple and len(raw) == 6 and raw[0] == ENTRY_MARK and not raw[5]
+                    and raw[3] is not None and self.xfetch_beta is None
+                    and self.timer() - raw[2] < raw[3] * self._fresh_fraction):
+                self._stats.hits += 1
+                return raw[1]
+        if func is None:
+            fn = self._loader(loader)
+        elif kwargs:
+            fn = lambda _key: func(*args, **kwargs)     # noqa: E731
+        else:
+            fn = lambda _key: func(*args)               # noqa: E731
+        return self._resolve(key, raw, fn)
+
+    def _resolve(self, key: Any, raw: Any, fn: Callable[[Any], Any]) -> Any:
+        """Everything but a plain hit: refresh, stale windows, negative entries, loads."""
+        action, value = self._decide(raw)
         if action == "hit":
             self._stats.hits += 1
             return value
         if action == "refresh":
             self._stats.hits += 1
-            self._stats.stale_served += self._is_stale(key)
+            self._stats.stale_served += raw[3] is not None and self.timer() - raw[2] >= raw[3]
             self._refresh_in_background(key, fn)
             return value
         if action == "error":
@@ -251,11 +278,6 @@ class CacheAside:
         fn = self._loader(loader)
         self._stats.misses += 1
         return self._flight.do(key, lambda: self._load_once_everywhere(key, fn), self.timeout)[0]
-
-    def _is_stale(self, key: Any) -> int:
-        raw = self.cache.get(key, _MISS)
-        return int(type(raw) is tuple and len(raw) == 6 and raw[3] is not None
-                   and self.timer() - raw[2] >= raw[3])
 
     def _load_once_everywhere(self, key: Any, fn: Callable[[Any], Any]) -> Any:
         if self.lease is None:

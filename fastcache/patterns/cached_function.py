@@ -31,6 +31,8 @@ class CachedFunction:
         self.cache = engine.cache
         self.cache_key = key
         self.is_coroutine = inspect.iscoroutinefunction(func)
+        self._default_key = key is hashkey
+        self._sync_get = engine.get_call if not self.is_coroutine and not engine.is_async else None
         if self.is_coroutine:
             # so inspect (3.12+) and asyncio.iscoroutinefunction see an async callable
             if hasattr(inspect, "_is_coroutine_mark"):
@@ -38,7 +40,11 @@ class CachedFunction:
             self._is_coroutine = getattr(asyncio.coroutines, "_is_coroutine", None)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._call(self.cache_key(*args, **kwargs), args, kwargs)
+        # hashkey(*args) is args itself: skip the call on the common path
+        key = args if not kwargs and self._default_key else self.cache_key(*args, **kwargs)
+        if self._sync_get is not None:
+            return self._sync_get(key, self.__wrapped__, args, kwargs)
+        return self._call(key, args, kwargs)
 
     def _call(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         func = self.__wrapped__
@@ -46,7 +52,7 @@ class CachedFunction:
             return self.engine.aget(key, lambda _k: func(*args, **kwargs))
         if self.engine.is_async:
             raise TypeError(f"{type(self.cache).__name__} is asynchronous: cache an async def function with it")
-        return self.engine.get(key, lambda _k: func(*args, **kwargs))
+        return self.engine.get_call(key, func, args, kwargs)
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
@@ -55,9 +61,11 @@ class CachedFunction:
             return types.MethodType(self, obj)
         return BoundCachedMethod(self, obj)
 
-    def call_bound(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def call_bound(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], token: Any = None) -> Any:
         """Call as a method of obj, keyed by obj's weak token instead of obj."""
-        return self._call(self.cache_key(self_token(obj), *args, **kwargs), (obj,) + args, kwargs)
+        if token is None:
+            token = self_token(obj)
+        return self._call(self.cache_key(token, *args, **kwargs), (obj,) + args, kwargs)
 
     def cache_info(self) -> CacheInfo:
         """CacheInfo(hits, misses, maxsize, currsize) from the engine's counters."""

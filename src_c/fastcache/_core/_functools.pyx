@@ -215,13 +215,21 @@ cdef object _self_token = None      # fastcache._weakself.self_token
 cdef object _BoundCachedMethod = None
 
 
-def _load_and_store(func, cache, key, tuple args, dict kwargs):
-    """A single-flight leader's work: call, store (a value too large stays uncached)."""
-    value = func(*args, **kwargs) if kwargs else func(*args)
+cdef inline void _store(object cache, object key, object value, object ttl) except *:
+    """cache[key] = value, or cache.set(key, value, ttl=ttl); a value too large stays uncached."""
     try:
-        cache[key] = value
+        if ttl is None:
+            cache[key] = value
+        else:
+            cache.set(key, value, ttl=ttl)
     except ValueError:
         pass
+
+
+def _load_and_store(func, cache, key, tuple args, dict kwargs, ttl):
+    """A single-flight leader's work: call, store."""
+    value = func(*args, **kwargs) if kwargs else func(*args)
+    _store(cache, key, value, ttl)
     return value
 
 
@@ -246,8 +254,9 @@ cdef class CachedWrapper(FunctionWrapper):
     cdef Py_ssize_t misses
     cdef set pending
     cdef readonly object flight
+    cdef readonly object ttl
 
-    def __cinit__(self, func, cache, key, lock, condition, flight=None):
+    def __cinit__(self, func, cache, key, lock, condition, flight=None, ttl=None):
         global _hashkey, _self_token, _BoundCachedMethod
         if _hashkey is None:
             from fastcache.keys import hashkey
@@ -256,6 +265,7 @@ cdef class CachedWrapper(FunctionWrapper):
             _self_token = self_token
             _BoundCachedMethod = BoundCachedMethod
         self.flight = flight
+        self.ttl = ttl
         self.vectorcall = <vectorcallfunc>cached_vectorcall
         self.func = func
         self.cache = cache
@@ -287,12 +297,9 @@ cdef class CachedWrapper(FunctionWrapper):
             if result is not _missing:
                 return result
             if self.flight is not None:     # concurrent misses of one key: one call
-                return self.flight.call(key, _load_and_store, (self.func, cache, key, args, kwargs))
+                return self.flight.call(key, _load_and_store, (self.func, cache, key, args, kwargs, self.ttl))
             value = self.func(*args, **kwargs) if kwargs else self.func(*args)
-            try:
-                cache[key] = value
-            except ValueError:
-                pass                    # value too large: return it uncached
+            _store(cache, key, value, self.ttl)
             return value
         if cond is None:
             with lock:
@@ -346,9 +353,10 @@ cdef class CachedWrapper(FunctionWrapper):
             return types.MethodType(self, obj)
         return _BoundCachedMethod(self, obj)
 
-    def call_bound(self, obj, tuple args, dict kwargs):
+    def call_bound(self, obj, tuple args, dict kwargs, token=None):
         """Call as a method of obj, keyed by obj's weak token instead of obj."""
-        token = _self_token(obj)
+        if token is None:
+            token = _self_token(obj)
         if kwargs:
             return self.call_with_key(self.cache_key(token, *args, **kwargs), (obj,) + args, kwargs)
         return self.call_with_key((token,) + args, (obj,) + args, None)
