@@ -586,3 +586,21 @@ def test_cached_ttl_alone_keeps_the_compiled_wrapper(impl):
         cached(LRUCache(10), ttl=5)
     with pytest.raises(TypeError, match="ttl"):
         cached(TTLCache(10, ttl=60), ttl="5")
+
+
+def test_get_or_load_with_options_shares_one_engine_per_cache(impl):
+    t = FakeTimer()
+    cache = impl.LRUCache(10)
+    load = Loader()
+    opts = dict(ttl=10, stale_while_revalidate=5, timer=t)
+    assert get_or_load(cache, "k", load, **opts) == "k#1"
+    t.tick(12)
+    assert get_or_load(cache, "k", load, **opts) == "k#1"     # stale, refreshed in the background
+    from fastcache.patterns.cache_aside import _shared_engine
+    engine = _shared_engine(cache, 10, dict(stale_while_revalidate=5, timer=t))
+    assert engine.wait_refreshes() and load.calls == 2
+    assert get_or_load(cache, "k", load, **opts) == "k#2"
+    ref = weakref.ref(cache)
+    del cache, engine
+    gc.collect()
+    assert ref() is None                                     # the registry does not keep caches alive

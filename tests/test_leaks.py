@@ -130,3 +130,49 @@ def test_hashring_and_tiered_front_flat(impl: Any) -> None:
     del ring, front
     gc.collect()
     assert [sys.getrefcount(o) for o in keys[:50] + values[:50]] == refs
+
+
+def test_cached_wrapper_single_flight_ttl_and_methods_flat(impl: Any) -> None:
+    """@cached's compiled paths added for cache-aside: single-flight misses, per-item
+    TTL stores and bound-method calls keyed by a weak token."""
+    import fastcache
+    from fastcache.singleflight import SingleFlight
+    ops = 1_000_000 if impl.compiled else 100_000
+    values = [(i, "value") for i in range(3000)]
+    timer = FakeTimer()
+    cache = impl.TTLCache(500, 60, timer)
+    f = impl.CachedWrapper(lambda *a: values[a[-1]], cache, fastcache.keys.hashkey, None, None, SingleFlight(), 5)
+
+    class Owner:
+        find = f
+    owner = Owner()
+    rng = random.Random(3)
+    # mostly hits on 400 hot keys, 2 % misses over 3000 (evictions), TTL expiry every 100k calls
+    plan = [rng.randrange(3000) if rng.random() < 0.02 else rng.randrange(400) for _ in range(4096)]
+
+    def run(n: int) -> None:
+        find = owner.find
+        for j in range(n):
+            i = plan[j & 4095]
+            if j & 7:
+                f(i)
+            else:
+                find(i)                                   # one call in eight through the bound method
+            if j % 20_000 == 0:
+                timer.tick(1)
+    run(50_000)
+    # Allocated blocks rather than tracemalloc: every call allocates its argument tuple,
+    # and tracing each one would make the million calls take minutes.
+    gc.collect()
+    start = sys.getallocatedblocks()
+    run(ops)
+    gc.collect()
+    growth = sys.getallocatedblocks() - start
+    assert growth < 2000, "%d more allocated blocks after %d calls" % (growth, ops)
+    cache.clear()
+    gc.collect()
+    refs = [sys.getrefcount(v) for v in values[:50]]
+    assert all(r == refs[0] for r in refs)
+    del f, Owner, owner, cache
+    gc.collect()
+    assert [sys.getrefcount(v) for v in values[:50]] == refs

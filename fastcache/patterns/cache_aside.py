@@ -487,12 +487,12 @@ class CacheAside:
 
 def load_missing(cache: Any, key: Any, loader: Callable[[Any], Any], ttl: Any = None) -> Any:
     """What a cache's own ``get_or_load`` calls after its lookup missed."""
-    return _plain_engine(cache, None if ttl is DEFAULT else ttl).load_missing(key, loader)
+    return _shared_engine(cache, None if ttl is DEFAULT else ttl).load_missing(key, loader)
 
 
 async def aload_missing(cache: Any, key: Any, loader: Callable[[Any], Any], ttl: Any = None) -> Any:
     """What an asyncio cache's own ``get_or_load`` awaits after its lookup missed."""
-    engine = _plain_engine(cache, None if ttl is DEFAULT else ttl)
+    engine = _shared_engine(cache, None if ttl is DEFAULT else ttl)
     engine._stats.misses += 1
     return await engine._aflight_do(key, loader)
 
@@ -500,36 +500,33 @@ async def aload_missing(cache: Any, key: Any, loader: Callable[[Any], Any], ttl:
 def get_or_load(cache: Any, key: Any, loader: Callable[[Any], Any], ttl: Any = None, **options: Any) -> Any:
     """``cache``'s value for key; on a miss ``loader(key)`` runs once across the
     process's threads and its result is stored (with ``ttl`` where the cache
-    takes one).  ``options`` are :class:`CacheAside`'s (a new engine per call
-    shares nothing: for repeated use keep a ``CacheAside``)."""
-    if ttl is DEFAULT:
-        ttl = None
-    if options:
-        return CacheAside(cache, ttl=ttl, **options).get(key, loader)
-    return _plain_engine(cache, ttl).get(key, loader)
+    takes one).  ``options`` are :class:`CacheAside`'s; calls on one cache with
+    the same ttl and options share one engine (its single-flight table and its
+    background refreshes)."""
+    return _shared_engine(cache, None if ttl is DEFAULT else ttl, options).get(key, loader)
 
 
 async def aget_or_load(cache: Any, key: Any, loader: Callable[[Any], Any], ttl: Any = None,
                        **options: Any) -> Any:
     """:func:`get_or_load` for asyncio (async caches or loaders)."""
-    if ttl is DEFAULT:
-        ttl = None
-    if options:
-        return await CacheAside(cache, ttl=ttl, **options).aget(key, loader)
-    return await _plain_engine(cache, ttl).aget(key, loader)
+    return await _shared_engine(cache, None if ttl is DEFAULT else ttl, options).aget(key, loader)
 
 
-# One plain engine per (cache, ttl), so concurrent get_or_load calls on one
+# One engine per (cache, ttl, options), so concurrent get_or_load calls on one
 # cache share a single-flight table.  Keyed by id: the engine holds the cache,
 # so the id cannot be reused while the entry lives; entries go when the cache
 # is collected (the weakref callback) - caches that cannot be weakly referenced
 # get a fresh engine per call and therefore single-flight only per call.
-_engines: dict[tuple[int, Optional[float]], tuple["weakref.ref[Any]", CacheAside]] = {}
+_engines: dict[tuple[Any, ...], tuple["weakref.ref[Any]", CacheAside]] = {}
 _engines_lock = threading.Lock()
 
 
-def _plain_engine(cache: Any, ttl: Optional[float]) -> CacheAside:
-    k = (id(cache), ttl)
+def _shared_engine(cache: Any, ttl: Optional[float], options: Optional[dict[str, Any]] = None) -> CacheAside:
+    try:
+        k = (id(cache), ttl, tuple(sorted(options.items())) if options else ())
+        hash(k)
+    except TypeError:                           # an unhashable option value: a one-off engine
+        return CacheAside(cache, ttl=ttl, **(options or {}))
     entry = _engines.get(k)
     if entry is not None and entry[0]() is cache:
         return entry[1]
@@ -537,7 +534,7 @@ def _plain_engine(cache: Any, ttl: Optional[float]) -> CacheAside:
         entry = _engines.get(k)
         if entry is not None and entry[0]() is cache:
             return entry[1]
-        engine = CacheAside(cache, ttl=ttl)
+        engine = CacheAside(cache, ttl=ttl, **(options or {}))
         try:
             ref = weakref.ref(cache, lambda _: _engines.pop(k, None))
         except TypeError:
