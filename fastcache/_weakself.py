@@ -12,10 +12,13 @@ Instances that cannot be weakly referenced (``__slots__`` without
 from __future__ import annotations
 
 import threading
+import types
 import weakref
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ("SelfToken", "self_token", "BoundCachedMethod")
+from .keys import hashkey
+
+__all__ = ("SelfToken", "self_token", "BoundCachedMethod", "WeakMethodBinding")
 
 _tokens: dict[int, "SelfToken"] = {}
 _lock = threading.Lock()
@@ -84,3 +87,26 @@ class BoundCachedMethod:
 
     def __repr__(self) -> str:
         return f"<bound cached method {getattr(self.__func__, '__qualname__', '?')} of {self.__self__!r}>"
+
+
+class WeakMethodBinding:
+    """Binding for the pure-Python cached wrappers: with the default key, a method's
+    key names the instance by its :class:`SelfToken` (custom keys get ``self``)."""
+
+    cache_key: Callable[..., Any]
+
+    def _call_keyed(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        if self.cache_key is not hashkey:
+            return types.MethodType(self, obj)  # type: ignore[arg-type]  # subclasses are callable
+        return BoundCachedMethod(self, obj)
+
+    def call_bound(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], token: Any = None) -> Any:
+        """Call as a method of obj, keyed by obj's weak token instead of obj."""
+        if token is None:
+            token = self_token(obj)
+        return self._call_keyed(self.cache_key(token, *args, **kwargs), (obj,) + args, kwargs)

@@ -104,6 +104,17 @@ class FakeTimer:
         self.time += delta
 
 
+def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
+    """Poll predicate until it holds or timeout passes (for other threads' and processes' effects)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return bool(predicate())
+
+
 @pytest.fixture
 def timer() -> FakeTimer:
     return FakeTimer()

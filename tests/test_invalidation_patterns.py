@@ -13,19 +13,12 @@ import uuid
 import pytest
 import redis
 
+from conftest import wait_for
+
 from fastcache import AsyncTieredCache, LRUCache, TieredCache
 from fastcache.patterns import InvalidationBus, ainvalidate_on_write, invalidate_on_write
 from fastcache.redis import AsyncRedisCache, RedisCache, ShardedRedisCache
 from fastcache.tags import TaggedCache, TagIndex
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
 
 
 def prefix():

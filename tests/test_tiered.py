@@ -9,18 +9,9 @@ import time
 import pytest
 import redis
 
-from conftest import FakeTimer, command_calls, reset_stats
+from conftest import FakeTimer, command_calls, reset_stats, wait_for
 from fastcache import AsyncTieredCache, LRUCache, TTLCache
 from fastcache.redis import AsyncRedisCache, RedisCache
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from collections.abc import MutableMapping
 from typing import Any, Callable, Optional
 
 from .._types import CacheInfo
-from .._weakself import BoundCachedMethod, self_token
-from ..keys import hashkey
+from .._weakself import WeakMethodBinding
 from .lru import LRUCache
 
 __all__ = ("LRUCacheWrapper", "CachedWrapper", "CachedInfoWrapper")
@@ -133,7 +132,7 @@ def _load_and_store(func: Callable[..., Any], cache: Any, key: Any, args: tuple[
     return value
 
 
-class CachedWrapper(FunctionWrapper):
+class CachedWrapper(WeakMethodBinding, FunctionWrapper):
     """A function wrapped by ``fastcache.cached``: cachetools' call protocol."""
 
     def __init__(self, func: Callable[..., Any], cache: MutableMapping[Any, Any],
@@ -161,9 +160,9 @@ class CachedWrapper(FunctionWrapper):
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         key = self.cache_key(*args, **kwargs)
-        return self._call_with_key(key, args, kwargs)
+        return self._call_keyed(key, args, kwargs)
 
-    def _call_with_key(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _call_keyed(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         cache, func = self.cache, self._func
         lock, cond = self.cache_lock, self.cache_condition
         if lock is None:
@@ -207,20 +206,6 @@ class CachedWrapper(FunctionWrapper):
             with lock:
                 self._pending.discard(key)
                 cond.notify_all()       # waiters retry: an exception is never cached
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        # With the default key, a method's key names the instance by a weak token.
-        if obj is None:
-            return self
-        if self.cache_key is not hashkey:
-            return types.MethodType(self, obj)
-        return BoundCachedMethod(self, obj)
-
-    def call_bound(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], token: Any = None) -> Any:
-        """Call as a method of obj, keyed by obj's weak token instead of obj."""
-        if token is None:
-            token = self_token(obj)
-        return self._call_with_key(self.cache_key(token, *args, **kwargs), (obj,) + args, kwargs)
 
     def cache_clear(self) -> None:
         """Clear the cache (and the statistics, with ``info=True``)."""

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import types
 from typing import Any, Callable
 
 from .._types import CacheInfo
-from .._weakself import BoundCachedMethod, self_token
+from .._weakself import WeakMethodBinding
 from ..keys import hashkey
 from .cache_aside import CacheAside
 
 __all__ = ("CachedFunction",)
 
 
-class CachedFunction:
+class CachedFunction(WeakMethodBinding):
     """A function memoized through a :class:`CacheAside` engine."""
 
     def __init__(self, func: Callable[..., Any], engine: CacheAside, key: Callable[..., Any]) -> None:
@@ -44,28 +43,15 @@ class CachedFunction:
         key = args if not kwargs and self._default_key else self.cache_key(*args, **kwargs)
         if self._sync_get is not None:
             return self._sync_get(key, self.__wrapped__, args, kwargs)
-        return self._call(key, args, kwargs)
+        return self._call_keyed(key, args, kwargs)
 
-    def _call(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _call_keyed(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         func = self.__wrapped__
         if self.is_coroutine:
             return self.engine.aget(key, lambda _k: func(*args, **kwargs))
         if self.engine.is_async:
             raise TypeError(f"{type(self.cache).__name__} is asynchronous: cache an async def function with it")
         return self.engine.get_call(key, func, args, kwargs)
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        if obj is None:
-            return self
-        if self.cache_key is not hashkey:
-            return types.MethodType(self, obj)
-        return BoundCachedMethod(self, obj)
-
-    def call_bound(self, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], token: Any = None) -> Any:
-        """Call as a method of obj, keyed by obj's weak token instead of obj."""
-        if token is None:
-            token = self_token(obj)
-        return self._call(self.cache_key(token, *args, **kwargs), (obj,) + args, kwargs)
 
     def cache_info(self) -> CacheInfo:
         """CacheInfo(hits, misses, maxsize, currsize) from the engine's counters."""

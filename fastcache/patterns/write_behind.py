@@ -112,6 +112,20 @@ class _WriteQueue:
     def _full_for(self, key: Any) -> bool:
         return len(self._pending) >= self.max_pending and key not in self._pending
 
+    def _deadline(self) -> Optional[float]:
+        if self._closed:
+            raise RuntimeError(f"{type(self).__name__} is closed")
+        return None if self.block_timeout is None else time.monotonic() + self.block_timeout
+
+    def _wait_for_room(self, deadline: Optional[float]) -> Optional[float]:
+        """The queue is full: raise (on_full="raise", or past the deadline) or say how long to wait."""
+        if self.on_full == "raise":
+            raise WriteBehindFull(f"{len(self._pending)} writes queued (max_pending)")
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise WriteBehindFull(f"no room in the write queue within {self.block_timeout} s")
+        return left
+
     def _enqueue(self, key: Any, value: Any, ttl: Optional[float], entry_id: Optional[bytes]) -> bool:
         """Queue the write (the caller checked for room); whether the flusher must wake."""
         if key in self._pending:
@@ -236,18 +250,10 @@ class WriteBehind(_WriteQueue):
         the journal cannot be written, this raises and nothing changed."""
         check_ttl_support(self.cache, ttl)
         with self._cond:
-            if self._closed:
-                raise RuntimeError("WriteBehind is closed")
-            deadline = None if self.block_timeout is None else time.monotonic() + self.block_timeout
+            deadline = self._deadline()
             while self._full_for(key):
-                if self.on_full == "raise":
-                    raise WriteBehindFull(f"{len(self._pending)} writes queued (max_pending)")
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise WriteBehindFull(f"no room in the write queue within {self.block_timeout} s")
-                self._cond.wait(left)
-                if self._closed:
-                    raise RuntimeError("WriteBehind is closed")
+                self._cond.wait(self._wait_for_room(deadline))
+                self._deadline()                    # closed meanwhile: raise
             # Journal under the lock: the stream's order per key is the queue's order.
             entry_id = self.journal.append(key, value) if self.journal is not None else None
             if self._enqueue(key, value, ttl, entry_id):
@@ -404,21 +410,14 @@ class AsyncWriteBehind(_WriteQueue):
         cond = self._cond
         assert cond is not None
         async with cond:
-            if self._closed:
-                raise RuntimeError("AsyncWriteBehind is closed")
-            deadline = None if self.block_timeout is None else time.monotonic() + self.block_timeout
+            deadline = self._deadline()
             while self._full_for(key):
-                if self.on_full == "raise":
-                    raise WriteBehindFull(f"{len(self._pending)} writes queued (max_pending)")
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise WriteBehindFull(f"no room in the write queue within {self.block_timeout} s")
+                left = self._wait_for_room(deadline)
                 try:
                     await asyncio.wait_for(cond.wait(), left)
                 except asyncio.TimeoutError:
                     continue
-                if self._closed:
-                    raise RuntimeError("AsyncWriteBehind is closed")
+                self._deadline()                    # closed meanwhile: raise
             entry_id = await self.journal.append(key, value) if self.journal is not None else None
             if self._async_cache:
                 if ttl is None:
