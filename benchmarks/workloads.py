@@ -511,7 +511,7 @@ def cached_variants() -> dict[str, Callable[[], Callable[[], None]]]:
     return {
         "@cached(LRUCache) function": function(lambda fn: fastcache.cached(fastcache.LRUCache(2000))(fn)),
         "@cached(LRUCache) method (weak self)": method,
-        "@cached(TTLCache, ttl=300) (CacheAside engine)":
+        "@cached(TTLCache, ttl=300) (compiled, per-item TTL)":
             function(lambda fn: fastcache.cached(fastcache.TTLCache(2000, ttl=600), ttl=300)(fn)),
         "@cached(LRUCache, stale_while_revalidate)":
             function(lambda fn: fastcache.cached(fastcache.LRUCache(2000), ttl=300, stale_while_revalidate=60)(fn)),

@@ -165,6 +165,7 @@ def test_tag_purge_reaches_another_process(redis_url):
         assert sorted(tc.invalidate_tag("promo")) == ["a", "b"]
         out = child.stdout.readline().split()
         child.wait(10)
+        child.stdout.close()
         assert out == ["purged", "kept"] and time.monotonic() - t0 < 5
     finally:
         tc.close()
@@ -314,4 +315,35 @@ def test_async_invalidate_on_write(redis_url):
             pass
         assert await cache.get("j") is None
         await cache.close()
+    asyncio.run(main())
+
+
+def test_async_bus_applies_events_to_l1_and_async_tiered_caches(redis_url):
+    from fastcache.patterns import AsyncInvalidationBus
+    channel, p = f"events-{uuid.uuid4().hex[:6]}", prefix()
+
+    async def main():
+        pub = AsyncInvalidationBus(redis_url, channel=channel)
+        sub = AsyncInvalidationBus(redis_url, channel=channel)
+        tiered = AsyncTieredCache(LRUCache(100), AsyncRedisCache(redis_url, prefix=p, ttl=60))
+        await tiered.start()
+        assert await pub.wait_ready() and await sub.wait_ready()
+        plain = sub.subscribe(LRUCache(10))
+        sub.subscribe(tiered)
+        seen = []
+        sub.on(seen.append)
+        plain["user:1"] = 1
+        await tiered.set("t1", "x", tags=["feed"])
+        await tiered.set("t2", "y")
+        await pub.publish(keys=["user:1"], reason="row-updated")
+        await pub.publish(tags=["feed"], reason="feed-changed")
+        for _ in range(500):
+            if len(seen) == 2:
+                break
+            await asyncio.sleep(0.01)
+        await sub.settle()
+        assert "user:1" not in plain and await tiered.l2.get("t1") is None and await tiered.get("t2") == "y"
+        assert [e.reason for e in seen] == ["row-updated", "feed-changed"] and sub.received == 2
+        for x in (pub, sub, tiered):
+            await x.close()
     asyncio.run(main())

@@ -372,6 +372,7 @@ def test_journal_replays_the_writes_of_a_process_killed_with_sigkill(redis_url, 
     assert child.stdout.readline().strip() == "acked"   # every set() returned: the writes were accepted
     child.send_signal(signal.SIGKILL)
     child.wait(10)
+    child.stdout.close()
     before = dict(db.execute("SELECT k, v FROM kv"))
     assert len(before) < 300                             # the store missed most of them
 

@@ -25,12 +25,13 @@ from .write_through import AsyncWriteThrough, WriteThrough
 __all__ = (
     "CacheAside", "CacheAsideStats", "get_or_load", "aget_or_load", "LoadTimeout", "RefreshAhead",
     "RedisLease", "AsyncRedisLease",
-    "InvalidationBus", "InvalidationEvent", "invalidate", "invalidate_on_write", "ainvalidate_on_write",
+    "InvalidationBus", "AsyncInvalidationBus", "InvalidationEvent", "invalidate", "invalidate_on_write", "ainvalidate_on_write",
     "WriteThrough", "AsyncWriteThrough", "WriteBehind", "AsyncWriteBehind", "WriteBehindFull", "WriteBehindStats",
     "RedisStreamJournal", "AsyncRedisStreamJournal",
 )
 
 _NEEDS_REDIS = {"RedisLease": "lease", "AsyncRedisLease": "lease", "InvalidationBus": "invalidation_bus",
+                "AsyncInvalidationBus": "invalidation_bus",
                 "InvalidationEvent": "invalidation_bus", "RedisStreamJournal": "journal",
                 "AsyncRedisStreamJournal": "journal"}
 

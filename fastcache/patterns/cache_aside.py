@@ -380,8 +380,11 @@ class CacheAside:
 
     async def aget(self, key: Any, loader: Optional[Callable[[Any], Any]] = None) -> Any:
         """``get`` for asyncio: async or sync caches and loaders, single-flight across tasks."""
-        fn = self._loader(loader)
         raw = (await self.cache.get(key, _MISS)) if self.is_async else self.cache.get(key, _MISS)
+        if raw is not _MISS and not self.enveloped:
+            self._stats.hits += 1
+            return raw
+        fn = self._loader(loader)
         action, value = self._decide(raw)
         if self._aflight is None:
             self._aflight = AsyncSingleFlight()
