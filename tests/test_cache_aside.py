@@ -604,3 +604,15 @@ def test_get_or_load_with_options_shares_one_engine_per_cache(impl):
     del cache, engine
     gc.collect()
     assert ref() is None                                     # the registry does not keep caches alive
+
+
+def test_recursive_cached_function_is_single_flight_per_key_without_deadlock(impl):
+    calls = []
+
+    def fib(n):
+        calls.append(n)
+        return n if n < 2 else wrapped(n - 1) + wrapped(n - 2)
+    wrapped = impl.CachedWrapper(fib, impl.LRUCache(100), fastcache.keys.hashkey, None, None, SingleFlight())
+    results, errors = run_threads(4, lambda: wrapped(60))
+    assert errors == [] and results == [1548008755920] * 4
+    assert sorted(calls) == list(range(61))               # each argument computed exactly once
