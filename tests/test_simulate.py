@@ -1,0 +1,110 @@
+"""Trace readers and the simulator, checked against the shared traces' published counts
+and the reference hit-ratio table (LRU, FIFO, LFU, ARC and Belady to 0.01 points)."""
+from __future__ import annotations
+
+import gzip
+import lzma
+import os
+import pathlib
+import re
+import struct
+
+import pytest
+
+from fastcache.simulate import POLICIES, simulate
+from fastcache.traces import guess_format, read_trace
+
+def _traces_dir() -> pathlib.Path:
+    """$FASTCACHE_TRACES, else the workplace's shared/traces beside the repository or under /work."""
+    if os.environ.get("FASTCACHE_TRACES"):
+        return pathlib.Path(os.environ["FASTCACHE_TRACES"])
+    for base in (pathlib.Path(__file__).resolve().parents[2], pathlib.Path("/work")):
+        if (base / "shared" / "traces" / "reference-hit-ratios.txt").exists():
+            return base / "shared" / "traces"
+    return pathlib.Path("/nonexistent")
+
+
+TRACES = _traces_dir()
+need_traces = pytest.mark.skipif(not (TRACES / "reference-hit-ratios.txt").exists(),
+                                 reason="the shared trace set is not here (set FASTCACHE_TRACES)")
+
+
+def reference_table() -> dict[str, dict[int, dict[str, float]]]:
+    table: dict[str, dict[int, dict[str, float]]] = {}
+    current = None
+    columns: list[str] = []
+    for line in (TRACES / "reference-hit-ratios.txt").read_text().splitlines():
+        head = re.match(r"^(\S+)\s+requests=", line)
+        if head:
+            current = head.group(1)
+            table[current] = {}
+        elif line.strip().startswith("capacity"):
+            columns = line.split()[1:]
+        elif current and re.match(r"^\s+\d+\*?\s", line):
+            cells = line.split()
+            table[current][int(cells[0].rstrip("*"))] = dict(zip(columns, map(float, cells[1:])))
+    return table
+
+
+def test_formats_from_bytes(tmp_path):
+    (tmp_path / "a.keys").write_text("1\n*\n\n2\r\n3\n")
+    assert list(read_trace(tmp_path / "a.keys")) == [1, 2, 3]
+    with gzip.open(tmp_path / "b.lis.gz", "wt") as f:
+        f.write("10 3 0 1\n20 1 0 2\n")
+    assert list(read_trace(tmp_path / "b.lis.gz")) == [10, 11, 12, 20]
+    with lzma.open(tmp_path / "cache2k-x.trace.xz", "wb") as f:
+        f.write(struct.pack(">iii", 5, -1, 7))
+    assert list(read_trace(tmp_path / "cache2k-x.trace.xz")) == [5, -1, 7]
+    (tmp_path / "cloudphysics-y.trace").write_bytes(struct.pack(">II", 4_000_000_000, 1))
+    assert list(read_trace(tmp_path / "cloudphysics-y.trace")) == [4_000_000_000, 1]
+    (tmp_path / "corda-z.trace").write_bytes(struct.pack(">q", -(2 ** 40)))
+    assert list(read_trace(tmp_path / "corda-z.trace")) == [-(2 ** 40)]
+    (tmp_path / "address-w.trace").write_text("l 0x1f 3\ns 0x20 1\n")
+    assert list(read_trace(tmp_path / "address-w.trace")) == [0x1F, 0x20]
+    assert guess_format("scarab-recs.keys.gz") == "keys" and guess_format("arc-P3.lis.xz") == "arc"
+    (tmp_path / "bad.keys").write_text("1\nx\n")
+    with pytest.raises(ValueError, match="line 2"):
+        list(read_trace(tmp_path / "bad.keys"))
+    (tmp_path / "corda-short.trace").write_bytes(b"\x00" * 12)
+    with pytest.raises(ValueError, match="trailing 4 bytes"):
+        list(read_trace(tmp_path / "corda-short.trace"))
+    with pytest.raises(ValueError, match="unknown trace format"):
+        list(read_trace(tmp_path / "a.keys", format="csv"))
+
+
+@need_traces
+@pytest.mark.parametrize("name, requests, unique", [
+    ("lirs-cpp.trace.gz", 9047, 1223), ("lirs-loop.trace.gz", 505500, 1011),
+    ("arc-OLTP.lis.xz", 914145, 186880), ("cache2k-web12.trace.xz", 95607, 13756),
+    ("cache2k-web12.keys.gz", 95607, 13756), ("corda-vaultservice.trace.gz", 135702, 90468),
+    ("address-twolf.trace.gz", 482824, 7354), ("libcachesim-cloudPhysicsIO.txt.gz", 113872, 48974),
+])
+def test_every_format_reads_the_published_counts(name, requests, unique):
+    keys = list(read_trace(TRACES / name))
+    assert (len(keys), len(set(keys))) == (requests, unique)
+
+
+@need_traces
+@pytest.mark.parametrize("name", ["lirs-cpp.trace.gz", "lirs-cs.trace.gz", "lirs-multi2.trace.gz",
+                                  "cache2k-web12.trace.xz", "corda-vaultservice.trace.gz"])
+def test_reference_policies_reproduce_the_reference_table(name):
+    ref = reference_table()[name]
+    result = simulate(TRACES / name, ["lru", "fifo", "lfu", "arc", "opt"], sorted(ref))
+    for cap, row in ref.items():
+        for policy in ("lru", "fifo", "lfu", "arc", "opt"):
+            assert round(100 * result.hit_ratio(policy, cap), 2) == pytest.approx(row[policy], abs=0.011), \
+                (name, cap, policy)
+
+
+def test_simulate_arguments_and_keys_iterables():
+    r = simulate([1, 2, 3, 1, 2, 3], ["lru", "opt"], [2])
+    assert r.requests == 6 and r.unique == 3
+    assert r.hit_ratio("lru", 2) == 0 and r.hit_ratio("opt", 2) == pytest.approx(2 / 6)
+    assert "capacity" in r.table()
+    with pytest.raises(ValueError, match="unknown policies"):
+        simulate([1], ["belady"], [1])
+    with pytest.raises(ValueError, match="positive ints"):
+        simulate([1], ["lru"], [0])
+    with pytest.raises(ValueError, match="empty"):
+        simulate([], ["lru"], [1])
+    assert set(POLICIES) >= {"lru", "lfu", "fifo", "arc", "s3fifo", "opt"}
