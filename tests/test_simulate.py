@@ -108,3 +108,62 @@ def test_simulate_arguments_and_keys_iterables():
     with pytest.raises(ValueError, match="empty"):
         simulate([], ["lru"], [1])
     assert set(POLICIES) >= {"lru", "lfu", "fifo", "arc", "s3fifo", "opt"}
+
+
+@need_traces
+def test_adaptive_policy_on_the_small_traces():
+    """W-TinyLFU with an adaptive window against the reference table on the small traces:
+    above ARC and S3-FIFO on average, close to LRU where recency is all there is, and
+    keeping most of what Belady keeps on the loop."""
+    ref = reference_table()
+    cells = [("lirs-cpp.trace.gz", [50, 80, 100]), ("lirs-cs.trace.gz", [1000, 1350]),
+             ("lirs-multi2.trace.gz", [200, 600, 1800]), ("lirs-ps.trace.gz", [200, 600]),
+             ("corda-vaultservice.trace.gz", [20, 50, 100]), ("cache2k-web12.trace.xz", [50, 500, 2500])]
+    ours, arc, s3 = [], [], []
+    for name, caps in cells:
+        result = simulate(TRACES / name, ["adaptive"], caps)
+        for c in caps:
+            got = 100 * result.hit_ratio("adaptive", c)
+            row = ref[name][c]
+            ours.append(got)
+            arc.append(row["arc"])
+            s3.append(row["s3fifo"])
+            assert got > row["lru"] - 2.5, (name, c, got, row["lru"])
+    mean = sum(ours) / len(ours)
+    assert mean > sum(arc) / len(arc) + 1 and mean > sum(s3) / len(s3) + 1
+    loop = simulate(TRACES / "lirs-loop.trace.gz", ["adaptive"], [1000]).hit_ratio("adaptive", 1000)
+    assert loop > 0.95 * ref["lirs-loop.trace.gz"][1000]["opt"] / 100
+
+
+def run_cli(*args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "fastcache", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_replays_the_shipped_trace_with_no_argument():
+    done = run_cli("simulate")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("lirs-cpp.trace.gz: 9047 requests, 1223 distinct keys")
+    assert lines[1].split() == ["capacity", "lru", "lfu", "fifo", "adaptive"]
+    row50 = lines[2].split()
+    assert row50[0] == "50" and row50[1] == "9.26" and row50[2] == "44.30"     # the reference table's LRU and LFU
+
+
+def test_cli_arguments_errors_and_plot(tmp_path):
+    import importlib.util
+    (tmp_path / "t.keys").write_text("\n".join(str(i % 7) for i in range(100)))
+    done = run_cli("simulate", str(tmp_path / "t.keys"), "-c", "3", "10", "-p", "lru", "opt")
+    assert done.returncode == 0 and "opt" in done.stdout.splitlines()[1]
+    assert done.stdout.splitlines()[3].split() == ["10", "93.00", "93.00"]
+    bad = run_cli("simulate", str(tmp_path / "missing.keys"))
+    assert bad.returncode == 2 and "no such trace file" in bad.stderr
+    bad = run_cli("simulate", "-p", "belady")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    png = tmp_path / "out.png"
+    done = run_cli("simulate", "-c", "50", "100", "--plot", str(png))
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert done.returncode == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert done.returncode != 0 and "pip install 'fastcache[plot]'" in done.stderr
