@@ -1,4 +1,7 @@
-"""The ``fastcache`` command: ``fastcache simulate`` (and ``python -m fastcache``).
+"""The ``fastcache`` command (also ``python -m fastcache``): ``simulate`` and ``bench``.
+
+``fastcache bench [--quick] [--group ...]`` prints the speed tables of fastcache
+against ``dict``, ``functools.lru_cache`` and whichever peers are installed.
 
 ``fastcache simulate [TRACE] --capacity 100 1000 --policy lru lfu fifo adaptive``
 replays a trace (any format of :mod:`fastcache.traces`; by default the small
@@ -73,7 +76,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      help="trace format (default: from the file name)")
     sim.add_argument("--plot", metavar="OUT.png", help="draw hit ratio against capacity per policy")
     sim.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    bench = sub.add_parser("bench", help="time fastcache against dict, functools and the installed peers")
+    bench.add_argument("--quick", action="store_true", help="3 rounds per case instead of 7")
+    bench.add_argument("--group", nargs="+", default=None, metavar="GROUP",
+                       help="only these groups (hit-int, hit-str, miss-insert-evict, zipf-cache-aside, ...)")
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        from ._bench import runner
+        try:
+            return runner.main(args.quick, args.group, show_progress=sys.stderr.isatty())
+        except ValueError as exc:
+            parser.error(str(exc))
 
     trace = args.trace or SAMPLE_TRACE
     capacities = args.capacity or ([50, 100, 200] if args.trace is None else [1000])

@@ -616,3 +616,17 @@ def test_recursive_cached_function_is_single_flight_per_key_without_deadlock(imp
     results, errors = run_threads(4, lambda: wrapped(60))
     assert errors == [] and results == [1548008755920] * 4
     assert sorted(calls) == list(range(61))               # each argument computed exactly once
+
+
+def test_failed_stale_if_error_reload_keeps_the_stale_value_despite_negative_caching(impl):
+    # found by the state machine: a failing reload must not replace a servable value
+    t = FakeTimer()
+    load = Loader()
+    aside = CacheAside(impl.LRUCache(10), load, ttl=5, stale_if_error=4, negative_ttl=2, timer=t)
+    assert aside.get("a") == "a#1"
+    load.fail = 10
+    t.tick(7)
+    assert aside.get("a") == "a#1" and aside.get("a") == "a#1"
+    t.tick(3)                                              # past ttl + stale_if_error: now the error shows
+    with pytest.raises(LookupError):
+        aside.get("a")

@@ -125,4 +125,4 @@ class FreshnessMachine(RuleBasedStateMachine):
 
 
 TestFreshness = FreshnessMachine.TestCase
-TestFreshness.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestFreshness.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)

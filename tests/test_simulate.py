@@ -167,3 +167,13 @@ def test_cli_arguments_errors_and_plot(tmp_path):
         assert done.returncode == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     else:
         assert done.returncode != 0 and "pip install 'fastcache[plot]'" in done.stderr
+
+
+def test_cli_bench_prints_the_speed_table():
+    done = run_cli("bench", "--quick", "--group", "decorator-hit")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[1].strip(): line for line in done.stdout.splitlines() if line.startswith("| ")}
+    assert "fastcache.lru_cache" in rows and "1.00×" in rows["functools.lru_cache"]
+    assert "**decorator hit" in done.stdout and "hit-int" not in done.stdout
+    bad = run_cli("bench", "--group", "nope")
+    assert bad.returncode == 2 and "unknown groups" in bad.stderr

@@ -257,14 +257,14 @@ class CacheAside:
         if action == "early":
             self._stats.early_reloads += 1
             try:
-                return self._flight.do(key, lambda: self._load(key, fn), self.timeout)[0]
+                return self._flight.do(key, lambda: self._load(key, fn, negative=False), self.timeout)[0]
             except Exception as exc:
                 log.warning("cache-aside: early reload of %r failed (%s: %s); serving the cached value",
                             key, type(exc).__name__, exc)
                 return value
         if action == "stale-error":
             try:
-                return self._flight.do(key, lambda: self._load(key, fn), self.timeout)[0]
+                return self._flight.do(key, lambda: self._load(key, fn, negative=False), self.timeout)[0]
             except Exception as exc:
                 self._stats.stale_served += 1
                 log.warning("cache-aside: reload of %r failed (%s: %s); serving the stale value "
@@ -291,7 +291,10 @@ class CacheAside:
 
         return self.lease.load_once(key, lambda: self._load(key, fn), check)
 
-    def _load(self, key: Any, fn: Callable[[Any], Any]) -> Any:
+    def _load(self, key: Any, fn: Callable[[Any], Any], negative: bool = True) -> Any:
+        """Call the loader and store its value; a failure is stored as a negative
+        entry only when ``negative`` (a reload of a value still servable - refresh,
+        stale-if-error, early - must not replace that value with the error)."""
         started = self.timer()
         self._stats.loads += 1
         try:
@@ -301,7 +304,7 @@ class CacheAside:
                                 "for async loaders")
         except Exception as exc:
             self._stats.load_errors += 1
-            if self.negative_ttl is not None and not isinstance(exc, TypeError):
+            if negative and self.negative_ttl is not None and not isinstance(exc, TypeError):
                 self._put(key, self._entry(exc, started, True), True)
             raise
         self._put(key, self._entry(value, started), False)
@@ -333,7 +336,7 @@ class CacheAside:
 
         def run() -> None:
             try:
-                self._flight.do(key, lambda: self._load(key, fn))
+                self._flight.do(key, lambda: self._load(key, fn, negative=False))
             except Exception as exc:
                 log.warning("cache-aside: background refresh of %r failed (%s: %s); keeping the "
                             "current value until it expires", key, type(exc).__name__, exc)
@@ -403,7 +406,7 @@ class CacheAside:
             if action == "early":
                 self._stats.early_reloads += 1
             try:
-                return (await flight.do(key, lambda: self._aload(key, fn), self.timeout))[0]
+                return (await flight.do(key, lambda: self._aload(key, fn, negative=False), self.timeout))[0]
             except Exception as exc:
                 if action == "stale-error":
                     self._stats.stale_served += 1
@@ -432,7 +435,7 @@ class CacheAside:
 
         return await self.lease.aload_once(key, lambda: self._aload(key, fn), check)
 
-    async def _aload(self, key: Any, fn: Callable[[Any], Any]) -> Any:
+    async def _aload(self, key: Any, fn: Callable[[Any], Any], negative: bool = True) -> Any:
         started = self.timer()
         self._stats.loads += 1
         try:
@@ -441,7 +444,7 @@ class CacheAside:
                 value = await value
         except Exception as exc:
             self._stats.load_errors += 1
-            if self.negative_ttl is not None:
+            if negative and self.negative_ttl is not None:
                 await self._aput(key, self._entry(exc, started, True), True)
             raise
         await self._aput(key, self._entry(value, started), False)
@@ -471,7 +474,7 @@ class CacheAside:
 
         async def run() -> None:
             try:
-                await flight.do(key, lambda: self._aload(key, fn))
+                await flight.do(key, lambda: self._aload(key, fn, negative=False))
             except Exception as exc:
                 log.warning("cache-aside: background refresh of %r failed (%s: %s); keeping the "
                             "current value until it expires", key, type(exc).__name__, exc)

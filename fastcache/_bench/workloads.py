@@ -519,3 +519,25 @@ def cached_variants() -> dict[str, Callable[[], Callable[[], None]]]:
         "@cached(LRUCache) async def (await, one loop)": async_function,
         "functools.lru_cache": function(functools.lru_cache(maxsize=2000)),
     }
+
+
+def zipf_hit_ratios() -> dict[str, float]:
+    """Hit ratio of each LRU contender on the Zipf trace (they should agree: same policy)."""
+    out: dict[str, float] = {}
+    for name, factory in mapping_contenders("lru").items():
+        cache = factory(CAPACITY)
+        out[name] = zipf_hit_ratio(lambda k, c=cache: c.get(k) is not None,
+                                   lambda k, c=cache: c.__setitem__(k, k))
+    for name, deco in capacity_decorators().items():
+        f = deco(lambda k: k)
+        before = f.cache_info().hits
+        for k in zipf_trace():
+            f(k)
+        out[name] = (f.cache_info().hits - before) / STREAM
+    for name in getset_contenders():
+        c = GetSetAdapter(name, CAPACITY).cache
+        if name == "theine":
+            out[name] = zipf_hit_ratio(lambda k: c.get(k)[1], lambda k: c.set(k, k))
+        else:
+            out[name] = zipf_hit_ratio(lambda k: c.get(k) is not None, lambda k: c.set(k, k))
+    return out

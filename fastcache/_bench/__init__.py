@@ -1,0 +1,1 @@
+"""The benchmark workloads, shared by ``benchmarks/`` (pytest-benchmark) and ``fastcache bench``."""
