@@ -18,6 +18,16 @@ __all__ = ("WriteThrough", "AsyncWriteThrough")
 log = logging.getLogger("fastcache.patterns")
 
 
+def _log_update_failure(key: Any, exc: BaseException) -> None:
+    log.warning("write-through: cache update for %r failed (%s: %s); invalidating it",
+                key, type(exc).__name__, exc)
+
+
+def _log_drop_failure(key: Any, exc: BaseException) -> None:
+    log.error("write-through: could not invalidate %r in the cache (%s: %s); it may serve "
+              "the previous value until it expires", key, type(exc).__name__, exc)
+
+
 class WriteThrough:
     """Writes go to ``write(key, value)`` (the store), then to ``cache``.
 
@@ -47,8 +57,7 @@ class WriteThrough:
         try:
             cache_set(self.cache, key, value, ttl)
         except Exception as exc:
-            log.warning("write-through: cache update for %r failed (%s: %s); invalidating it",
-                        key, type(exc).__name__, exc)
+            _log_update_failure(key, exc)
             self._drop(key)
 
     def delete(self, key: Any) -> None:
@@ -66,8 +75,7 @@ class WriteThrough:
         try:
             cache_delete(self.cache, key)
         except Exception as exc:
-            log.error("write-through: could not invalidate %r in the cache (%s: %s); it may serve "
-                      "the previous value until it expires", key, type(exc).__name__, exc)
+            _log_drop_failure(key, exc)
             raise
 
 
@@ -106,8 +114,7 @@ class AsyncWriteThrough:
             else:
                 cache_set(self.cache, key, value, ttl)
         except Exception as exc:
-            log.warning("write-through: cache update for %r failed (%s: %s); invalidating it",
-                        key, type(exc).__name__, exc)
+            _log_update_failure(key, exc)
             await self._drop(key)
 
     async def delete(self, key: Any) -> None:
@@ -128,6 +135,5 @@ class AsyncWriteThrough:
             else:
                 cache_delete(self.cache, key)
         except Exception as exc:
-            log.error("write-through: could not invalidate %r in the cache (%s: %s); it may serve "
-                      "the previous value until it expires", key, type(exc).__name__, exc)
+            _log_drop_failure(key, exc)
             raise
