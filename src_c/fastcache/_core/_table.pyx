@@ -178,7 +178,11 @@ cdef class Table:
                 raise MemoryError()
             self.side = <char *>p
         self.capacity = newcap
-        while (<Py_ssize_t>1 << bits) < 2 * newcap:
+        # At least 3 slots per entry: a full table then has room for half as
+        # many dummies as entries before append() sweeps them out.  With only 2
+        # (a power-of-two maxsize), every eviction in a full cache forced an
+        # O(n) rebuild.
+        while (<Py_ssize_t>1 << bits) < 3 * newcap:
             bits += 1
         if bits != self.index_bits:
             self.rebuild_index(bits)
