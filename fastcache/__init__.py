@@ -1,7 +1,8 @@
 """fastcache: C-accelerated in-process caches, drop-in compatible with cachetools.
 
 ``LRUCache``, ``LFUCache``, ``FIFOCache`` and ``TTLCache`` are compiled
-(Cython) mutable mappings following cachetools' semantics; ``lru_cache``
+(Cython) mutable mappings following cachetools' semantics; ``AdaptiveCache``
+(W-TinyLFU with a self-tuning window) picks its evictions by itself; ``lru_cache``
 follows ``functools.lru_cache``, ``cached``/``cachedmethod`` follow
 cachetools.  ``TieredCache``/``AsyncTieredCache`` put one of them in front
 of Redis (``fastcache.redis``); ``HashRing`` (ketama), ``jump_hash`` and
@@ -11,7 +12,7 @@ of Redis (``fastcache.redis``); ``HashRing`` (ketama), ``jump_hash`` and
 from __future__ import annotations
 
 from . import keys
-from ._impl import (USING_EXTENSIONS, FIFOCache, HashRing, LFUCache, LRUCache, TTLCache, Timer,
+from ._impl import (USING_EXTENSIONS, AdaptiveCache, FIFOCache, HashRing, LFUCache, LRUCache, TTLCache, Timer,
                     jump_hash, ketama_hash, key_slot)
 from ._types import CacheInfo, CacheStats, RemovalCause
 from .decorators import cached, cachedmethod, lru_cache
@@ -24,6 +25,7 @@ __all__ = (
     "LFUCache",
     "FIFOCache",
     "TTLCache",
+    "AdaptiveCache",
     "Timer",
     "lru_cache",
     "cached",

@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Optional
 
 from ._py._functools import CachedInfoWrapper as PyCachedInfoWrapper
+from ._py.adaptive import AdaptiveCache as PyAdaptiveCache
 from ._py._functools import CachedWrapper as PyCachedWrapper
 from ._py._functools import LRUCacheWrapper as PyLRUCacheWrapper
 from ._py.fifo import FIFOCache as PyFIFOCache
@@ -34,7 +35,7 @@ NO_EXTENSIONS = os.environ.get("FASTCACHE_NO_EXTENSIONS", "") not in ("", "0") o
 
 def _load_compiled() -> dict[str, Any]:
     names = {"CLRUCache": ("lru", "LRUCache"), "CFIFOCache": ("fifo", "FIFOCache"),
-             "CLFUCache": ("lfu", "LFUCache"), "CTTLCache": ("ttl", "TTLCache"),
+             "CLFUCache": ("lfu", "LFUCache"), "CAdaptiveCache": ("adaptive", "AdaptiveCache"), "CTTLCache": ("ttl", "TTLCache"),
              "CTimer": ("ttl", "Timer"), "CLRUCacheWrapper": ("_functools", "LRUCacheWrapper"),
              "CCachedWrapper": ("_functools", "CachedWrapper"),
              "CCachedInfoWrapper": ("_functools", "CachedInfoWrapper"),
@@ -55,6 +56,7 @@ except ImportError as exc:      # not built (pure wheel, or a source checkout)
 CLRUCache: Any = _compiled.get("CLRUCache")
 CFIFOCache: Any = _compiled.get("CFIFOCache")
 CLFUCache: Any = _compiled.get("CLFUCache")
+CAdaptiveCache: Any = _compiled.get("CAdaptiveCache")
 CTTLCache: Any = _compiled.get("CTTLCache")
 CTimer: Any = _compiled.get("CTimer")
 CLRUCacheWrapper: Any = _compiled.get("CLRUCacheWrapper")
@@ -71,6 +73,7 @@ if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     LRUCache = PyLRUCache
     FIFOCache = PyFIFOCache
     LFUCache = PyLFUCache
+    AdaptiveCache = PyAdaptiveCache
     TTLCache = PyTTLCache
     Timer = PyTimer
     LRUCacheWrapper = PyLRUCacheWrapper
@@ -87,6 +90,7 @@ else:
     LRUCache = CLRUCache
     FIFOCache = CFIFOCache
     LFUCache = CLFUCache
+    AdaptiveCache = CAdaptiveCache
     TTLCache = CTTLCache
     Timer = CTimer
     LRUCacheWrapper = CLRUCacheWrapper

@@ -25,6 +25,7 @@ class Impl:
     FIFOCache: Any
     LFUCache: Any
     TTLCache: Any
+    AdaptiveCache: Any
     LRUCacheWrapper: Any
     CachedWrapper: Any
     CachedInfoWrapper: Any
@@ -48,7 +49,7 @@ class Impl:
 
 def _load_c() -> Impl:
     mods: dict[str, ModuleType] = {}
-    for name in ("lru", "fifo", "lfu", "ttl", "_functools", "hashing", "hashring", "tiered"):
+    for name in ("lru", "fifo", "lfu", "ttl", "adaptive", "_functools", "hashing", "hashring", "tiered"):
         try:
             mods[name] = importlib.import_module("fastcache._core." + name)
         except ImportError as exc:  # pragma: no cover - a broken build
@@ -59,14 +60,16 @@ def _load_c() -> Impl:
             )
     f = mods["_functools"]
     return Impl("c-extension", mods["lru"].LRUCache, mods["fifo"].FIFOCache,
-                mods["lfu"].LFUCache, mods["ttl"].TTLCache, f.LRUCacheWrapper,
+                mods["lfu"].LFUCache, mods["ttl"].TTLCache, mods["adaptive"].AdaptiveCache,
+                f.LRUCacheWrapper,
                 f.CachedWrapper, f.CachedInfoWrapper, mods["hashring"].HashRing, mods["hashing"],
                 mods["tiered"].TieredFront)
 
 
 def _load_py() -> Impl:
-    from fastcache._py import _functools, fifo, hashing, hashring, lfu, lru, tiered, ttl
+    from fastcache._py import _functools, adaptive, fifo, hashing, hashring, lfu, lru, tiered, ttl
     return Impl("pure-python", lru.LRUCache, fifo.FIFOCache, lfu.LFUCache, ttl.TTLCache,
+                adaptive.AdaptiveCache,
                 _functools.LRUCacheWrapper, _functools.CachedWrapper, _functools.CachedInfoWrapper,
                 hashring.HashRing, hashing, tiered.TieredFront)
 

@@ -1,6 +1,6 @@
 """The mapping contract every cache kind follows (cachetools' documented semantics).
 
-Each test runs for LRU, FIFO, LFU and TTL caches, compiled and pure Python.
+Each test runs for LRU, FIFO, LFU, TTL and adaptive caches, compiled and pure Python.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from fastcache import RemovalCause
 
 from conftest import FakeTimer
 
-KINDS = ["lru", "fifo", "lfu", "ttl"]
+KINDS = ["lru", "fifo", "lfu", "ttl", "adaptive"]
 
 
 @pytest.fixture(params=KINDS)
@@ -29,7 +29,7 @@ def kind(request: Any) -> str:
 @pytest.fixture
 def cls(impl: Any, kind: str) -> type:
     return getattr(impl, {"lru": "LRUCache", "fifo": "FIFOCache", "lfu": "LFUCache",
-                          "ttl": "TTLCache"}[kind])  # type: ignore[no-any-return]
+                          "ttl": "TTLCache", "adaptive": "AdaptiveCache"}[kind])  # type: ignore[no-any-return]
 
 
 @pytest.fixture

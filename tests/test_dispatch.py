@@ -22,7 +22,7 @@ def test_compiled_classes_in_use_when_expected() -> None:
         assert _impl.EXTENSION_ERROR is None, _impl.EXTENSION_ERROR
         assert fastcache.USING_EXTENSIONS
     if fastcache.USING_EXTENSIONS:
-        for name in ("LRUCache", "FIFOCache", "LFUCache", "TTLCache", "HashRing"):
+        for name in ("LRUCache", "FIFOCache", "LFUCache", "TTLCache", "AdaptiveCache", "HashRing"):
             cls = getattr(fastcache, name)
             assert cls is getattr(_impl, "C" + name)
             assert cls.__module__.startswith("fastcache._core.")

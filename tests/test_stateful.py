@@ -326,3 +326,111 @@ def test_model_is_not_trivial() -> None:
     assert m.keys() == [1, 3]
     with pytest.raises(KeyError):
         m.getitem(2)
+
+
+class AdaptiveMachine(RuleBasedStateMachine):
+    """AdaptiveCache: compiled and pure must agree on everything, step by step.
+
+    Which item leaves is the policy's choice (no simple model predicts it), so
+    the reference model checks what the policy does not decide: every cached
+    key holds its latest written value, a key just written is present, size
+    accounting, and nothing is evicted while there is room.
+    """
+
+    weighted = False
+
+    @initialize(maxsize=st.integers(min_value=0, max_value=6))
+    def make(self, maxsize: int) -> None:
+        getsizeof = sizeof if self.weighted else None
+        self.maxsize = maxsize
+        self.subjects = [_load_c().AdaptiveCache(maxsize, getsizeof),
+                         _load_py().AdaptiveCache(maxsize, getsizeof)]
+        self.latest: dict[Any, Any] = {}        # the last value written per key, deletions dropped
+
+    def size(self, value: Any) -> int:
+        return sizeof(value) if self.weighted else 1
+
+    def run(self, op: Callable[[Any], Any]) -> tuple[str, Any]:
+        results = [outcome(lambda s=s: op(s)) for s in self.subjects]
+        assert results[0] == results[1], results
+        return results[0]
+
+    @rule(key=st.integers(min_value=0, max_value=11), value=VALUES)
+    def setitem(self, key: int, value: int) -> None:
+        c = self.subjects[0]
+        before = set(c)
+        room = c.currsize + self.size(value) - (self.size(c.peek(key)) if key in c else 0) <= self.maxsize
+        result = self.run(lambda s: s.__setitem__(key, value))
+        if self.size(value) > self.maxsize or (self.maxsize == 0 and not self.weighted):
+            assert result == ("raised", "ValueError") and set(c) == before
+            return
+        assert result == ("ok", None)
+        self.latest[key] = value
+        assert c.peek(key) == value                       # a write is always kept
+        if room:
+            assert before <= set(c)                       # no eviction while there is room
+
+    @rule(key=st.integers(min_value=0, max_value=11))
+    def get(self, key: int) -> None:
+        kind, value = self.run(lambda s: s.get(key, "absent"))
+        assert value == self.latest[key] if key in self.subjects[0] else value == "absent"
+
+    @rule(key=st.integers(min_value=0, max_value=11))
+    def getitem(self, key: int) -> None:
+        present = key in self.subjects[0]
+        result = self.run(lambda s: s[key])
+        assert result == (("ok", self.latest[key]) if present else ("raised", "KeyError"))
+
+    @rule(key=st.integers(min_value=0, max_value=11))
+    def delitem(self, key: int) -> None:
+        present = key in self.subjects[0]
+        result = self.run(lambda s: s.__delitem__(key))
+        assert result == (("ok", None) if present else ("raised", "KeyError"))
+        self.latest.pop(key, None)
+
+    @rule()
+    def popitem(self) -> None:
+        empty = len(self.subjects[0]) == 0
+        kind, item = self.run(lambda s: s.popitem())
+        if empty:
+            assert kind == "raised"
+        else:
+            key, value = item
+            assert self.latest.pop(key) == value and key not in self.subjects[0]
+
+    @rule()
+    def clear(self) -> None:
+        self.run(lambda s: s.clear())
+        self.latest.clear()
+
+    @rule(how=st.sampled_from(["pickle", "copy"]))
+    def roundtrip(self, how: str) -> None:
+        fn = {"pickle": lambda c: pickle.loads(pickle.dumps(c)), "copy": copy.copy}[how]
+        clones = [fn(s) for s in self.subjects]
+        for clone, original in zip(clones, self.subjects):
+            assert list(clone) == list(original) and clone.segment_sizes() == original.segment_sizes()
+        self.subjects = clones
+
+    @invariant()
+    def consistent(self) -> None:
+        if not hasattr(self, "subjects"):
+            return
+        c, py = self.subjects
+        assert list(c) == list(py) and c.stats() == py.stats()
+        assert c.segment_sizes() == py.segment_sizes() and c.window_maxsize == py.window_maxsize
+        assert all(c.peek(k) == self.latest[k] for k in c)
+        assert c.currsize == sum(self.size(c.peek(k)) for k in c) == sum(c.segment_sizes().values())
+        assert c.currsize <= self.maxsize
+
+
+def adaptive_machine(weighted: bool) -> Any:
+    cls = type("Adaptive%sMachine" % ("Weighted" if weighted else ""), (AdaptiveMachine,),
+               {"weighted": weighted})
+    test = cls.TestCase
+    test.settings = settings(max_examples=200, stateful_step_count=60, deadline=None,
+                             suppress_health_check=list(HealthCheck))
+    return test
+
+
+TestAdaptive = adaptive_machine(False)
+TestAdaptiveWeighted = adaptive_machine(True)

@@ -64,6 +64,7 @@ CACHES: dict[str, Callable[[Any, int, Any], Any]] = {
     "lru": lambda impl, n, kw: impl.LRUCache(n, **kw),
     "fifo": lambda impl, n, kw: impl.FIFOCache(n, **kw),
     "lfu": lambda impl, n, kw: impl.LFUCache(n, **kw),
+    "adaptive": lambda impl, n, kw: impl.AdaptiveCache(n, **kw),
     "ttl": lambda impl, n, kw: impl.TTLCache(n, 1000, FakeTimer(), **kw),
 }
 
