@@ -6,8 +6,8 @@ key; a miss stores the key (cold start).  ``lru``, ``lfu`` and ``fifo`` run
 fastcache's own classes; ``arc`` (Megiddo and Modha, FAST 2003) and
 ``s3fifo`` (Yang et al., SOSP 2023: a 10 % probationary FIFO, a main FIFO with
 2-bit frequencies and a ghost queue as large as the main one) are reference
-implementations kept here for comparison, ``adaptive`` is W-TinyLFU with an
-adaptive window (``fastcache._py.wtinylfu``), and ``opt`` is Belady's MIN, the
+implementations kept here for comparison, ``adaptive`` is
+fastcache's ``AdaptiveCache`` (W-TinyLFU with a self-tuning window), and ``opt`` is Belady's MIN, the
 offline optimum.
 """
 from __future__ import annotations
@@ -168,10 +168,9 @@ def s3fifo_hits(keys: Keys, c: int) -> int:
     return hits
 
 
-def adaptive_hits(keys: Keys, c: int) -> int:
-    """W-TinyLFU with an adaptive window (the policy of the coming ``AdaptiveCache``; pure Python here)."""
-    from ._py.wtinylfu import WTinyLFUPolicy
-    return sum(map(WTinyLFUPolicy(c).access, keys))
+def _adaptive(capacity: int) -> Any:
+    from ._impl import AdaptiveCache
+    return AdaptiveCache(capacity)
 
 
 def opt_hits(keys: Keys, c: int) -> int:
@@ -207,7 +206,7 @@ POLICIES: dict[str, Callable[[Keys, int], int]] = {
     "fifo": _mapping_policy(_fifo),
     "arc": arc_hits,
     "s3fifo": s3fifo_hits,
-    "adaptive": adaptive_hits,
+    "adaptive": _mapping_policy(_adaptive),
     "opt": opt_hits,
 }
 
