@@ -25,6 +25,7 @@ _STEP = 0.0625              # the climber's step, as a share of maxsize
 _JUMP = 0.25                # the step when the shadow LRU is clearly ahead
 _LRU_MARGIN = 0.01          # "clearly": by more than one point of hit ratio
 _RESTART = 0.05             # a change of hit ratio this large restarts the search
+_HIT_BUFFER = 64            # hits applied to the policy in batches of this many (as the compiled twin)
 _WINDOW, _PROBATION, _PROTECTED = 0, 1, 2
 _DETACHED = -1
 _NAMES = ("window", "probation", "protected")
@@ -60,7 +61,8 @@ class AdaptiveCache(Table[KT, VT]):
     # a key whose __eq__ re-enters the cache then finds consistent segments.
     __slots__ = ("_segments", "_weights", "_nodes", "_sketch", "_shadow", "_window_max",
                  "_protected_max", "_sized_for", "_climbing", "_direction", "_step",
-                 "_previous_rate", "_sample_size", "_sample_count", "_sample_hits", "_shadow_hits")
+                 "_previous_rate", "_sample_size", "_sample_count", "_sample_hits", "_shadow_hits",
+                 "_buffer")
 
     def __init__(self, maxsize: Union[int, float], getsizeof: Optional[Callable[[Any], int]] = None,
                  *, on_evict: Optional[Callable[[Any, Any, RemovalCause], object]] = None) -> None:
@@ -191,16 +193,29 @@ class AdaptiveCache(Table[KT, VT]):
         node = self._nodes.get(key)
         if node is None or node.segment == _DETACHED:
             return
-        self._sketch.increment(node.x)
-        self._touch(node)
-        self._record(True, node.x)
+        # Buffered and applied in batches, at the same points as the compiled
+        # twin (which batches to overlap the batch's cache misses).
+        self._buffer.append(node)
+        if len(self._buffer) == _HIT_BUFFER:
+            self._drain()
+
+    def _drain(self) -> None:
+        buffer, self._buffer = self._buffer, []
+        for node in buffer:
+            self._sketch.increment(node.x)
+            self._touch(node)
+            self._record(True, node.x)
 
     def _on_remove(self, key: Any) -> None:
+        if self._buffer:
+            self._drain()
         node = self._nodes.pop(key, None)
         if node is not None and node.segment != _DETACHED:
             self._unlink(node)
 
     def _victim(self) -> Any:
+        if self._buffer:
+            self._drain()
         window, probation, protected = self._segments
         while window and self._weights[_WINDOW] >= self._window_max:
             candidate: _Node = next(iter(window.values()))
@@ -231,8 +246,11 @@ class AdaptiveCache(Table[KT, VT]):
         self._segments: tuple[OrderedDict[int, _Node], ...] = (OrderedDict(), OrderedDict(), OrderedDict())
         self._weights = [0, 0, 0]
         self._nodes: dict[Any, _Node] = {}
+        self._buffer: list[_Node] = []
 
     def _policy_state(self, positions: dict[Any, int]) -> Any:
+        if self._buffer:
+            self._drain()
         return {"segments": [[(positions[n.key], n.referenced) for n in seg.values()] for seg in self._segments],
                 "window_max": self._window_max, "sized_for": self._sized_for,
                 "climber": (self._climbing, self._direction, self._step, self._previous_rate,
@@ -260,14 +278,18 @@ class AdaptiveCache(Table[KT, VT]):
     @property
     def window_maxsize(self) -> int:
         """The window's current share of ``maxsize`` (the climber moves it)."""
-        return self._window_max
+        with self._lock:
+            self._drain()
+            return self._window_max
 
     def segment_sizes(self) -> dict[str, int]:
         """{"window": w, "probation": p, "protected": q}: the size held by each segment."""
         with self._lock:
+            self._drain()
             return dict(zip(_NAMES, self._weights))
 
     def frequency(self, key: Any) -> int:
         """The sketch's estimate of how often key was used lately (0..15)."""
         with self._lock:
+            self._drain()
             return self._sketch.frequency(spread(hash(key)))

@@ -5,6 +5,9 @@ from fastcache._core.frequency_sketch cimport FrequencySketch
 from fastcache._core.hash_lru cimport HashLRU
 
 cdef enum:
+    HIT_BUFFER = 64              # hits applied to the policy in batches of this many
+
+cdef enum:
     WINDOW = 0
     PROBATION = 1
     PROTECTED = 2
@@ -38,10 +41,13 @@ cdef class AdaptiveCache(Table):
     cdef Py_ssize_t sample_count
     cdef Py_ssize_t sample_hits
     cdef Py_ssize_t shadow_hits
+    cdef int32_t hit_buffer[HIT_BUFFER]   # entry numbers of hits not yet applied
+    cdef int buffered
 
     cdef int configure(self, Py_ssize_t entries) except -1
     cdef void unlink_node(self, Py_ssize_t ix) noexcept
     cdef void append_node(self, int segment, Py_ssize_t ix) noexcept
     cdef void demote(self) noexcept
-    cdef int climb(self) except -1
+    cdef void climb(self) noexcept
+    cdef void drain(self) noexcept
     cdef void set_window(self, Py_ssize_t window) noexcept

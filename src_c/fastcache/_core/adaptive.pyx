@@ -14,6 +14,16 @@ from fastcache._core.hash_lru cimport HashLRU
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fc_prefetch(p) __builtin_prefetch((const void *)(p), 1, 1)
+    #else
+    #define fc_prefetch(p) ((void)(p))
+    #endif
+    """
+    void prefetch "fc_prefetch"(const void *p) noexcept
+
 cdef tuple SEGMENT_NAMES = ("window", "probation", "protected")
 cdef enum:
     MIN_SAMPLE = 1000           # accesses per climber period, at least...
@@ -53,25 +63,26 @@ cdef inline void touch(AdaptiveCache c, Py_ssize_t ix) noexcept:
         n.referenced = 1
 
 
-cdef inline int record(AdaptiveCache c, bint hit, uint64_t x) except -1:
-    # The climber's bookkeeping for one access (inline: it is on the hit path).
+cdef inline void record(AdaptiveCache c, bint hit, uint64_t x) noexcept:
+    # The climber's bookkeeping for one access.
     if not c.climbing or c._currsize < c.warm_size:
-        return 0                        # not climbing, or still filling up: nothing to compare yet
+        return                          # not climbing, or still filling up: nothing to compare yet
     c.sample_count += 1
     c.sample_hits += hit
     if ((x >> 40) & c.shadow.sample_mask) == 0 and c.shadow.touch(x) == 1:
         c.shadow_hits += c.shadow.rate
     if c.sample_count >= c.sample_size:
         c.climb()
-    return 0
 
 
-cdef inline int use(AdaptiveCache c, Py_ssize_t ix) except -1:
-    # A hit: count it in the sketch, mark or promote the item, feed the climber.
-    cdef uint64_t x = mixed_hash(c, ix)
-    sketch_increment(c.sketch, x)
-    touch(c, ix)
-    return record(c, True, x)
+cdef inline void use(AdaptiveCache c, Py_ssize_t ix) noexcept:
+    # A hit only records the entry number; the policy applies hits in batches
+    # (drain), where the memory they touch (node, sketch block) is fetched for
+    # the whole batch at once instead of one cache miss at a time.
+    c.hit_buffer[c.buffered] = <int32_t>ix
+    c.buffered += 1
+    if c.buffered == HIT_BUFFER:
+        c.drain()
 
 
 cdef class AdaptiveCache(Table):
@@ -182,7 +193,7 @@ cdef class AdaptiveCache(Table):
 
     # ------------------------------------------------------------ climber
 
-    cdef int climb(self) except -1:
+    cdef void climb(self) noexcept:
         cdef double rate = <double>self.sample_hits / <double>self.sample_count
         cdef double lru_rate = <double>self.shadow_hits / <double>self.sample_count
         cdef double jump = self._maxsize * JUMP
@@ -204,7 +215,27 @@ cdef class AdaptiveCache(Table):
         self.sample_count = self.sample_hits = self.shadow_hits = 0
         self.set_window(<Py_ssize_t>floor(self.window_max + self.direction * self.step + 0.5))
         self.step = max(1.0, self.step * 0.98)
-        return 0
+
+    cdef void drain(self) noexcept:
+        """Apply the buffered hits, in order: sketch, CLOCK mark or promotion, climber.
+
+        Runs before anything reads the policy's state (eviction, removal,
+        pickling, inspection), so decisions never see stale marks or counts.
+        """
+        cdef int i, n = self.buffered
+        cdef uint64_t xs[HIT_BUFFER]
+        cdef Py_ssize_t ix
+        self.buffered = 0
+        for i in range(n):              # start every memory access of the batch first
+            ix = self.hit_buffer[i]
+            xs[i] = mixed_hash(self, ix)
+            prefetch(node_at(self, ix))
+            prefetch(self.sketch.table + (xs[i] & self.sketch.block_mask) * 8)
+        for i in range(n):
+            ix = self.hit_buffer[i]
+            sketch_increment(self.sketch, xs[i])
+            touch(self, ix)
+            record(self, True, xs[i])
 
     # --------------------------------------------------------- table hooks
 
@@ -216,7 +247,8 @@ cdef class AdaptiveCache(Table):
         node_at(self, ix).size = self.entries[ix].size
         node_at(self, ix).referenced = 0
         self.append_node(WINDOW, ix)
-        return record(self, False, x)
+        record(self, False, x)
+        return 0
 
     cdef int on_update(self, Py_ssize_t ix) except -1:
         cdef SegmentNode *n = node_at(self, ix)
@@ -229,12 +261,12 @@ cdef class AdaptiveCache(Table):
         return 0
 
     cdef int on_access(self, Py_ssize_t ix) except -1:
-        cdef uint64_t x = mixed_hash(self, ix)
-        sketch_increment(self.sketch, x)
-        touch(self, ix)
-        return record(self, True, x)
+        use(self, ix)
+        return 0
 
     cdef void on_remove(self, Py_ssize_t ix) noexcept:
+        if self.buffered:
+            self.drain()                # while every buffered entry still exists
         self.unlink_node(ix)
 
     cdef Py_ssize_t victim(self) except -2:
@@ -242,6 +274,8 @@ cdef class AdaptiveCache(Table):
         cdef Segment *probation = &self.segments[PROBATION]
         cdef Segment *protected = &self.segments[PROTECTED]
         cdef Py_ssize_t candidate, main_victim
+        if self.buffered:
+            self.drain()
         while window.head >= 0 and window.weight >= self.window_max:
             # The window is full: its oldest item leaves it, into the main
             # space if there is room, else against main's next victim.
@@ -273,6 +307,7 @@ cdef class AdaptiveCache(Table):
 
     cdef void on_clear(self):
         cdef int s
+        self.buffered = 0               # the entries are gone: their hits with them
         for s in range(3):
             self.segments[s].head = self.segments[s].tail = -1
             self.segments[s].weight = 0
@@ -281,6 +316,8 @@ cdef class AdaptiveCache(Table):
         cdef list segments = []
         cdef Py_ssize_t ix
         cdef int s
+        if self.buffered:
+            self.drain()
         for s in range(3):
             order = []
             ix = self.segments[s].head
@@ -340,12 +377,15 @@ cdef class AdaptiveCache(Table):
     @property
     def window_maxsize(self):
         """The window's current share of ``maxsize`` (the climber moves it)."""
+        self.drain()
         return self.window_max
 
     def segment_sizes(self):
         """{"window": w, "probation": p, "protected": q}: the size held by each segment."""
+        self.drain()
         return {SEGMENT_NAMES[s]: self.segments[s].weight for s in range(3)}
 
     def frequency(self, key):
         """The sketch's estimate of how often key was used lately (0..15)."""
+        self.drain()
         return self.sketch.frequency(spread(<uint64_t>hash(key)))
