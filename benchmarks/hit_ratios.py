@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 Table = dict[str, dict[int, dict[str, float]]]
+STARRED: set[tuple[str, int]] = set()       # capacities the reference added only to meet a published figure
 LOOP_CELLS = (("lirs-loop", 1000), ("lirs-cs", 1000))
 
 
@@ -45,6 +46,8 @@ def parse_reference(path: str) -> Table:
             columns = fields[1:]
         elif trace and fields and re.match(r"^\d+\*?$", fields[0]):
             cap = int(fields[0].rstrip("*"))
+            if fields[0].endswith("*"):
+                STARRED.add((trace, cap))
             table[trace][cap] = dict(zip(columns, map(float, fields[1:])))
     return table
 
@@ -70,6 +73,8 @@ def main(argv: Any = None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--only", nargs="*", default=None, help="trace name prefixes")
     ap.add_argument("--markdown", help="also write the table as Markdown here")
+    ap.add_argument("--three", action="store_true",
+                    help="table: only the three regular capacities per trace (not the starred extras)")
     opts = ap.parse_args(argv)
     ref = parse_reference(os.path.join(opts.traces, "reference-hit-ratios.txt"))
     jobs = [(os.path.join(opts.traces, t), sorted(caps), opts.policy) for t, caps in ref.items()
@@ -87,31 +92,43 @@ def main(argv: Any = None) -> int:
         if trace not in ours:
             continue
         for cap in sorted(ref[trace]):
-            rows.append([short(trace), str(cap)] + ["%.2f" % ours[trace][p][cap] for p in opts.policy]
+            if opts.three and (trace, cap) in STARRED:
+                continue
+            rows.append([short(trace), str(cap) + ("*" if (trace, cap) in STARRED else "")] + ["%.2f" % ours[trace][p][cap] for p in opts.policy]
                         + ["%.2f" % ref[trace][cap][c] for c in refcols])
     md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     md += ["| " + " | ".join(r) + " |" for r in rows]
     lines = md + [""]
-    cells = [(t, c) for t in ref if t in ours for c in ref[t]]
+    everything = [(t, c) for t in ref if t in ours for c in ref[t]]
+    regular = [cell for cell in everything if cell not in STARRED]
     for p in opts.policy:
-        mine = [ours[t][p][c] for t, c in cells]
-        mean = sum(mine) / len(mine)
-        lines.append(f"{p}: {len(cells)} cells, mean {mean:.2f}")
-        for other in ("lru", "arc", "s3fifo", "opt"):
-            theirs = sum(ref[t][c][other] for t, c in cells) / len(cells)
-            lines.append(f"  vs {other}: mean {theirs:.2f} ({mean - theirs:+.2f})")
-        worst = sorted(((ours[t][p][c] - ref[t][c]["lru"], short(t), c) for t, c in cells))[:5]
-        lines.append("  worst against LRU: " + ", ".join(f"{n}@{c} {d:+.2f}" for d, n, c in worst))
-        for name, cap in LOOP_CELLS:
-            for t, c in cells:
-                if short(t) == name and c == cap:
-                    lines.append(f"  {name}@{cap}: {ours[t][p][c]:.2f} of optimum {ref[t][c]['opt']:.2f}"
-                                 f" ({ours[t][p][c] / ref[t][c]['opt']:.0%}; LRU {ref[t][c]['lru']:.2f})")
+        lines += summary(p, everything, ours, ref) + summary(p, regular, ours, ref)
     print("\n".join(lines))
     if opts.markdown:
         with open(opts.markdown, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
     return 0
+
+
+def summary(p: str, cells: list[tuple[str, int]], ours: dict[str, dict[str, dict[int, float]]],
+            ref: Table) -> list[str]:
+    """Mean against the reference policies, worst cells against LRU, the loop cells against Belady."""
+    lines = []
+    mine = [ours[t][p][c] for t, c in cells]
+    mean = sum(mine) / len(mine)
+    kind = "every cell" if any(cell in STARRED for cell in cells) else "regular capacities"
+    lines.append(f"{p}: {len(cells)} cells ({kind}), mean {mean:.2f}")
+    for other in ("lru", "arc", "s3fifo", "opt"):
+        theirs = sum(ref[t][c][other] for t, c in cells) / len(cells)
+        lines.append(f"  vs {other}: mean {theirs:.2f} ({mean - theirs:+.2f})")
+    worst = sorted(((ours[t][p][c] - ref[t][c]["lru"], short(t), c) for t, c in cells))[:5]
+    lines.append("  worst against LRU: " + ", ".join(f"{n}@{c} {d:+.2f}" for d, n, c in worst))
+    for name, cap in LOOP_CELLS:
+        for t, c in cells:
+            if short(t) == name and c == cap:
+                lines.append(f"  {name}@{cap}: {ours[t][p][c]:.2f} of optimum {ref[t][c]['opt']:.2f}"
+                             f" ({ours[t][p][c] / ref[t][c]['opt']:.0%}; LRU {ref[t][c]['lru']:.2f})")
+    return lines
 
 
 if __name__ == "__main__":

@@ -115,6 +115,20 @@ def run_memory() -> dict[str, tuple[float, float]]:
     return out
 
 
+def adaptive_figures(speed: dict[str, dict[str, float]]) -> list[str]:
+    """What AdaptiveCache's policy work costs on a hit, against LRUCache's (same runs)."""
+    lines = ["**AdaptiveCache hit cost** (its hit runs the sketch, the CLOCK mark and the climber)\n",
+             "| figure | measured | target |", "|---|---:|---:|"]
+    for group, label in (("hit-int", "100k int keys"), ("hit-str", "100k str keys"),
+                         ("hit-int-1k", "1000 int keys")):
+        rows = speed.get(group, {})
+        if "fastcache.AdaptiveCache" in rows and "fastcache.LRUCache" in rows:
+            lines.append("| AdaptiveCache hit / LRUCache hit, %s | %.0f / %.0f ns (%.2f×) | ≤ 1.2× |" % (
+                label, rows["fastcache.AdaptiveCache"], rows["fastcache.LRUCache"],
+                rows["fastcache.AdaptiveCache"] / rows["fastcache.LRUCache"]))
+    return lines + [""]
+
+
 def ring_figures() -> list[str]:
     """Key movement and load spread of the ring (pure arithmetic, no timing)."""
     import fastcache
@@ -221,6 +235,7 @@ def main() -> None:
     print(versions())
     print()
     print(render(speed, memory, ratios))
+    print("\n".join(adaptive_figures(speed)))
     print("\n".join(ring_figures()))
     sets, written = w.coalescing_savings()
     print("**WriteBehind coalescing** (Zipf(0.99) trace of %d sets, max_delay 50 ms): %d store writes, "

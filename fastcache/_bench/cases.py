@@ -19,7 +19,7 @@ def cases() -> list[Case]:
 
     for group, keys in (("hit-int", w.int_keys), ("hit-str", w.str_keys)):
         add(group, "dict", lambda keys=keys: w.dict_hit_batch(keys()), w.HIT_ENTRIES)
-        for kind in ("lru", "fifo", "lfu", "ttl"):
+        for kind in ("lru", "fifo", "lfu", "ttl", "adaptive"):
             for name, factory in w.mapping_contenders(kind).items():
                 if kind != "lru" and not name.startswith("fastcache"):
                     continue
@@ -27,7 +27,13 @@ def cases() -> list[Case]:
         for name in w.getset_contenders():
             add(group, name, lambda n=name, keys=keys: w.getset_hit_batch(n, keys()), w.HIT_ENTRIES)
 
-    for name, factory in w.mapping_contenders("lru").items():
+    add("hit-int-1k", "dict", lambda: w.dict_hit_batch(w.small_int_keys()), 1000)
+    for kind in ("lru", "adaptive"):
+        for name, factory in w.mapping_contenders(kind).items():
+            if name.startswith("fastcache"):
+                add("hit-int-1k", name, lambda f=factory: w.hit_batch(f, w.small_int_keys()), 1000)
+
+    for name, factory in {**w.mapping_contenders("lru"), **w.mapping_contenders("adaptive")}.items():
         add("miss-insert-evict", name, lambda f=factory: w.evict_batch(f), w.STREAM)
         add("zipf-cache-aside", name, lambda f=factory: w.zipf_batch(f), w.STREAM)
     for name, deco in w.capacity_decorators().items():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 __all__ = ("BASELINE", "TITLES", "render", "versions")
 
-BASELINE = {"hit-int": "dict", "hit-str": "dict", "miss-insert-evict": "functools.lru_cache",
+BASELINE = {"hit-int": "dict", "hit-str": "dict", "hit-int-1k": "dict", "miss-insert-evict": "functools.lru_cache",
             "zipf-cache-aside": "functools.lru_cache", "ttl-set-get": "cachetools.TTLCache",
             "decorator-hit": "functools.lru_cache", "tiered-l1-hit": "fastcache.LRUCache.get",
             "ring-distinct-keys": "uhashring (ketama)", "ring-hot-keys": "uhashring (ketama)",
@@ -11,6 +11,7 @@ BASELINE = {"hit-int": "dict", "hit-str": "dict", "miss-insert-evict": "functool
 TITLES = {
     "hit-int": "get hit `c[k]`, 100k int keys (random order)",
     "hit-str": "get hit `c[k]`, 100k str keys (random order)",
+    "hit-int-1k": "get hit `c[k]`, 1000 int keys (random order): everything in CPU cache",
     "miss-insert-evict": "miss + insert + evict, capacity 10k (a new key every time)",
     "zipf-cache-aside": "Zipf(0.99) cache-aside over 1M keys, capacity 10k (`get`, set on miss)",
     "ttl-set-get": "TTL set + get, capacity 10k, ttl 300 s, 20k keys",
