@@ -63,6 +63,7 @@ class AdaptiveCache(Table[KT, VT]):
                  "_protected_max", "_sized_for", "_climbing", "_direction", "_step",
                  "_previous_rate", "_sample_size", "_sample_count", "_sample_hits", "_shadow_hits",
                  "_buffer")
+    _buffer: list[_Node]
 
     def __init__(self, maxsize: Union[int, float], getsizeof: Optional[Callable[[Any], int]] = None,
                  *, on_evict: Optional[Callable[[Any, Any, RemovalCause], object]] = None) -> None:
@@ -200,7 +201,8 @@ class AdaptiveCache(Table[KT, VT]):
             self._drain()
 
     def _drain(self) -> None:
-        buffer, self._buffer = self._buffer, []
+        buffer = self._buffer
+        self._buffer = []
         for node in buffer:
             self._sketch.increment(node.x)
             self._touch(node)
@@ -246,7 +248,7 @@ class AdaptiveCache(Table[KT, VT]):
         self._segments: tuple[OrderedDict[int, _Node], ...] = (OrderedDict(), OrderedDict(), OrderedDict())
         self._weights = [0, 0, 0]
         self._nodes: dict[Any, _Node] = {}
-        self._buffer: list[_Node] = []
+        self._buffer = []
 
     def _policy_state(self, positions: dict[Any, int]) -> Any:
         if self._buffer:
