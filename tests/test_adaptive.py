@@ -14,16 +14,12 @@ import pytest
 from conftest import _load_c, _load_py
 
 
-def sketch_classes() -> list[Any]:
-    from fastcache._core.frequency_sketch import FrequencySketch as C
-    from fastcache._py.frequency_sketch import FrequencySketch as P
-    return [C, P]
-
-
-def shadow_classes() -> list[Any]:
-    from fastcache._core.hash_lru import HashLRU as C
-    from fastcache._py.hash_lru import HashLRU as P
-    return [C, P]
+def parts(impl: Any) -> Any:
+    """The implementation's frequency_sketch and hash_lru modules."""
+    import importlib
+    package = "fastcache._core." if impl.compiled else "fastcache._py."
+    return (importlib.import_module(package + "frequency_sketch"),
+            importlib.import_module(package + "hash_lru"))
 
 
 def replay(cache: Any, keys: list[Any]) -> int:
@@ -163,9 +159,8 @@ def test_compiled_and_pure_make_the_same_choices() -> None:
 
 # ------------------------------------------------------------------ the parts
 
-@pytest.mark.parametrize("cls", sketch_classes(), ids=["c-extension", "pure-python"])
-def test_sketch_counts_saturates_and_halves(cls: Any) -> None:
-    s = cls(100)
+def test_sketch_counts_saturates_and_halves(impl: Any) -> None:
+    s = parts(impl)[0].FrequencySketch(100)
     assert s.estimate("k") == 0
     s.add("k")
     assert s.estimate("k") == 1
@@ -178,7 +173,9 @@ def test_sketch_counts_saturates_and_halves(cls: Any) -> None:
 
 
 def test_sketch_twins_agree() -> None:
-    c, p = (cls(500) for cls in sketch_classes())
+    from fastcache._core.frequency_sketch import FrequencySketch as C
+    from fastcache._py.frequency_sketch import FrequencySketch as P
+    c, p = C(500), P(500)
     keys = zipf_keys(20_000, 3_000, seed=2)
     for k in keys:
         c.add(k)
@@ -186,9 +183,8 @@ def test_sketch_twins_agree() -> None:
     assert [c.estimate(k) for k in range(3000)] == [p.estimate(k) for k in range(3000)]
 
 
-@pytest.mark.parametrize("cls", shadow_classes(), ids=["c-extension", "pure-python"])
-def test_shadow_is_an_exact_lru_when_small(cls: Any) -> None:
-    shadow = cls(64)
+def test_shadow_is_an_exact_lru_when_small(impl: Any) -> None:
+    shadow = parts(impl)[1].HashLRU(64)
     model: OrderedDict[int, None] = OrderedDict()
     rng = random.Random(4)
     for _ in range(20_000):
@@ -204,9 +200,8 @@ def test_shadow_is_an_exact_lru_when_small(cls: Any) -> None:
     assert shadow.state() == list(model)
 
 
-@pytest.mark.parametrize("cls", shadow_classes(), ids=["c-extension", "pure-python"])
-def test_shadow_samples_large_capacities(cls: Any) -> None:
-    shadow = cls(100_000)
+def test_shadow_samples_large_capacities(impl: Any) -> None:
+    shadow = parts(impl)[1].HashLRU(100_000)
     assert shadow.rate == 128 and 0 < 100_000 // shadow.rate <= 1024
     rng = random.Random(6)
     outcomes = [shadow.access(rng.randrange(1 << 64)) for _ in range(50_000)]
