@@ -1,6 +1,7 @@
 """The mapping contract every cache kind follows (cachetools' documented semantics).
 
-Each test runs for LRU, FIFO, LFU, TTL and adaptive caches, compiled and pure Python.
+Each test runs for LRU, FIFO, LFU, TTL and adaptive caches (with and without a TTL),
+compiled and pure Python.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from fastcache import RemovalCause
 
 from conftest import FakeTimer
 
-KINDS = ["lru", "fifo", "lfu", "ttl", "adaptive"]
+KINDS = ["lru", "fifo", "lfu", "ttl", "adaptive", "adaptive-ttl"]
 
 
 @pytest.fixture(params=KINDS)
@@ -29,7 +30,8 @@ def kind(request: Any) -> str:
 @pytest.fixture
 def cls(impl: Any, kind: str) -> type:
     return getattr(impl, {"lru": "LRUCache", "fifo": "FIFOCache", "lfu": "LFUCache",
-                          "ttl": "TTLCache", "adaptive": "AdaptiveCache"}[kind])  # type: ignore[no-any-return]
+                          "ttl": "TTLCache", "adaptive": "AdaptiveCache",
+                          "adaptive-ttl": "AdaptiveCache"}[kind])  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -40,6 +42,9 @@ def make(cls: type, kind: str) -> Callable[..., Any]:
             kw.setdefault("ttl", 1000)
             kw.setdefault("timer", FakeTimer())
             return klass(maxsize, kw.pop("ttl"), kw.pop("timer"), getsizeof, **kw)
+        if kind == "adaptive-ttl":
+            kw.setdefault("ttl", 1000)
+            kw.setdefault("timer", FakeTimer())
         return klass(maxsize, getsizeof, **kw)
     return factory
 
@@ -349,8 +354,8 @@ def test_copy_keeps_eviction_order(make: Any) -> None:
 def test_mutation_during_iteration_raises(make: Any, kind: str) -> None:
     cache = make(10)
     cache.update({1: 1, 2: 2, 3: 3})
-    if kind == "ttl":
-        # TTLCache iterates a snapshot (as cachetools does): mutation is allowed.
+    if kind in ("ttl", "adaptive-ttl"):
+        # Expiring caches iterate a snapshot (as cachetools' TTLCache does): mutation is allowed.
         seen = []
         for key in cache:
             seen.append(key)

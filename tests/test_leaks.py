@@ -11,7 +11,7 @@ import pytest
 
 from conftest import FakeTimer
 
-KINDS = ["lru", "fifo", "lfu", "ttl", "adaptive", "adaptive-weighted", "lru-weighted", "wrapper"]
+KINDS = ["lru", "fifo", "lfu", "ttl", "adaptive", "adaptive-weighted", "adaptive-ttl", "lru-weighted", "wrapper"]
 
 
 def build(impl: Any, kind: str) -> Any:
@@ -27,6 +27,8 @@ def build(impl: Any, kind: str) -> Any:
         return impl.AdaptiveCache(500, on_evict=lambda k, v, c: None)
     if kind == "adaptive-weighted":
         return impl.AdaptiveCache(500, getsizeof=lambda v: 1 + (v[0] % 3))
+    if kind == "adaptive-ttl":
+        return impl.AdaptiveCache(500, ttl=5, timer=FakeTimer())
     return impl.TTLCache(500, 5, FakeTimer())
 
 
@@ -49,7 +51,7 @@ def test_flat_refcounts_and_memory(impl: Any, kind: str) -> None:
         cache = build(impl, kind)
 
         def run(n: int) -> None:
-            timer = cache.timer if kind == "ttl" else None
+            timer = cache.timer if kind in ("ttl", "adaptive-ttl") else None
             for j in range(n):
                 i, r = plan[j & 4095]
                 k = keys[i]

@@ -338,14 +338,19 @@ class AdaptiveMachine(RuleBasedStateMachine):
     """
 
     weighted = False
+    expiring = False
 
     @initialize(maxsize=st.integers(min_value=0, max_value=6))
     def make(self, maxsize: int) -> None:
         getsizeof = sizeof if self.weighted else None
         self.maxsize = maxsize
-        self.subjects = [_load_c().AdaptiveCache(maxsize, getsizeof),
-                         _load_py().AdaptiveCache(maxsize, getsizeof)]
+        self.timer = FakeTimer()
+        # Without a cache-wide ttl, set(..., ttl=) still turns expiry on for its item.
+        kw: dict[str, Any] = {"ttl": 10 if self.expiring else None, "timer": self.timer}
+        self.subjects = [_load_c().AdaptiveCache(maxsize, getsizeof, **kw),
+                         _load_py().AdaptiveCache(maxsize, getsizeof, **kw)]
         self.latest: dict[Any, Any] = {}        # the last value written per key, deletions dropped
+        self.expires: dict[Any, float] = {}     # when each written key expires (model of the TTL rules)
 
     def size(self, value: Any) -> int:
         return sizeof(value) if self.weighted else 1
@@ -366,6 +371,7 @@ class AdaptiveMachine(RuleBasedStateMachine):
             return
         assert result == ("ok", None)
         self.latest[key] = value
+        self.expires[key] = self.timer.time + 10 if self.expiring else float("inf")
         assert c.peek(key) == value                       # a write is always kept
         if room:
             assert before <= set(c)                       # no eviction while there is room
@@ -403,8 +409,28 @@ class AdaptiveMachine(RuleBasedStateMachine):
         self.run(lambda s: s.clear())
         self.latest.clear()
 
-    @rule(how=st.sampled_from(["pickle", "copy"]))
+    @rule(key=st.integers(min_value=0, max_value=11), value=VALUES, ttl=st.sampled_from([1, 3, 25]))
+    def set_with_ttl(self, key: int, value: int, ttl: int) -> None:
+        if self.size(value) > self.maxsize or (self.maxsize == 0 and not self.weighted):
+            return
+        assert self.run(lambda s: s.set(key, value, ttl=ttl)) == ("ok", None)
+        self.latest[key] = value
+        self.expires[key] = self.timer.time + ttl
+        assert self.subjects[0].peek(key) == value
+
+    @rule(delta=st.sampled_from([1, 2, 5, 10]))
+    def tick(self, delta: int) -> None:
+        self.timer.tick(delta)
+
+    @rule()
+    def expire(self) -> None:
+        kind, removed = self.run(lambda s: s.expire())
+        for key, value in removed:
+            assert self.expires[key] <= self.timer.time and value == self.latest[key]
+
+    @rule(how=st.sampled_from(["copy"]))
     def roundtrip(self, how: str) -> None:
+        # (pickle gives each copy its own fake clock, which the test cannot tick)
         fn = {"pickle": lambda c: pickle.loads(pickle.dumps(c)), "copy": copy.copy}[how]
         clones = [fn(s) for s in self.subjects]
         for clone, original in zip(clones, self.subjects):
@@ -419,13 +445,14 @@ class AdaptiveMachine(RuleBasedStateMachine):
         assert list(c) == list(py) and c.stats() == py.stats()
         assert c.segment_sizes() == py.segment_sizes() and c.window_maxsize == py.window_maxsize
         assert all(c.peek(k) == self.latest[k] for k in c)
+        assert all(self.expires[k] > self.timer.time for k in c)     # nothing expired is visible
         assert c.currsize == sum(self.size(c.peek(k)) for k in c) == sum(c.segment_sizes().values())
         assert c.currsize <= self.maxsize
 
 
-def adaptive_machine(weighted: bool) -> Any:
-    cls = type("Adaptive%sMachine" % ("Weighted" if weighted else ""), (AdaptiveMachine,),
-               {"weighted": weighted})
+def adaptive_machine(weighted: bool, expiring: bool = False) -> Any:
+    cls = type("Adaptive%s%sMachine" % ("Weighted" if weighted else "", "TTL" if expiring else ""),
+               (AdaptiveMachine,), {"weighted": weighted, "expiring": expiring})
     test = cls.TestCase
     test.settings = settings(max_examples=200, stateful_step_count=60, deadline=None,
                              suppress_health_check=list(HealthCheck))
@@ -434,3 +461,5 @@ def adaptive_machine(weighted: bool) -> Any:
 
 TestAdaptive = adaptive_machine(False)
 TestAdaptiveWeighted = adaptive_machine(True)
+TestAdaptiveTTL = adaptive_machine(False, expiring=True)
+TestAdaptiveWeightedTTL = adaptive_machine(True, expiring=True)

@@ -65,6 +65,7 @@ CACHES: dict[str, Callable[[Any, int, Any], Any]] = {
     "fifo": lambda impl, n, kw: impl.FIFOCache(n, **kw),
     "lfu": lambda impl, n, kw: impl.LFUCache(n, **kw),
     "adaptive": lambda impl, n, kw: impl.AdaptiveCache(n, **kw),
+    "adaptive-ttl": lambda impl, n, kw: impl.AdaptiveCache(n, ttl=1000, timer=FakeTimer(), **kw),
     "ttl": lambda impl, n, kw: impl.TTLCache(n, 1000, FakeTimer(), **kw),
 }
 

@@ -1,4 +1,8 @@
-"""TTLCache: cachetools' TTL semantics plus per-item TTL, on a fake clock."""
+"""TTLCache: cachetools' TTL semantics plus per-item TTL, on a fake clock.
+
+The same tests run for ``AdaptiveCache(ttl=...)``, whose expiry follows the
+same rules (only its eviction order differs: LRU is TTLCache's alone).
+"""
 from __future__ import annotations
 
 import pickle
@@ -13,8 +17,14 @@ from fastcache import RemovalCause
 from conftest import FakeTimer
 
 
-def test_item_dies_exactly_at_expiry(impl: Any, timer: FakeTimer) -> None:
-    cache = impl.TTLCache(10, ttl=10, timer=timer)
+@pytest.fixture(params=["TTLCache", "AdaptiveCache"])
+def ttl_cls(request: Any, impl: Any) -> Any:
+    """The expiring cache class under test."""
+    return getattr(impl, request.param)
+
+
+def test_item_dies_exactly_at_expiry(ttl_cls: Any, timer: FakeTimer) -> None:
+    cache = ttl_cls(10, ttl=10, timer=timer)
     cache[1] = "a"
     timer.tick(9.999)
     assert cache[1] == "a" and 1 in cache and len(cache) == 1
@@ -25,8 +35,8 @@ def test_item_dies_exactly_at_expiry(impl: Any, timer: FakeTimer) -> None:
     assert len(cache) == 0 and list(cache) == []
 
 
-def test_write_resets_expiry(impl: Any, timer: FakeTimer) -> None:
-    cache = impl.TTLCache(10, ttl=10, timer=timer)
+def test_write_resets_expiry(ttl_cls: Any, timer: FakeTimer) -> None:
+    cache = ttl_cls(10, ttl=10, timer=timer)
     cache[1] = "a"
     timer.tick(8)
     cache[1] = "b"
@@ -36,8 +46,8 @@ def test_write_resets_expiry(impl: Any, timer: FakeTimer) -> None:
     assert 1 not in cache
 
 
-def test_expire_returns_pairs_in_expiry_order(impl: Any, timer: FakeTimer) -> None:
-    cache = impl.TTLCache(10, ttl=10, timer=timer)
+def test_expire_returns_pairs_in_expiry_order(ttl_cls: Any, timer: FakeTimer) -> None:
+    cache = ttl_cls(10, ttl=10, timer=timer)
     cache[1] = 1
     timer.tick(1)
     cache[2] = 2
@@ -49,16 +59,16 @@ def test_expire_returns_pairs_in_expiry_order(impl: Any, timer: FakeTimer) -> No
     assert len(cache) == 0
 
 
-def test_len_purges_so_expire_then_returns_nothing(impl: Any, timer: FakeTimer) -> None:
-    cache = impl.TTLCache(10, ttl=1, timer=timer)
+def test_len_purges_so_expire_then_returns_nothing(ttl_cls: Any, timer: FakeTimer) -> None:
+    cache = ttl_cls(10, ttl=1, timer=timer)
     cache[1] = 1
     timer.tick(1)
     assert len(cache) == 0
     assert cache.expire() == []
 
 
-def test_expired_but_stored_item(impl: Any, timer: FakeTimer) -> None:
-    cache = impl.TTLCache(10, ttl=1, timer=timer)
+def test_expired_but_stored_item(ttl_cls: Any, timer: FakeTimer) -> None:
+    cache = ttl_cls(10, ttl=1, timer=timer)
     cache[1] = 1
     cache[2] = 2
     timer.tick(1)
@@ -81,19 +91,19 @@ def test_eviction_is_lru_among_live_items(impl: Any, timer: FakeTimer) -> None:
     assert list(cache) == [5] and cache.stats().evictions == 1
 
 
-def test_popitem_skips_expired(impl: Any, timer: FakeTimer) -> None:
-    cache = impl.TTLCache(3, ttl=5, timer=timer)
+def test_popitem_skips_expired(ttl_cls: Any, timer: FakeTimer) -> None:
+    cache = ttl_cls(3, ttl=5, timer=timer)
     cache[1] = 1
     timer.tick(3)
     cache[2] = 2
     timer.tick(2)
     assert cache.popitem() == (2, 2)
-    with pytest.raises(KeyError, match="TTLCache is empty"):
+    with pytest.raises(KeyError, match="Cache is empty"):
         cache.popitem()
 
 
-def test_frozen_timer(impl: Any, timer: FakeTimer) -> None:
-    cache = impl.TTLCache(10, ttl=5, timer=timer)
+def test_frozen_timer(ttl_cls: Any, timer: FakeTimer) -> None:
+    cache = ttl_cls(10, ttl=5, timer=timer)
     with cache.timer as now:
         assert now == 0
         timer.tick(100)
@@ -106,8 +116,8 @@ def test_frozen_timer(impl: Any, timer: FakeTimer) -> None:
     assert cache.timer.tick == timer.tick      # attributes forward to the wrapped timer
 
 
-def test_per_item_ttl(impl: Any, timer: FakeTimer) -> None:
-    cache = impl.TTLCache(10, ttl=100, timer=timer)
+def test_per_item_ttl(ttl_cls: Any, timer: FakeTimer) -> None:
+    cache = ttl_cls(10, ttl=100, timer=timer)
     cache.set("short", 1, ttl=1)
     cache.set("long", 2)
     cache["plain"] = 3
@@ -120,12 +130,12 @@ def test_per_item_ttl(impl: Any, timer: FakeTimer) -> None:
     assert "long" not in cache and "plain" in cache
 
 
-def test_many_distinct_ttls_use_every_structure(impl: Any, timer: FakeTimer) -> None:
+def test_many_distinct_ttls_use_every_structure(ttl_cls: Any, timer: FakeTimer) -> None:
     # More distinct TTLs than the compiled cache has sorted queues (8): the rest
     # go to its heap.  Every removal must be by time, then by write order.
     rng = random.Random(7)
     removed: list[Any] = []
-    cache = impl.TTLCache(5000, ttl=50, timer=timer,
+    cache = ttl_cls(5000, ttl=50, timer=timer,
                           on_evict=lambda k, v, c: removed.append((k, v)) if c == "expired" else None)
     expected = {}
     for i in range(3000):
@@ -155,27 +165,30 @@ def test_many_distinct_ttls_use_every_structure(impl: Any, timer: FakeTimer) -> 
     (0, ValueError), (-1, ValueError), (float("nan"), ValueError),
     ("10", TypeError), (None, TypeError), (True, TypeError),
 ])
-def test_bad_ttl(impl: Any, ttl: Any, error: type) -> None:
-    with pytest.raises(error, match="ttl"):
-        impl.TTLCache(10, ttl=ttl)
-    cache = impl.TTLCache(10, ttl=1)
+def test_bad_ttl(ttl_cls: Any, ttl: Any, error: type) -> None:
+    if ttl is None and ttl_cls.__name__ == "AdaptiveCache":
+        assert ttl_cls(10, ttl=None).ttl is None            # the default: no expiry
+    else:
+        with pytest.raises(error, match="ttl"):
+            ttl_cls(10, ttl=ttl)
+    cache = ttl_cls(10, ttl=1)
     if ttl is not None:
         with pytest.raises(error, match="ttl"):
             cache.set(1, 1, ttl=ttl)
     assert len(cache) == 0
 
 
-def test_bad_timer(impl: Any) -> None:
+def test_bad_timer(ttl_cls: Any) -> None:
     with pytest.raises(TypeError, match="timer must be callable"):
-        impl.TTLCache(10, ttl=1, timer=42)
-    cache = impl.TTLCache(10, ttl=1, timer=lambda: "noon")
+        ttl_cls(10, ttl=1, timer=42)
+    cache = ttl_cls(10, ttl=1, timer=lambda: "noon")
     with pytest.raises(TypeError, match="real number"):
         cache[1] = 1
     assert len(cache._data if hasattr(cache, "_data") else []) == 0
 
 
-def test_default_timer_is_monotonic(impl: Any) -> None:
-    cache = impl.TTLCache(10, ttl=60)
+def test_default_timer_is_monotonic(ttl_cls: Any) -> None:
+    cache = ttl_cls(10, ttl=60)
     cache[1] = 1
     assert 1 in cache
     before = time.monotonic()
@@ -183,9 +196,9 @@ def test_default_timer_is_monotonic(impl: Any) -> None:
     assert before + 59 < cache.expires_at(1) <= time.monotonic() + 60
 
 
-def test_listener_sees_expiry(impl: Any, timer: FakeTimer) -> None:
+def test_listener_sees_expiry(ttl_cls: Any, timer: FakeTimer) -> None:
     events = []
-    cache = impl.TTLCache(10, ttl=1, timer=timer, on_evict=lambda k, v, c: events.append((k, c)))
+    cache = ttl_cls(10, ttl=1, timer=timer, on_evict=lambda k, v, c: events.append((k, c)))
     cache[1] = 1
     timer.tick(1)
     cache[2] = 2                               # writes purge expired items first
@@ -193,10 +206,10 @@ def test_listener_sees_expiry(impl: Any, timer: FakeTimer) -> None:
     assert cache.stats().expirations == 1
 
 
-def test_expire_override_is_called(impl: Any, timer: FakeTimer) -> None:
+def test_expire_override_is_called(ttl_cls: Any, timer: FakeTimer) -> None:
     calls = []
 
-    class Logged(impl.TTLCache):  # type: ignore[name-defined, misc]
+    class Logged(ttl_cls):  # type: ignore[valid-type, misc]
         def expire(self, time: Any = None) -> Any:
             items = super().expire(time)
             calls.append(items)
@@ -209,9 +222,9 @@ def test_expire_override_is_called(impl: Any, timer: FakeTimer) -> None:
     assert [(1, 1)] in calls
 
 
-def test_pickle_keeps_expiry(impl: Any) -> None:
+def test_pickle_keeps_expiry(ttl_cls: Any) -> None:
     timer = FakeTimer()
-    cache = impl.TTLCache(10, ttl=10, timer=timer)
+    cache = ttl_cls(10, ttl=10, timer=timer)
     cache[1] = 1
     cache.set(2, 2, ttl=3)
     clone = pickle.loads(pickle.dumps(cache))
@@ -220,7 +233,7 @@ def test_pickle_keeps_expiry(impl: Any) -> None:
     assert sorted(clone) == [1]
 
 
-def test_timer_that_rebuilds_the_cache(impl: Any) -> None:
+def test_timer_that_rebuilds_the_cache(ttl_cls: Any) -> None:
     # A Python timer runs bytecode, so another thread may change the cache while
     # it runs.  Here the timer itself does it, deterministically: every read of
     # the clock inserts and deletes enough keys to rebuild the table.
@@ -240,7 +253,7 @@ def test_timer_that_rebuilds_the_cache(impl: Any) -> None:
             state["armed"] = True
         return state["t"]  # type: ignore[return-value]
 
-    cache = impl.TTLCache(1000, ttl=10, timer=timer)
+    cache = ttl_cls(1000, ttl=10, timer=timer)
     state["cache"] = cache
     for k in range(50):
         cache[k] = k

@@ -5,9 +5,13 @@ sizes; the popularity estimates are a count-min sketch (``frequency_sketch``);
 the climber's yardstick is a shadow LRU of hashes (``hash_lru``); this module
 is the eviction policy.
 """
-from libc.math cimport floor, fabs
+import time as _time
+from cpython.mem cimport PyMem_Realloc, PyMem_Free
+from cpython.object cimport PyObject
+from libc.math cimport floor, fabs, INFINITY
 from libc.stdint cimport int32_t, int64_t, uint64_t
-from fastcache._core._table cimport Table, Entry, table_lookup
+from fastcache._core._table cimport Table, Entry, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED
+from fastcache._core.ttl cimport Timer, check_ttl
 from fastcache._core.frequency_sketch cimport FrequencySketch, spread, sketch_increment
 from fastcache._core.hash_lru cimport HashLRU
 
@@ -25,6 +29,23 @@ cdef extern from *:
     void prefetch "fc_prefetch"(const void *p) noexcept
 
 cdef tuple SEGMENT_NAMES = ("window", "probation", "protected")
+cdef object _marker = object()
+
+
+cdef double check_time(object t) except? -1.0:
+    if isinstance(t, (int, float)) and not isinstance(t, bool):
+        return <double>t
+    raise TypeError("time must be a real number of seconds, not %r" % type(t).__name__)
+
+
+def _live_keys(AdaptiveCache cache, list keys):
+    cdef Py_ssize_t ix
+    for key in keys:
+        with cache._timer_w:
+            ix = table_lookup(cache, key, hash(key))
+            live = ix >= 0 and cache._timer_w.frozen < cache.expiry[ix].expires
+        if live:
+            yield key
 cdef enum:
     MIN_SAMPLE = 1000           # accesses per climber period, at least...
     MAX_SAMPLE = 300000         # ...and at most: a large cache must adapt within a few million requests
@@ -91,6 +112,8 @@ cdef class AdaptiveCache(Table):
     Same mapping API as the other caches (cachetools semantics; ``getsizeof``
     weights, statistics, ``on_evict``).  Which item ``popitem()`` removes is
     the policy's choice, as in every cache here: the least valuable one.
+    ``ttl=`` (seconds, with an injectable ``timer=``) makes items expire by
+    TTLCache's rules; ``set(key, value, ttl=...)`` gives one item its own TTL.
 
     How it chooses.  A new item enters a small LRU *window*.  When the window
     is full its oldest item competes with the *main* space's next victim, and
@@ -115,13 +138,35 @@ cdef class AdaptiveCache(Table):
             self.segments[s].weight = 0
         self.sketch = FrequencySketch(16)
         self.shadow = HashLRU(1)
+        self.expiry = NULL
+        self.heap = NULL
+        self.expiry_cap = self.heap_len = self.heap_cap = 0
+        self.default_ttl = INFINITY
 
-    def __init__(self, maxsize, getsizeof=None, *, on_evict=None):
-        self._init_from_params({"maxsize": maxsize, "getsizeof": getsizeof, "on_evict": on_evict})
+    def __dealloc__(self):
+        PyMem_Free(self.expiry)
+        PyMem_Free(self.heap)
+
+    def __init__(self, maxsize, getsizeof=None, *, ttl=None, timer=_time.monotonic, on_evict=None):
+        self._init_from_params({"maxsize": maxsize, "getsizeof": getsizeof, "on_evict": on_evict,
+                                "ttl": ttl, "timer": timer})
 
     def _init_from_params(self, params):
         cdef Py_ssize_t m
+        ttl = params.get("ttl")
+        cdef double default_ttl = INFINITY if ttl is None else check_ttl(ttl)
+        timer = Timer(params.get("timer", _time.monotonic))
         self.init_table(params["maxsize"], params["getsizeof"], params["on_evict"])
+        self._timer_w = timer
+        self._ttl_obj = ttl
+        self.default_ttl = default_ttl
+        self.expiring = False
+        self.heap_len = 0
+        self.write_seq = 0
+        self._custom_expire = getattr(type(self), "expire") is not AdaptiveCache.expire
+        if default_ttl < INFINITY:
+            self.reserve_expiry(8)
+            self.expiring = True
         m = self._maxsize
         bounded = m < PY_SSIZE_T_MAX
         self.configure(m if bounded and not self.weighted and m <= (1 << 24) else 64)
@@ -131,6 +176,12 @@ cdef class AdaptiveCache(Table):
         self.step = max(1.0, m * STEP)
         self.previous_rate = -1.0
         self.set_window(0 if m <= 1 else max(1, <Py_ssize_t>floor(m * INITIAL_WINDOW + 0.5)) if bounded else m // 100)
+
+    def _params(self):
+        params = Table._params(self)
+        params["ttl"] = self._ttl_obj
+        params["timer"] = self._timer_w._timer
+        return params
 
     cdef int configure(self, Py_ssize_t entries) except -1:
         """Size the sketch, the shadow and the sample period for about ``entries`` items."""
@@ -239,6 +290,167 @@ cdef class AdaptiveCache(Table):
 
     # --------------------------------------------------------- table hooks
 
+    # ------------------------------------------------------------- expiry
+    #
+    # Optional, and off until an item gets a TTL: then every entry has an
+    # expiry time (INFINITY: never) and a binary heap orders the finite ones by
+    # (time, write); a rewrite leaves its old record stale (its write number no
+    # longer matches), skipped when popped and dropped when the heap is rebuilt.
+
+    cdef int reserve_expiry(self, Py_ssize_t n) except -1:
+        cdef void *p
+        cdef Py_ssize_t i
+        if n <= self.expiry_cap:
+            return 0
+        p = PyMem_Realloc(self.expiry, n * sizeof(Expiry))
+        if p == NULL:
+            raise MemoryError()
+        self.expiry = <Expiry *>p
+        for i in range(self.expiry_cap, n):
+            self.expiry[i].expires = INFINITY
+            self.expiry[i].seq = 0
+        self.expiry_cap = n
+        return 0
+
+    cdef int heap_push(self, ExpiryRecord rec) except -1:
+        cdef Py_ssize_t i, parent
+        cdef void *p
+        if self.heap_len == self.heap_cap:
+            p = PyMem_Realloc(self.heap, (16 if self.heap_cap == 0 else 2 * self.heap_cap) * sizeof(ExpiryRecord))
+            if p == NULL:
+                raise MemoryError()
+            self.heap = <ExpiryRecord *>p
+            self.heap_cap = 16 if self.heap_cap == 0 else 2 * self.heap_cap
+        i = self.heap_len
+        self.heap_len += 1
+        while i > 0:
+            parent = (i - 1) // 2
+            if (self.heap[parent].expires < rec.expires or
+                    (self.heap[parent].expires == rec.expires and self.heap[parent].seq < rec.seq)):
+                break
+            self.heap[i] = self.heap[parent]
+            i = parent
+        self.heap[i] = rec
+        return 0
+
+    cdef void heap_pop(self) noexcept:
+        cdef Py_ssize_t i = 0, child
+        cdef ExpiryRecord last
+        self.heap_len -= 1
+        if self.heap_len == 0:
+            return
+        last = self.heap[self.heap_len]
+        while True:
+            child = 2 * i + 1
+            if child >= self.heap_len:
+                break
+            if child + 1 < self.heap_len and (
+                    self.heap[child + 1].expires < self.heap[child].expires or
+                    (self.heap[child + 1].expires == self.heap[child].expires and
+                     self.heap[child + 1].seq < self.heap[child].seq)):
+                child += 1
+            if (last.expires < self.heap[child].expires or
+                    (last.expires == self.heap[child].expires and last.seq < self.heap[child].seq)):
+                break
+            self.heap[i] = self.heap[child]
+            i = child
+        self.heap[i] = last
+
+    cdef bint heap_live(self, ExpiryRecord *rec) noexcept:
+        return (self.entries[rec.ix].key != NULL and self.expiry[rec.ix].seq == rec.seq)
+
+    cdef int compact_heap(self) except -1:
+        """Rebuild the heap from the live records (stale ones pile up under rewrites)."""
+        cdef Py_ssize_t i, n = self.heap_len
+        cdef ExpiryRecord rec
+        self.heap_len = 0
+        for i in range(n):
+            if self.heap_live(&self.heap[i]):
+                rec = self.heap[i]
+                self.heap_push(rec)         # in place: the write position never passes the read one
+        return 0
+
+    cdef int set_expiry(self, Py_ssize_t ix, double expires) except -1:
+        cdef ExpiryRecord rec
+        self.write_seq += 1
+        self.expiry[ix].expires = expires
+        self.expiry[ix].seq = self.write_seq
+        if expires < INFINITY:
+            rec.expires = expires
+            rec.seq = self.write_seq
+            rec.ix = <int32_t>ix
+            self.heap_push(rec)             # cannot fail: before_store made room
+            if self.heap_len > 2 * self.used + 64:
+                self.compact_heap()
+        return 0
+
+    cdef list expire_at(self, double now):
+        """Remove every item whose time has come; return their (key, value) pairs in expiry order."""
+        cdef list out = []
+        cdef ExpiryRecord rec
+        cdef Py_ssize_t ix
+        while self.heap_len and self.heap[0].expires <= now:
+            rec = self.heap[0]
+            self.heap_pop()
+            if not self.heap_live(&rec):
+                continue
+            ix = rec.ix
+            key = <object>self.entries[ix].key
+            value = <object>self.entries[ix].value
+            out.append((key, value))
+            # The allocation may have run a finalizer that changed the cache.
+            if self.entries[ix].key != <PyObject *>key or self.expiry[ix].seq != rec.seq:
+                out.pop()
+                continue
+            self.remove_at(ix, CAUSE_EXPIRED)
+            self.expirations += 1
+        return out
+
+    cdef int run_expire(self, double now) except -1:
+        """expire(now) as the cache's own operations run it (honours an overriding expire())."""
+        if self._custom_expire:
+            self.expire(self._timer_w() if self._timer_w.nesting else now)
+        elif self.heap_len and now >= self.heap[0].expires:
+            self.expire_at(now)
+        return 0
+
+    cdef Py_ssize_t live_index(self, object key) except -2:
+        """Entry number of key if it is stored and has not expired, else -1."""
+        cdef double now = self._timer_w.now()
+        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
+        if ix >= 0 and now < self.expiry[ix].expires:
+            return ix
+        return -1
+
+    cdef int store_ttl(self, object key, object value, double ttl) except -1:
+        if ttl < INFINITY and not self.expiring:
+            self.reserve_expiry(max(8, 2 * self.capacity))
+            self.expiring = True
+        if not self.expiring:
+            return self.store(key, value)
+        with self._timer_w:                 # one time for the whole write, as cachetools
+            self.now_cached = self._timer_w.frozen
+            self.pending_ttl = ttl
+            self.store(key, value)
+        return 0
+
+    # --------------------------------------------------------- table hooks
+
+    cdef int before_store(self) except -1:
+        cdef void *p
+        if self.expiring:
+            # Room first, so the insert below cannot fail half-way: the table
+            # grows to at most twice its capacity (or 8) in one insert.
+            self.reserve_expiry(max(8, 2 * self.capacity))
+            if self.heap_len + 1 >= self.heap_cap:
+                p = PyMem_Realloc(self.heap, (2 * self.heap_cap + 16) * sizeof(ExpiryRecord))
+                if p == NULL:
+                    raise MemoryError()
+                self.heap = <ExpiryRecord *>p
+                self.heap_cap = 2 * self.heap_cap + 16
+            self.run_expire(self.now_cached)
+        return 0
+
     cdef int on_insert(self, Py_ssize_t ix) except -1:
         cdef uint64_t x = mixed_hash(self, ix)
         if self.used > self.sized_for:
@@ -248,6 +460,8 @@ cdef class AdaptiveCache(Table):
         node_at(self, ix).referenced = 0
         self.append_node(WINDOW, ix)
         record(self, False, x)
+        if self.expiring:
+            self.set_expiry(ix, self.now_cached + self.pending_ttl)
         return 0
 
     cdef int on_update(self, Py_ssize_t ix) except -1:
@@ -258,6 +472,8 @@ cdef class AdaptiveCache(Table):
         touch(self, ix)
         if n.segment == PROTECTED:
             self.demote()                       # it may have grown
+        if self.expiring:
+            self.set_expiry(ix, self.now_cached + self.pending_ttl)
         return 0
 
     cdef int on_access(self, Py_ssize_t ix) except -1:
@@ -308,6 +524,7 @@ cdef class AdaptiveCache(Table):
     cdef void on_clear(self):
         cdef int s
         self.buffered = 0               # the entries are gone: their hits with them
+        self.heap_len = 0
         for s in range(3):
             self.segments[s].head = self.segments[s].tail = -1
             self.segments[s].weight = 0
@@ -325,7 +542,13 @@ cdef class AdaptiveCache(Table):
                 order.append((positions[ix], node_at(self, ix).referenced))
                 ix = node_at(self, ix).next
             segments.append(order)
+        expiry = None
+        if self.expiring:
+            expiry = sorted((self.expiry[ix].seq, positions[ix], self.expiry[ix].expires)
+                            for ix in positions)
+            expiry = [(pos, expires) for _, pos, expires in expiry]
         return {"segments": segments, "window_max": self.window_max, "sized_for": self.sized_for,
+                "expiry": expiry,
                 "climber": (self.climbing, self.direction, self.step, self.previous_rate,
                             self.sample_count, self.sample_hits, self.shadow_hits),
                 "sketch": self.sketch.state(), "shadow": self.shadow.state()}
@@ -345,12 +568,33 @@ cdef class AdaptiveCache(Table):
                 node_at(self, ix).referenced = referenced
                 self.append_node(s, ix)
         self.set_window(state["window_max"])
+        if state["expiry"] is not None:
+            self.reserve_expiry(max(8, self.capacity))
+            self.expiring = True
+            for pos, expires in state["expiry"]:
+                self.set_expiry(ixs[pos], expires)
         return 0
 
-    # ------------------------------------------------------------ hit path
+    # ------------------------------------------------------------ mapping API
+    #
+    # Without expiry these are the table's; once an item has a TTL every read
+    # first reads the clock (before the lookup: a Python timer runs bytecode,
+    # during which another thread may change the table), and expired items
+    # are never returned, counted or iterated, as in TTLCache.
 
     def __getitem__(self, key):
-        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
+        cdef Py_ssize_t ix
+        cdef double now
+        if self.expiring:
+            now = self._timer_w.now()
+            ix = table_lookup(self, key, hash(key))
+            if ix >= 0 and now < self.expiry[ix].expires:
+                self.hits += 1
+                use(self, ix)
+                return <object>self.entries[ix].value
+            self.misses += 1
+            return self.__missing__(key)
+        ix = table_lookup(self, key, hash(key))
         if ix >= 0:
             self.hits += 1
             use(self, ix)
@@ -363,14 +607,137 @@ cdef class AdaptiveCache(Table):
         return value
 
     def get(self, key, default=None):
-        """Return the value for key and count the use, else default."""
-        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
+        """Return the (live) value for key and count the use, else default."""
+        cdef Py_ssize_t ix = self.live_index(key) if self.expiring else table_lookup(self, key, hash(key))
         if ix >= 0:
             self.hits += 1
             use(self, ix)
             return <object>self.entries[ix].value
         self.misses += 1
         return default
+
+    def peek(self, key, default=None):
+        """Return the (live) value for key without counting a use, else default."""
+        cdef Py_ssize_t ix = self.live_index(key) if self.expiring else table_lookup(self, key, hash(key))
+        return <object>self.entries[ix].value if ix >= 0 else default
+
+    def __contains__(self, key):
+        if self.expiring:
+            return self.live_index(key) >= 0
+        return table_lookup(self, key, hash(key)) >= 0
+
+    def __setitem__(self, key, value):
+        if self.expiring:
+            self.store_ttl(key, value, self.default_ttl)
+        else:
+            self.store(key, value)
+
+    def set(self, key, value, ttl=None):
+        """Store value under key; ``ttl`` (seconds) gives it its own time to live."""
+        self.store_ttl(key, value, self.default_ttl if ttl is None else check_ttl(ttl))
+
+    def __delitem__(self, key):
+        cdef double now
+        cdef Py_ssize_t ix
+        if not self.expiring:
+            Table.__delitem__(self, key)
+            return
+        now = self._timer_w.now()
+        ix = table_lookup(self, key, hash(key))
+        if ix < 0:
+            raise KeyError(key)
+        expired = not (now < self.expiry[ix].expires)
+        self.remove_at(ix, CAUSE_EXPIRED if expired else CAUSE_EXPLICIT)
+        if expired:
+            self.expirations += 1
+        self.release()
+        if expired:
+            raise KeyError(key)
+
+    def pop(self, key, default=_marker):
+        """Remove key and return its (live) value; default (or KeyError) if absent or expired."""
+        cdef Py_ssize_t ix
+        if not self.expiring:
+            return Table.pop(self, key) if default is _marker else Table.pop(self, key, default)
+        ix = self.live_index(key)
+        if ix < 0:
+            if default is _marker:
+                raise KeyError(key)
+            return default
+        value = <object>self.entries[ix].value
+        self.remove_at(ix, CAUSE_EXPLICIT)
+        self.release()
+        return value
+
+    def setdefault(self, key, default=None):
+        """Return the live value for key (a use), else store and return default."""
+        if not self.expiring:
+            return Table.setdefault(self, key, default)
+        with self._timer_w:
+            if key in self:
+                return self[key]
+            self[key] = default
+            return default
+
+    def popitem(self):
+        """Remove and return the (key, value) pair the policy evicts next (expired items go first)."""
+        if self.expiring:
+            with self._timer_w:
+                self.run_expire(self._timer_w.frozen)
+                return Table.popitem(self)
+        return Table.popitem(self)
+
+    def expire(self, time=None):
+        """Remove expired items; return the removed (key, value) pairs in expiry order."""
+        cdef double now
+        if not self.expiring:
+            return []
+        now = self._timer_w.now() if time is None else check_time(time)
+        out = self.expire_at(now)
+        self.release()
+        return out
+
+    def __len__(self):
+        if self.expiring:
+            self.run_expire(self._timer_w.now())
+            self.release()
+        return self.used
+
+    @property
+    def currsize(self):
+        """The current size of the (live) items."""
+        if self.expiring:
+            self.run_expire(self._timer_w.now())
+            self.release()
+        return self._currsize
+
+    def __iter__(self):
+        if not self.expiring:
+            return Table.__iter__(self)
+        # A snapshot, skipping what has expired when reached (as TTLCache).
+        return _live_keys(self, self.snapshot_keys())
+
+    def expires_at(self, key, default=None):
+        """The time at which key expires on the cache's timer (inf: never), else default."""
+        if not self.expiring:
+            return float("inf") if key in self else default
+        cdef Py_ssize_t ix = self.live_index(key)
+        return self.expiry[ix].expires if ix >= 0 else default
+
+    @property
+    def ttl(self):
+        """The cache-wide time to live, or None."""
+        return self._ttl_obj
+
+    @property
+    def timer(self):
+        """The timer (a wrapper that can freeze time in a ``with`` block)."""
+        return self._timer_w
+
+    def __setstate__(self, state):
+        Table.__setstate__(self, state)
+        if self.expiring:
+            self.expire()
 
     # ---------------------------------------------------------- inspection
 

@@ -20,6 +20,9 @@ ctypedef struct HeapRec:
     int32_t ix
 
 
+cdef double check_ttl(object ttl) except? -1.0
+
+
 cdef class Timer:
     cdef object _timer
     cdef int nesting
