@@ -109,12 +109,15 @@ def test_segments_account_for_every_item(impl: Any) -> None:
     assert set(sizes) == {"window", "probation", "protected"}
 
 
-def test_frequency_estimates(impl: Any) -> None:
+def test_uses_count_once_per_clock_round(impl: Any) -> None:
     cache = impl.AdaptiveCache(1000)
+    cache["a"] = 1
+    assert cache.frequency("a") == 1              # the insert
     for _ in range(5):
-        cache["a"] = 1
         cache.get("a")
-    assert cache.frequency("a") == 10
+        cache["a"] = 1
+    assert cache.frequency("a") == 2              # a burst of uses: one more, and a mark
+    assert cache.frequency("never") == 0
     assert cache.frequency("never") <= 1
 
 
@@ -202,8 +205,8 @@ def test_shadow_is_an_exact_lru_when_small(impl: Any) -> None:
 
 def test_shadow_samples_large_capacities(impl: Any) -> None:
     shadow = parts(impl)[1].HashLRU(100_000)
-    assert shadow.rate == 128 and 0 < 100_000 // shadow.rate <= 1024
+    assert shadow.rate == 512 and 0 < 100_000 // shadow.rate <= 256
     rng = random.Random(6)
     outcomes = [shadow.access(rng.randrange(1 << 64)) for _ in range(50_000)]
     tracked = sum(1 for o in outcomes if o >= 0)
-    assert 50_000 / 128 * 0.8 < tracked < 50_000 / 128 * 1.2
+    assert 50_000 / 512 * 0.7 < tracked < 50_000 / 512 * 1.3

