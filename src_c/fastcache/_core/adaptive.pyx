@@ -10,8 +10,8 @@ from cpython.mem cimport PyMem_Realloc, PyMem_Free
 from cpython.object cimport PyObject
 from libc.math cimport floor, fabs, INFINITY
 from libc.stdint cimport int32_t, int64_t, uint64_t
-from fastcache._core._table cimport Table, Entry, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED
-from fastcache._core.ttl cimport Timer, check_ttl
+from fastcache._core._table cimport Table, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED
+from fastcache._core.ttl cimport Timer, as_time, check_ttl
 from fastcache._core.frequency_sketch cimport FrequencySketch, spread, sketch_increment
 from fastcache._core.hash_lru cimport HashLRU
 
@@ -30,12 +30,6 @@ cdef extern from *:
 
 cdef tuple SEGMENT_NAMES = ("window", "probation", "protected")
 cdef object _marker = object()
-
-
-cdef double check_time(object t) except? -1.0:
-    if isinstance(t, (int, float)) and not isinstance(t, bool):
-        return <double>t
-    raise TypeError("time must be a real number of seconds, not %r" % type(t).__name__)
 
 
 def _live_keys(AdaptiveCache cache, list keys):
@@ -704,7 +698,7 @@ cdef class AdaptiveCache(Table):
         cdef double now
         if not self.expiring:
             return []
-        now = self._timer_w.now() if time is None else check_time(time)
+        now = self._timer_w.now() if time is None else as_time(time)
         out = self.expire_at(now)
         self.release()
         return out

@@ -21,6 +21,7 @@ ctypedef struct HeapRec:
 
 
 cdef double check_ttl(object ttl) except? -1.0
+cdef double as_time(object t) except? -1.0
 
 
 cdef class Timer:
