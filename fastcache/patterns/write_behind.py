@@ -164,13 +164,16 @@ class _WriteQueue:
         self._counts["written"] += len(batch)
         self._counts["batches"] += 1
 
-    def _settled(self) -> list[bytes]:
-        """The batch is done (written or dead-lettered): journal ids to acknowledge."""
-        ids = self._unacked + self._inflight_ids
-        self._unacked = []
+    def _to_ack(self) -> list[bytes]:
+        """Journal ids to acknowledge now the batch is done (written or dead-lettered)."""
+        return self._unacked + self._inflight_ids
+
+    def _settled(self, ids: list[bytes], acked: bool) -> None:
+        """Clear the batch.  Called only after the acknowledgement was tried, so that
+        ``flush()`` returning means the journal no longer holds what was written."""
+        self._unacked = [] if acked else ids      # not acknowledged: retry with the next batch
         self._inflight = {}
         self._inflight_ids = []
-        return ids
 
     def _log_failure(self, batch: Mapping[Any, Any], attempts: int, exc: BaseException, delay: float) -> bool:
         """Count a failed attempt; True when the batch goes to the dead-letter hook."""
@@ -351,12 +354,12 @@ class WriteBehind(_WriteQueue):
                 with self._cond:
                     self._written(batch)
                 break
+            # Only this thread touches the journal ids, so reading them unlocked is safe.
+            ids = self._to_ack()
+            acked = not ids or self.journal is None or self._journal_call(lambda: self.journal.ack(ids))
             with self._cond:
-                ids = self._settled()
+                self._settled(ids, acked)
                 self._cond.notify_all()
-            if ids and self.journal is not None and not self._journal_call(lambda: self.journal.ack(ids)):
-                with self._cond:
-                    self._unacked = ids + self._unacked     # acknowledge with the next batch
 
     def _journal_call(self, fn: Callable[[], Any]) -> bool:
         try:
@@ -538,11 +541,11 @@ class AsyncWriteBehind(_WriteQueue):
                     continue
                 self._written(batch)
                 break
+            ids = self._to_ack()
+            acked = not ids or self.journal is None or await self._journal_call(self.journal.ack(ids))
             async with cond:
-                ids = self._settled()
+                self._settled(ids, acked)
                 cond.notify_all()
-            if ids and self.journal is not None and not await self._journal_call(self.journal.ack(ids)):
-                self._unacked = ids + self._unacked
 
     async def _journal_call(self, aw: Any) -> bool:
         try:
