@@ -1,0 +1,379 @@
+"""Response caching for ASGI apps.
+
+::
+
+    from fastcache import LRUCache
+    from fastcache.http import CacheMiddleware
+
+    app = CacheMiddleware(app, LRUCache(10_000), rules={"/static/": "static"})
+
+GET responses the app marks cacheable for a shared cache are stored and
+served until they go stale; see :mod:`fastcache.http` for the rules.  The
+cache may be any fastcache cache; an asyncio one (``AsyncRedisCache``,
+``AsyncTieredCache``) is awaited, a synchronous L1 is called directly (a
+synchronous Redis cache would block the event loop - use the asyncio one).
+A failing cache never fails a request: the error is logged and the request
+goes to the app.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, MutableMapping, Optional
+
+from . import entry as E
+from .core import SAFE_METHODS, HTTPCacheCore, HTTPCacheStats, Judgement, Request, header_pairs
+from .purge import Purger
+
+__all__ = ("CacheMiddleware",)
+
+log = logging.getLogger("fastcache.http")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def _encode(headers: list[list[str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class _Fetch:
+    """One trip to the app: what came back and what the cache does with it."""
+
+    __slots__ = ("mode", "status", "judgement", "parts", "size", "entry", "started", "quiet")
+
+    def __init__(self) -> None:
+        self.mode = ""                  # store | pass | revalidated | stale-error
+        self.status = 0
+        self.judgement: Optional[Judgement] = None
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.entry: Optional[list[Any]] = None
+        self.started = False            # the client has been sent a response start
+        self.quiet = False              # the client gets no body (a 304)
+
+
+class CacheMiddleware:
+    """An ASGI middleware caching GET responses in a fastcache cache.
+
+    ``rules`` maps path prefixes to Cache-Control policies
+    (:class:`~fastcache.http.RouteRules`); ``bus`` (an InvalidationBus) carries
+    purges to other processes when the cache is L1-only; ``cdn`` is one or
+    more CDN purgers.  Other options are :class:`~fastcache.http.core.HTTPCacheCore`'s:
+    ``timer``, ``max_body_size``, ``add_etag``, ``max_variants``,
+    ``key_prefix``, ``x_cache_header``, ``surrogate_path_keys``,
+    ``hit_for_pass``, ``coalesce_timeout``, ``stale_grace``.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], cache: Any, *, rules: Any = None, bus: Any = None,
+                 cdn: Any = None, **options: Any) -> None:
+        if not callable(app):
+            raise TypeError("app must be an ASGI application")
+        self.app = app
+        self.core = HTTPCacheCore(cache, rules=rules, **options)
+        self.purger = Purger(self.core.store, bus, cdn)
+        self._async = self.core.store.is_async
+        self._flights: dict[str, asyncio.Future[Optional[list[Any]]]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._encoded: dict[int, tuple[list[Any], list[tuple[bytes, bytes]]]] = {}
+
+    @property
+    def stats(self) -> HTTPCacheStats:
+        """Hits, misses, stale serves... since the start."""
+        return self.core.stats
+
+    # -- purge ----------------------------------------------------------------------
+
+    async def purge(self, path: str) -> int:
+        """Drop every cached response for path (any query, any variant), in every process and at the CDN."""
+        return await self.purger.arun("path", path)
+
+    async def purge_prefix(self, prefix: str) -> int:
+        """Drop every cached response under prefix (``/api/`` or ``/api/users`` and below)."""
+        return await self.purger.arun("prefix", prefix)
+
+    async def purge_key(self, key: str) -> int:
+        """Drop every cached response tagged key by its Surrogate-Key header."""
+        return await self.purger.arun("key", key)
+
+    async def drain(self) -> None:
+        """Wait for background refreshes (stale-while-revalidate) to finish."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- the cache, guarded ------------------------------------------------------------
+
+    async def _get(self, key: str) -> Optional[list[list[Any]]]:
+        try:
+            value = self.core.store.get(key)
+            if self._async:
+                value = await value
+        except Exception as exc:
+            log.warning("fastcache.http: cache read failed (%s: %s); going to the app", type(exc).__name__, exc)
+            return None
+        return E.variants_of(value, key, self.core.store.trusted)
+
+    async def _set(self, req: Request, old: Optional[list[list[Any]]], entry: list[Any], tags: list[str]) -> None:
+        core = self.core
+        try:
+            result = core.store.set(req.key, core.stored_value(old, entry), core.storage_ttl(entry), tags)
+            if self._async:
+                await result
+            core.stats.stored += 1
+        except Exception as exc:
+            log.warning("fastcache.http: cache write failed (%s: %s)", type(exc).__name__, exc)
+
+    # -- requests -------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        core = self.core
+        headers: dict[str, str] = {}
+        for k, v in scope["headers"]:
+            name = k.decode("latin-1").lower()
+            value = v.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        method = scope["method"]
+        host = headers.get("host")
+        if host is None:
+            server = scope.get("server")
+            host = f"{server[0]}:{server[1]}" if server else ""
+        req = core.request(method, host, scope["path"], scope.get("query_string", b"").decode("latin-1"), headers)
+        if method != "GET" and method != "HEAD":
+            if method in SAFE_METHODS:
+                await self.app(scope, receive, send)
+            else:
+                await self._unsafe(scope, receive, send, req)
+            return
+
+        entries = await self._get(req.key)
+        stale = E.pick(entries, headers) if entries else None
+        if stale is not None:
+            now = core.timer()
+            state = E.assess(stale, now, req.cc, req.pragma_no_cache)
+            if state == E.FRESH:
+                core.stats.hits += 1
+                await self._serve(send, req, stale, "HIT", now)
+                return
+            if state != E.REVALIDATE:
+                core.stats.stale += 1
+                if state == E.STALE_SWR and req.key not in self._flights:
+                    self._refresh_in_background(scope, req, stale, entries)
+                await self._serve(send, req, stale, "STALE", now)
+                return
+        if req.cc is not None and req.cc.only_if_cached:
+            await _plain(send, 504, b"not in cache (only-if-cached)")
+            return
+
+        flight = self._flights.get(req.key)
+        if flight is not None and core.should_coalesce(req.key):
+            core.stats.coalesced += 1
+            try:
+                got = await asyncio.wait_for(asyncio.shield(flight), core.coalesce_timeout)
+            except asyncio.TimeoutError:
+                got = None
+            if (got is not None and E.pick([got], headers) is not None
+                    and E.assess(got, core.timer(), req.cc, req.pragma_no_cache) == E.FRESH):
+                core.stats.hits += 1
+                await self._serve(send, req, got, "HIT", core.timer())
+                return
+            core.stats.misses += 1
+            await self._fetch(scope, receive, send, req, stale, entries, None)
+            return
+        core.stats.misses += 1
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[req.key] = flight
+        try:
+            await self._fetch(scope, receive, send, req, stale, entries, flight)
+        finally:
+            self._land(req.key, flight, None)
+
+    def _land(self, key: str, flight: "asyncio.Future[Optional[list[Any]]]", result: Optional[list[Any]]) -> None:
+        if not flight.done():
+            flight.set_result(result)
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+
+    async def _serve(self, send: Send, req: Request, entry: list[Any], label: str, now: float) -> None:
+        core = self.core
+        if req.method == "GET" and core.x_cache and not E.not_modified(req.headers, entry[E.ETAG],
+                                                                        entry[E.LAST_MODIFIED]):
+            # the common hit: the entry's headers encoded once per entry object, not per request
+            stored = entry[E.HEADERS]            # the memo keeps the header list alive, never the body
+            memo = self._encoded.get(id(stored))
+            if memo is None or memo[0] is not stored:
+                if len(self._encoded) >= 4096:
+                    self._encoded.clear()
+                memo = self._encoded[id(stored)] = (stored, _encode(stored))
+            headers = memo[1] + [(b"age", str(E.age_of(entry, now)).encode()),
+                                 (core.x_cache.encode("latin-1"), label.encode())]
+            await send({"type": "http.response.start", "status": entry[E.STATUS], "headers": headers})
+            await send({"type": "http.response.body", "body": entry[E.BODY]})
+            return
+        status, pairs, body = core.serve(req, entry, label, now)
+        await send({"type": "http.response.start", "status": status, "headers": _encode(pairs)})
+        await send({"type": "http.response.body", "body": body})
+
+    def _refresh_in_background(self, scope: Scope, req: Request, stale: list[Any],
+                               entries: Optional[list[list[Any]]]) -> None:
+        self.core.stats.refreshes += 1
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[req.key] = flight
+
+        async def refresh() -> None:
+            try:
+                await self._fetch(scope, _no_body, None, req, stale, entries, flight)
+            except Exception:
+                log.exception("fastcache.http: background refresh of %s failed", req.path)
+            finally:
+                self._land(req.key, flight, None)
+
+        task = asyncio.get_running_loop().create_task(refresh())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _fetch(self, scope: Scope, receive: Receive, send: Optional[Send], req: Request,
+                     stale: Optional[list[Any]], entries: Optional[list[list[Any]]],
+                     flight: "Optional[asyncio.Future[Optional[list[Any]]]]") -> None:
+        """Call the app, streaming its response to the client (send None: nobody) while keeping a copy."""
+        core = self.core
+        revalidating = stale if stale is not None and (stale[E.ETAG] is not None
+                                                       or stale[E.LAST_MODIFIED] is not None) else None
+        upstream = dict(scope)
+        upstream["headers"] = [(k.encode("latin-1"), v.encode("latin-1"))
+                               for k, v in core.upstream_headers(req, revalidating)]
+        f = _Fetch()
+
+        async def capture(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                await self._on_start(message, f, req, stale, revalidating, entries, send, flight)
+            elif kind == "http.response.body":
+                if f.mode in ("revalidated", "stale-error"):
+                    return
+                body = message.get("body", b"")
+                more = message.get("more_body", False)
+                if f.mode == "store":
+                    # stored before the last chunk goes out: a client that has the response
+                    # finds it in the cache on its next request
+                    f.size += len(body)
+                    if f.size > core.max_body_size:
+                        f.mode, f.parts = "pass", []
+                        if flight is not None:
+                            self._land(req.key, flight, None)
+                    else:
+                        f.parts.append(body)
+                        if not more:
+                            await self._store(f, req, entries, flight)
+                if send is not None and not f.quiet:
+                    await send(message)
+                elif send is not None and not more:
+                    await send({"type": "http.response.body", "body": b""})
+            elif send is not None:
+                await send(message)
+
+        try:
+            await self.app(upstream, receive, capture)
+        except Exception:
+            if f.started or stale is None or not E.may_serve_on_error(stale, core.timer(), req.cc):
+                raise
+            log.warning("fastcache.http: the app failed on %s; serving the stale copy (stale-if-error)",
+                        req.path, exc_info=True)
+            f.mode = "stale-error"
+        if f.mode == "revalidated":
+            assert f.entry is not None
+            if send is not None:
+                await self._serve(send, req, f.entry, "HIT", core.timer())
+        elif f.mode == "stale-error":
+            assert stale is not None
+            core.stats.stale += 1
+            if send is not None:
+                await self._serve(send, req, stale, "STALE", core.timer())
+
+    async def _on_start(self, message: Message, f: _Fetch, req: Request, stale: Optional[list[Any]],
+                        revalidating: Optional[list[Any]], entries: Optional[list[list[Any]]], send: Optional[Send],
+                        flight: "Optional[asyncio.Future[Optional[list[Any]]]]") -> None:
+        core = self.core
+        f.status = status = message["status"]
+        headers = header_pairs(message.get("headers", ()))
+        now = core.timer()
+        if status == 304 and revalidating is not None:
+            core.stats.revalidated += 1
+            updated = E.refreshed(revalidating, headers, now)
+            f.mode, f.entry = "revalidated", updated or revalidating
+            if updated is not None:
+                await self._set(req, entries, updated, core.tags_of(req.path, updated))
+                if flight is not None:
+                    self._land(req.key, flight, updated)
+            return
+        if status >= 500 and stale is not None and E.may_serve_on_error(stale, now, req.cc):
+            log.warning("fastcache.http: the app answered %d on %s; serving the stale copy (stale-if-error)",
+                        status, req.path)
+            f.mode = "stale-error"
+            return
+        j = f.judgement = core.judge(req, status, headers)
+        f.mode = "store" if j.store else "pass"
+        if not j.store:
+            core.mark_uncacheable(req.key)
+            if flight is not None:
+                self._land(req.key, flight, None)
+        if send is None:
+            return
+        f.started = True
+        if core.miss_conditional(req, j):
+            f.quiet = True
+            await send({"type": "http.response.start", "status": 304,
+                        "headers": _encode(E.not_modified_headers(j.headers))})
+        else:
+            await send({"type": "http.response.start", "status": status, "headers": _encode(j.headers)})
+
+    async def _store(self, f: _Fetch, req: Request, entries: Optional[list[list[Any]]],
+                     flight: "Optional[asyncio.Future[Optional[list[Any]]]]") -> None:
+        assert f.judgement is not None
+        new = self.core.entry(req, f.judgement, f.status, b"".join(f.parts))
+        f.parts = []
+        await self._set(req, entries, new, f.judgement.tags)
+        if flight is not None:
+            self._land(req.key, flight, new)
+
+    async def _unsafe(self, scope: Scope, receive: Receive, send: Send, req: Request) -> None:
+        """POST, PUT, PATCH, DELETE...: a success invalidates the URL (RFC 9111 4.4), Location and
+        Content-Location too when they name a path on this host."""
+        status = 0
+        targets: list[str] = []
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for k, v in message.get("headers", ()):
+                    if k.lower() in (b"location", b"content-location") and v.startswith(b"/"):
+                        path, _, query = v.decode("latin-1").partition("?")
+                        targets.append(self.core.store.key(req.host, path, query))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            if 200 <= status < 400:
+                self.core.stats.invalidated += 1
+                try:
+                    await self.purger.adelete_urls([req.key] + targets)
+                except Exception as exc:
+                    log.warning("fastcache.http: could not invalidate %s (%s: %s)", req.path,
+                                type(exc).__name__, exc)
+
+
+async def _plain(send: Send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
