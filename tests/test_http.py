@@ -456,3 +456,23 @@ def test_bad_arguments_are_clear_errors() -> None:
     with pytest.raises(TypeError, match="purge_paths"):
         WSGICacheMiddleware(lambda e, s: [], LRUCache(1), cdn=object())
     mw.close()
+
+
+def test_conditional_requests_get_304_from_uncacheable_responses_too(s: Site) -> None:
+    s.origin.route("/mine", headers={"cache-control": "private", "etag": '"e1"'})
+    r = s.get("/mine", if_none_match='"e1"')
+    assert r.status_code == 304 and r.headers["etag"] == '"e1"' and r.headers["x-cache"] == "MISS"
+    assert s.get("/mine", if_none_match='"e0"').status_code == 200
+    head = s.request("HEAD", "/mine")
+    assert head.status_code == 200 and head.headers["x-cache"] == "MISS" and s.mw.stats.stored == 0
+
+
+def test_a_request_that_refuses_storage_does_not_mark_the_url_uncacheable(s: Site) -> None:
+    s.origin.route("/u", headers={"cache-control": "max-age=60"})
+    s.get("/u", cache_control="no-store")
+    s.request("HEAD", "/u")
+    s.get("/u", authorization="Bearer t")
+    assert s.mw.core.should_coalesce(s.mw.core.store.key(s.url[7:], "/u", ""))
+    assert s.mw.stats.stored == 0
+    s.get("/u")
+    assert s.get("/u").headers["x-cache"] == "HIT"

@@ -172,6 +172,10 @@ class CacheMiddleware:
         if req.cc is not None and req.cc.only_if_cached:
             await _plain(send, 504, b"not in cache (only-if-cached)")
             return
+        if method == "HEAD":                   # nothing to store, nobody to wait for
+            core.stats.misses += 1
+            await self._fetch(scope, receive, send, req, stale, entries, None)
+            return
 
         flight = self._flights.get(req.key)
         if flight is not None and core.should_coalesce(req.key):
@@ -322,16 +326,17 @@ class CacheMiddleware:
         j = f.judgement = core.judge(req, status, headers)
         f.mode = "store" if j.store else "pass"
         if not j.store:
-            core.mark_uncacheable(req.key)
+            if not j.this_request:
+                core.mark_uncacheable(req.key)
             if flight is not None:
                 self._land(req.key, flight, None)
         if send is None:
             return
         f.started = True
-        if core.miss_conditional(req, j):
+        if core.miss_conditional(req, status, j):
             f.quiet = True
             await send({"type": "http.response.start", "status": 304,
-                        "headers": _encode(E.not_modified_headers(j.headers))})
+                        "headers": _encode(core.miss_304_headers(j))})
         else:
             await send({"type": "http.response.start", "status": status, "headers": _encode(j.headers)})
 

@@ -72,7 +72,7 @@ class Request:
 class Judgement:
     """What to do with the app's response, decided from its status and headers."""
 
-    __slots__ = ("store", "headers", "cc", "lifetime", "vary", "header_map", "tags", "reason")
+    __slots__ = ("store", "headers", "cc", "lifetime", "vary", "header_map", "tags", "reason", "this_request")
 
     def __init__(self, store: bool, headers: list[list[str]], reason: str = "", cc: Optional[CacheControl] = None,
                  lifetime: int = 0, vary: Optional[list[str]] = None, header_map: Optional[dict[str, str]] = None,
@@ -85,6 +85,9 @@ class Judgement:
         self.vary = vary or []
         self.header_map = header_map or {}
         self.tags = tags or []
+        # not stored because of this request (HEAD, no-store, Authorization), not the URL's response:
+        # other requests for the URL still queue behind one another (no hit-for-pass)
+        self.this_request = reason in ("not a GET", "request no-store", "authorized request")
 
 
 class HTTPCacheCore:
@@ -180,25 +183,25 @@ class HTTPCacheCore:
             headers = headers + [[self.x_cache, "MISS"]]
         reason = self._unstorable(req, status, header_map)
         if reason:
-            return Judgement(False, headers, reason)
+            return Judgement(False, headers, reason, header_map=header_map)
         cc = CacheControl.parse_lenient(header_map.get("cache-control"))
         if cc is None:
             if "cache-control" in header_map:
                 log.warning("fastcache.http: not storing %s: malformed Cache-Control %.200r",
                             req.path, header_map["cache-control"])
-                return Judgement(False, headers, "malformed Cache-Control")
+                return Judgement(False, headers, "malformed Cache-Control", header_map=header_map)
             cc = CacheControl()
         if not cc.storable_shared:
-            return Judgement(False, headers, "private" if cc.private else "no-store")
+            return Judgement(False, headers, "private" if cc.private else "no-store", header_map=header_map)
         if ("authorization" in req.headers and not (cc.public or cc.s_maxage is not None or cc.must_revalidate)):
-            return Judgement(False, headers, "authorized request")      # RFC 9111 3.5
+            return Judgement(False, headers, "authorized request", header_map=header_map)      # RFC 9111 3.5
         lifetime = E.lifetime_of(cc, header_map, self.timer())
         if lifetime is None:
-            return Judgement(False, headers, "no explicit freshness")
+            return Judgement(False, headers, "no explicit freshness", header_map=header_map)
         has_validator = "etag" in header_map or "last-modified" in header_map or self.add_etag
         if (lifetime == 0 or cc.no_cache) and not has_validator and not cc.stale_while_revalidate \
                 and not cc.stale_if_error:
-            return Judgement(False, headers, "nothing to reuse")
+            return Judgement(False, headers, "nothing to reuse", header_map=header_map)
         vary = [v.strip().lower() for v in header_map.get("vary", "").split(",") if v.strip()]
         return Judgement(True, headers, cc=cc, lifetime=lifetime, vary=vary, header_map=header_map,
                          tags=self._tags(req.path, header_map.get("surrogate-key")))
@@ -265,9 +268,15 @@ class HTTPCacheCore:
         body = b"" if req.method == "HEAD" else entry[E.BODY]
         return entry[E.STATUS], entry[E.HEADERS] + extra, body
 
-    def miss_conditional(self, req: Request, judgement: Judgement) -> bool:
-        """Whether the client's conditional request matches the app's fresh response (answer 304)."""
-        if not judgement.store:
+    def miss_304_headers(self, judgement: Judgement) -> list[list[str]]:
+        """Headers of a 304 answered from the app's full response."""
+        extra = [[self.x_cache, "MISS"]] if self.x_cache else []
+        return E.not_modified_headers(judgement.headers) + extra
+
+    def miss_conditional(self, req: Request, status: int, judgement: Judgement) -> bool:
+        """Whether the client's conditional request matches the app's full response: answer 304
+        (the app was asked without the client's conditionals, stored or not)."""
+        if status != 200:
             return False
         etag = judgement.header_map.get("etag")
         return E.not_modified(req.headers, etag, E.parse_http_date(judgement.header_map.get("last-modified")))

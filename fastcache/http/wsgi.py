@@ -184,6 +184,9 @@ class WSGICacheMiddleware:
             start_response("504 Gateway Timeout", [("content-type", "text/plain; charset=utf-8"),
                                                    ("content-length", str(len(body)))])
             return [body]
+        if method == "HEAD":                   # nothing to store, nobody to wait for
+            core.stats.misses += 1
+            return self._fetch(environ, start_response, req, stale, entries, None)
 
         with self._lock:
             flight = self._flights.get(req.key)
@@ -307,8 +310,13 @@ class WSGICacheMiddleware:
             return self._serve(start_response, req, stale, "STALE", now)
         j = core.judge(req, status, headers)
         if not j.store:
-            core.mark_uncacheable(req.key)
+            if not j.this_request:
+                core.mark_uncacheable(req.key)
             self._land(req.key, flight, None)
+            if core.miss_conditional(req, status, j):
+                _close(result)
+                start_response("304 Not Modified", _tuples(core.miss_304_headers(j)))
+                return [b""]
             start_response(status_line, _tuples(j.headers))
             return _Passthrough(written + head, iterator, result)
         parts = written + head
@@ -332,8 +340,8 @@ class WSGICacheMiddleware:
         new = core.entry(req, j, status, body)
         self._set(req, entries, new, j.tags)
         self._land(req.key, flight, new)
-        if core.miss_conditional(req, j):
-            start_response("304 Not Modified", _tuples(E.not_modified_headers(j.headers)))
+        if core.miss_conditional(req, status, j):
+            start_response("304 Not Modified", _tuples(core.miss_304_headers(j)))
             return [b""]
         start_response(status_line, _tuples(j.headers))
         return [body]
