@@ -476,3 +476,12 @@ def test_a_request_that_refuses_storage_does_not_mark_the_url_uncacheable(s: Sit
     assert s.mw.stats.stored == 0
     s.get("/u")
     assert s.get("/u").headers["x-cache"] == "HIT"
+
+
+def test_a_huge_request_header_in_vary_is_stored_and_matched(s: Site) -> None:
+    s.origin.route("/big-vary", headers={"cache-control": "max-age=60", "vary": "x-big"})
+    big, other = "a" * 12_000, "b" * 12_000
+    assert s.get("/big-vary", x_big=big).headers["x-cache"] == "MISS"
+    assert s.get("/big-vary", x_big=big).headers["x-cache"] == "HIT"
+    assert s.get("/big-vary", x_big=other).headers["x-cache"] == "MISS"
+    assert s.origin.calls["/big-vary"] == 2

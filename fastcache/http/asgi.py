@@ -156,19 +156,13 @@ class CacheMiddleware:
 
         entries = await self._get(req.key)
         stale = E.pick(entries, headers) if entries else None
-        if stale is not None:
-            now = core.timer()
-            state = E.assess(stale, now, req.cc, req.pragma_no_cache)
-            if state == E.FRESH:
-                core.stats.hits += 1
-                await self._serve(send, req, stale, "HIT", now)
-                return
-            if state != E.REVALIDATE:
-                core.stats.stale += 1
-                if state == E.STALE_SWR and req.key not in self._flights:
-                    self._refresh_in_background(scope, req, stale, entries)
-                await self._serve(send, req, stale, "STALE", now)
-                return
+        action, now = core.on_stored(req, stale)
+        if action:
+            assert stale is not None
+            if action == "REFRESH" and req.key not in self._flights:
+                self._refresh_in_background(scope, req, stale, entries)
+            await self._serve(send, req, stale, "HIT" if action == "HIT" else "STALE", now)
+            return
         if req.cc is not None and req.cc.only_if_cached:
             await _plain(send, 504, b"not in cache (only-if-cached)")
             return

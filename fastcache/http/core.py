@@ -130,6 +130,21 @@ class HTTPCacheCore:
         """A :class:`Request`."""
         return Request(method, host, path, query, headers, self.store)
 
+    def on_stored(self, req: Request, stale: Optional[list[Any]]) -> tuple[str, float]:
+        """What a stored entry allows now, counted: ``"HIT"``, ``"STALE"`` (served as is),
+        ``"REFRESH"`` (served stale while one background refresh runs) or ``""`` (ask the app)."""
+        now = self.timer()
+        if stale is None:
+            return "", now
+        state = E.assess(stale, now, req.cc, req.pragma_no_cache)
+        if state == E.FRESH:
+            self.stats.hits += 1
+            return "HIT", now
+        if state == E.REVALIDATE:
+            return "", now
+        self.stats.stale += 1
+        return ("REFRESH" if state == E.STALE_SWR else "STALE"), now
+
     def should_coalesce(self, key: str) -> bool:
         """False while key is known to be uncacheable (hit-for-pass), so its requests run concurrently."""
         until = self._pass_until.get(key)

@@ -168,17 +168,12 @@ class WSGICacheMiddleware:
 
         entries = self._get(req.key)
         stale = E.pick(entries, headers) if entries else None
-        if stale is not None:
-            now = core.timer()
-            state = E.assess(stale, now, req.cc, req.pragma_no_cache)
-            if state == E.FRESH:
-                core.stats.hits += 1
-                return self._serve(start_response, req, stale, "HIT", now)
-            if state != E.REVALIDATE:
-                core.stats.stale += 1
-                if state == E.STALE_SWR:
-                    self._refresh_in_background(environ, req, stale, entries)
-                return self._serve(start_response, req, stale, "STALE", now)
+        action, now = core.on_stored(req, stale)
+        if action:
+            assert stale is not None
+            if action == "REFRESH":
+                self._refresh_in_background(environ, req, stale, entries)
+            return self._serve(start_response, req, stale, "HIT" if action == "HIT" else "STALE", now)
         if req.cc is not None and req.cc.only_if_cached:
             body = b"not in cache (only-if-cached)"
             start_response("504 Gateway Timeout", [("content-type", "text/plain; charset=utf-8"),
