@@ -125,7 +125,7 @@ class CacheMiddleware:
             result = core.store.set(req.key, core.stored_value(old, entry), core.storage_ttl(entry), tags)
             if self._async:
                 await result
-            core.stats.stored += 1
+            core.count("stored")
         except Exception as exc:
             log.warning("fastcache.http: cache write failed (%s: %s)", type(exc).__name__, exc)
 
@@ -167,26 +167,26 @@ class CacheMiddleware:
             await _plain(send, 504, b"not in cache (only-if-cached)")
             return
         if method == "HEAD":                   # nothing to store, nobody to wait for
-            core.stats.misses += 1
+            core.count("misses")
             await self._fetch(scope, receive, send, req, stale, entries, None)
             return
 
         flight = self._flights.get(req.key)
         if flight is not None and core.should_coalesce(req.key):
-            core.stats.coalesced += 1
+            core.count("coalesced")
             try:
                 got = await asyncio.wait_for(asyncio.shield(flight), core.coalesce_timeout)
             except asyncio.TimeoutError:
                 got = None
             if (got is not None and E.pick([got], headers) is not None
                     and E.assess(got, core.timer(), req.cc, req.pragma_no_cache) == E.FRESH):
-                core.stats.hits += 1
+                core.count("hits")
                 await self._serve(send, req, got, "HIT", core.timer())
                 return
-            core.stats.misses += 1
+            core.count("misses")
             await self._fetch(scope, receive, send, req, stale, entries, None)
             return
-        core.stats.misses += 1
+        core.count("misses")
         flight = asyncio.get_running_loop().create_future()
         self._flights[req.key] = flight
         try:
@@ -222,7 +222,7 @@ class CacheMiddleware:
 
     def _refresh_in_background(self, scope: Scope, req: Request, stale: list[Any],
                                entries: Optional[list[list[Any]]]) -> None:
-        self.core.stats.refreshes += 1
+        self.core.count("refreshes")
         flight = asyncio.get_running_loop().create_future()
         self._flights[req.key] = flight
 
@@ -292,7 +292,7 @@ class CacheMiddleware:
                 await self._serve(send, req, f.entry, "HIT", core.timer())
         elif f.mode == "stale-error":
             assert stale is not None
-            core.stats.stale += 1
+            core.count("stale")
             if send is not None:
                 await self._serve(send, req, stale, "STALE", core.timer())
 
@@ -304,7 +304,7 @@ class CacheMiddleware:
         headers = header_pairs(message.get("headers", ()))
         now = core.timer()
         if status == 304 and revalidating is not None:
-            core.stats.revalidated += 1
+            core.count("revalidated")
             updated = E.refreshed(revalidating, headers, now)
             f.mode, f.entry = "revalidated", updated or revalidating
             if updated is not None:
@@ -363,7 +363,7 @@ class CacheMiddleware:
             await self.app(scope, receive, watch)
         finally:
             if 200 <= status < 400:
-                self.core.stats.invalidated += 1
+                self.core.count("invalidated")
                 try:
                     await self.purger.adelete_urls([req.key] + targets)
                 except Exception as exc:

@@ -121,6 +121,7 @@ class HTTPCacheCore:
         self.coalesce_timeout = coalesce_timeout
         self.stale_grace = stale_grace      # validators keep an entry this long past its stale windows
         self.stats = HTTPCacheStats()
+        self._stats_lock = threading.Lock()      # WSGI servers count from many threads
         self._pass_until: dict[str, float] = {}    # URL -> until when it skips coalescing (uncacheable)
         self._pass_lock = threading.Lock()
 
@@ -130,6 +131,11 @@ class HTTPCacheCore:
         """A :class:`Request`."""
         return Request(method, host, path, query, headers, self.store)
 
+    def count(self, name: str) -> None:
+        """Add one to a counter of :attr:`stats` (an ``x += 1`` from two threads can lose one)."""
+        with self._stats_lock:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
+
     def on_stored(self, req: Request, stale: Optional[list[Any]]) -> tuple[str, float]:
         """What a stored entry allows now, counted: ``"HIT"``, ``"STALE"`` (served as is),
         ``"REFRESH"`` (served stale while one background refresh runs) or ``""`` (ask the app)."""
@@ -138,11 +144,11 @@ class HTTPCacheCore:
             return "", now
         state = E.assess(stale, now, req.cc, req.pragma_no_cache)
         if state == E.FRESH:
-            self.stats.hits += 1
+            self.count("hits")
             return "HIT", now
         if state == E.REVALIDATE:
             return "", now
-        self.stats.stale += 1
+        self.count("stale")
         return ("REFRESH" if state == E.STALE_SWR else "STALE"), now
 
     def should_coalesce(self, key: str) -> bool:

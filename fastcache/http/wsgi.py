@@ -131,7 +131,7 @@ class WSGICacheMiddleware:
         core = self.core
         try:
             core.store.set(req.key, core.stored_value(old, entry), core.storage_ttl(entry), tags)
-            core.stats.stored += 1
+            core.count("stored")
         except Exception as exc:
             log.warning("fastcache.http: cache write failed (%s: %s)", type(exc).__name__, exc)
 
@@ -180,7 +180,7 @@ class WSGICacheMiddleware:
                                                    ("content-length", str(len(body)))])
             return [body]
         if method == "HEAD":                   # nothing to store, nobody to wait for
-            core.stats.misses += 1
+            core.count("misses")
             return self._fetch(environ, start_response, req, stale, entries, None)
 
         with self._lock:
@@ -190,14 +190,14 @@ class WSGICacheMiddleware:
                 flight = self._flights[req.key] = _Flight()
         assert flight is not None
         if not mine and core.should_coalesce(req.key):
-            core.stats.coalesced += 1
+            core.count("coalesced")
             flight.done.wait(core.coalesce_timeout)
             got = flight.entry
             if (got is not None and E.pick([got], headers) is not None
                     and E.assess(got, core.timer(), req.cc, req.pragma_no_cache) == E.FRESH):
-                core.stats.hits += 1
+                core.count("hits")
                 return self._serve(start_response, req, got, "HIT", core.timer())
-        core.stats.misses += 1
+        core.count("misses")
         leader = flight if mine else None
         try:
             return self._fetch(environ, start_response, req, stale, entries, leader)
@@ -216,7 +216,7 @@ class WSGICacheMiddleware:
             if req.key in self._flights:
                 return                         # a refresh (or a miss) is already on its way
             flight = self._flights[req.key] = _Flight()
-        self.core.stats.refreshes += 1
+        self.core.count("refreshes")
         env = dict(environ)
         env["wsgi.input"] = io.BytesIO(b"")
         env["CONTENT_LENGTH"] = "0"
@@ -283,7 +283,7 @@ class WSGICacheMiddleware:
                 raise
             log.warning("fastcache.http: the app failed on %s; serving the stale copy (stale-if-error)",
                         req.path, exc_info=True)
-            core.stats.stale += 1
+            core.count("stale")
             return self._serve(start_response, req, stale, "STALE", core.timer())
         status_line, raw_headers = captured
         status = int(status_line.split(None, 1)[0])
@@ -291,7 +291,7 @@ class WSGICacheMiddleware:
         now = core.timer()
         if status == 304 and revalidating is not None:
             _close(result)
-            core.stats.revalidated += 1
+            core.count("revalidated")
             updated = E.refreshed(revalidating, headers, now)
             if updated is not None:
                 self._set(req, entries, updated, core.tags_of(req.path, updated))
@@ -301,7 +301,7 @@ class WSGICacheMiddleware:
             _close(result)
             log.warning("fastcache.http: the app answered %d on %s; serving the stale copy (stale-if-error)",
                         status, req.path)
-            core.stats.stale += 1
+            core.count("stale")
             return self._serve(start_response, req, stale, "STALE", now)
         j = core.judge(req, status, headers)
         if not j.store:
@@ -328,7 +328,7 @@ class WSGICacheMiddleware:
             _close(result)
             if stale is None or not E.may_serve_on_error(stale, core.timer(), req.cc):
                 raise
-            core.stats.stale += 1
+            core.count("stale")
             return self._serve(start_response, req, stale, "STALE", core.timer())
         _close(result)
         body = b"".join(parts)
@@ -363,7 +363,7 @@ class WSGICacheMiddleware:
             if k.lower() in ("location", "content-location") and v.startswith("/"):
                 path, _, query = v.partition("?")
                 keys.append(self.core.store.key(req.host, path, query))
-        self.core.stats.invalidated += 1
+        self.core.count("invalidated")
         try:
             self.purger.delete_urls(keys)
         except Exception as exc:
