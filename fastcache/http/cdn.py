@@ -36,7 +36,7 @@ import uuid
 from typing import Callable, Optional, Protocol, Sequence, runtime_checkable
 from xml.sax.saxutils import escape
 
-from .store import path_tag, prefix_purge_tags
+from .store import prefix_purge_tags
 
 __all__ = ("CDNPurger", "CDNPurgeError", "CloudFrontPurger", "FastlyPurger", "sign_v4")
 
@@ -249,7 +249,3 @@ class FastlyPurger:
             keys.extend(prefix_purge_tags(p))
         self.purge_keys(list(dict.fromkeys(keys)))
 
-
-def purge_path_key(path: str) -> str:
-    """The surrogate key that names one path (with ``surrogate_path_keys=True``)."""
-    return path_tag(path)

@@ -86,13 +86,17 @@ def lifetime_of(cc: CacheControl, headers: Mapping[str, str], now: float) -> Opt
     return None
 
 
+def _flags(cc: CacheControl) -> int:
+    """The entry flags a response's Cache-Control sets."""
+    return ((NO_CACHE if cc.no_cache else 0) | (IMMUTABLE if cc.immutable else 0)
+            | (MUST_REVALIDATE if cc.must_revalidate or cc.proxy_revalidate else 0)
+            | (S_MAXAGE if cc.s_maxage is not None else 0))
+
+
 def new_entry(status: int, headers: list[list[str]], body: bytes, now: float, cc: CacheControl,
               lifetime: int, header_map: Mapping[str, str], vary: list[str], vary_values: list[Optional[str]],
               add_etag: bool) -> list[Any]:
     """Build the entry stored for a response."""
-    flags = ((NO_CACHE if cc.no_cache else 0) | (IMMUTABLE if cc.immutable else 0)
-             | (MUST_REVALIDATE if cc.must_revalidate or cc.proxy_revalidate else 0)
-             | (S_MAXAGE if cc.s_maxage is not None else 0))
     etag = header_map.get("etag")
     stored_headers = [[k, v] for k, v in headers if k not in HOP_BY_HOP]
     if etag is None and add_etag and status == 200:
@@ -103,7 +107,7 @@ def new_entry(status: int, headers: list[list[str]], body: bytes, now: float, cc
     except ValueError:
         age0 = 0
     return [status, stored_headers, body, now, max(age0, 0), lifetime, cc.stale_while_revalidate or 0,
-            cc.stale_if_error or 0, flags, etag, parse_http_date(header_map.get("last-modified")),
+            cc.stale_if_error or 0, _flags(cc), etag, parse_http_date(header_map.get("last-modified")),
             vary, vary_values]
 
 
@@ -127,9 +131,7 @@ def refreshed(entry: list[Any], headers304: list[list[str]], now: float) -> Opti
     new[LIFETIME] = lifetime
     new[SWR] = cc.stale_while_revalidate or 0
     new[SIE] = cc.stale_if_error or 0
-    new[FLAGS] = ((NO_CACHE if cc.no_cache else 0) | (IMMUTABLE if cc.immutable else 0)
-                  | (MUST_REVALIDATE if cc.must_revalidate or cc.proxy_revalidate else 0)
-                  | (S_MAXAGE if cc.s_maxage is not None else 0))
+    new[FLAGS] = _flags(cc)
     new[ETAG] = merged.get("etag", entry[ETAG])
     return new
 
