@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from _thread import allocate_lock as _allocate_lock
+from _thread import get_ident as _get_ident
 from typing import Any, Awaitable, Callable, Hashable, Optional
 
-__all__ = ("SingleFlight", "AsyncSingleFlight", "LoadTimeout")
+__all__ = ("SingleFlight", "AsyncSingleFlight", "LoadTimeout", "FOLLOW", "LEAD", "REENTER")
 
 
 class LoadTimeout(TimeoutError):
@@ -23,22 +25,76 @@ class LoadTimeout(TimeoutError):
 
 
 class _Call:
-    __slots__ = ("done", "value", "error", "owner", "waiters")
+    """One call in flight.  ``done`` is a lock the leader holds until it settles.
 
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.value: Any = None
-        self.error: Optional[BaseException] = None
-        self.owner = threading.get_ident()
-        self.waiters = 0
+    Built without a Python ``__init__`` (``begin`` fills the slots), so that
+    starting a call adds no frame under a recursive memoized function.
+    """
+
+    __slots__ = ("done", "value", "error", "owner", "waiters")
+    done: Any
+    value: Any
+    error: Optional[BaseException]
+    owner: int
+    waiters: int
+
+
+#: What :meth:`SingleFlight.begin` makes of its caller.
+FOLLOW = 0      # another thread leads this key: wait() for its result
+LEAD = 1        # this caller runs the call, then settle()s it
+REENTER = 2     # this thread already leads this key: run the call directly, settle nothing
 
 
 class SingleFlight:
-    """Deduplicate concurrent calls by key, across threads."""
+    """Deduplicate concurrent calls by key, across threads.
+
+    ``do(key, fn)`` is the whole protocol.  Callers that must not add Python
+    frames between themselves and the call (a memoized recursive function
+    reaches the same depth as without single-flight) drive it in three steps:
+    ``call, role = begin(key)``; a ``LEAD`` caller runs the call itself and
+    passes its outcome to ``settle``; a ``FOLLOW`` caller returns ``wait(call)``;
+    a ``REENTER`` caller runs the call directly.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: dict[Hashable, _Call] = {}
+
+    def begin(self, key: Hashable) -> tuple[_Call, int]:
+        """Join or start the call for ``key``: (call, FOLLOW | LEAD | REENTER)."""
+        with self._lock:
+            call = self._calls.get(key)
+            if call is None:
+                call = self._calls[key] = _Call()
+                call.done = done = _allocate_lock()
+                done.acquire()
+                call.value = call.error = None
+                call.owner = _get_ident()
+                call.waiters = 0
+                return call, LEAD
+            if call.owner == _get_ident():
+                return call, REENTER
+            call.waiters += 1
+            return call, FOLLOW
+
+    def settle(self, key: Hashable, call: _Call, value: Any, error: Optional[BaseException]) -> None:
+        """A leader's outcome: forget ``key`` and wake the followers with it."""
+        call.value = value
+        call.error = error
+        with self._lock:
+            if self._calls.get(key) is call:
+                del self._calls[key]
+        call.done.release()
+
+    @staticmethod
+    def wait(call: _Call, timeout: Optional[float] = None, key: Hashable = None) -> Any:
+        """A follower's result: the leader's value, or its exception raised here."""
+        if not call.done.acquire(True, -1 if timeout is None else max(timeout, 0.0)):
+            raise LoadTimeout(f"gave up after {timeout} s waiting for the load of {key!r}")
+        call.done.release()             # the next follower passes too
+        if call.error is not None:
+            raise call.error
+        return call.value
 
     def do(self, key: Hashable, fn: Callable[[], Any], timeout: Optional[float] = None) -> tuple[Any, bool]:
         """Run ``fn`` once for concurrent callers with ``key``: (value, shared).
@@ -47,38 +103,18 @@ class SingleFlight:
         result (and for a leader that had waiters).  A waiter raises
         :class:`LoadTimeout` after ``timeout`` seconds.
         """
-        with self._lock:
-            call = self._calls.get(key)
-            if call is None:
-                call = self._calls[key] = _Call()
-                leader = True
-            elif call.owner == threading.get_ident():
-                leader = None                   # re-entrant: run it ourselves
-            else:
-                call.waiters += 1
-                leader = False
-        if leader is None:
+        call, role = self.begin(key)
+        if role == REENTER:
             return fn(), False
-        if not leader:
-            if not call.done.wait(timeout):
-                raise LoadTimeout(f"gave up after {timeout} s waiting for the load of {key!r}")
-            if call.error is not None:
-                raise call.error
-            return call.value, True
+        if role == FOLLOW:
+            return self.wait(call, timeout, key), True
         try:
-            call.value = fn()
+            value = fn()
         except BaseException as exc:
-            call.error = exc
+            self.settle(key, call, None, exc)
             raise
-        finally:
-            with self._lock:
-                self._calls.pop(key, None)
-            call.done.set()
-        return call.value, call.waiters > 0
-
-    def call(self, key: Hashable, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-        """``do(key, lambda: fn(*args))[0]`` without the closure (for compiled callers)."""
-        return self.do(key, lambda: fn(*args))[0]
+        self.settle(key, call, value, None)
+        return value, call.waiters > 0
 
     def in_flight(self) -> int:
         """How many keys have a call running."""
@@ -91,29 +127,52 @@ class AsyncSingleFlight:
     def __init__(self) -> None:
         self._calls: dict[Hashable, asyncio.Future[Any]] = {}
 
+    def begin(self, key: Hashable) -> tuple[asyncio.Future[Any], bool]:
+        """Join or start the call for ``key``: (future, lead).
+
+        A leader (``lead`` True) awaits the call itself and passes its outcome
+        to :meth:`settle`; a follower awaits :meth:`wait`.  Split this way, a
+        leader adds no coroutine frame between its caller and the call.
+        """
+        fut = self._calls.get(key)
+        if fut is not None:
+            return fut, False
+        fut = self._calls[key] = asyncio.get_running_loop().create_future()
+        return fut, True
+
+    def settle(self, key: Hashable, fut: asyncio.Future[Any], value: Any, error: Optional[BaseException]) -> None:
+        """A leader's outcome: forget ``key`` and resolve the followers' future."""
+        if self._calls.get(key) is fut:
+            del self._calls[key]
+        if fut.done():
+            return
+        if error is None:
+            fut.set_result(value)
+        else:
+            fut.set_exception(error)
+            fut.exception()             # mark retrieved: followers get it, nobody else must
+
+    @staticmethod
+    async def wait(fut: asyncio.Future[Any], timeout: Optional[float] = None, key: Hashable = None) -> Any:
+        """A follower's result: the leader's value, or its exception raised here."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except asyncio.TimeoutError:
+            raise LoadTimeout(f"gave up after {timeout} s waiting for the load of {key!r}") from None
+
     async def do(self, key: Hashable, fn: Callable[[], Awaitable[Any]],
                  timeout: Optional[float] = None) -> tuple[Any, bool]:
         """Await ``fn()`` once for concurrent callers with ``key``: (value, shared)."""
-        fut = self._calls.get(key)
-        if fut is not None:
-            try:
-                return await asyncio.wait_for(asyncio.shield(fut), timeout), True
-            except asyncio.TimeoutError:
-                raise LoadTimeout(f"gave up after {timeout} s waiting for the load of {key!r}") from None
-        fut = asyncio.get_running_loop().create_future()
-        self._calls[key] = fut
+        fut, lead = self.begin(key)
+        if not lead:
+            return await self.wait(fut, timeout, key), True
         try:
             value = await fn()
         except BaseException as exc:
-            if not fut.done():
-                fut.set_exception(exc)
-                fut.exception()             # mark retrieved: waiters get it, nobody else must
+            self.settle(key, fut, None, exc)
             raise
-        else:
-            fut.set_result(value)
-            return value, False
-        finally:
-            self._calls.pop(key, None)
+        self.settle(key, fut, value, None)
+        return value, False
 
     def in_flight(self) -> int:
         """How many keys have a call running."""

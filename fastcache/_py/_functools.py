@@ -8,12 +8,31 @@ from typing import Any, Callable, Optional
 
 from .._types import CacheInfo
 from .._weakself import WeakMethodBinding
+from ..singleflight import FOLLOW, REENTER
 from .lru import LRUCache
 
-__all__ = ("LRUCacheWrapper", "CachedWrapper", "CachedInfoWrapper")
+__all__ = ("LRUCacheWrapper", "CachedWrapper", "CachedInfoWrapper", "HashedArgs")
 
 _KWD_MARK = object()
 _missing = object()
+
+
+class HashedArgs(list):  # type: ignore[type-arg]
+    """An argument sequence that hashes its items once, when it is built.
+
+    CPython's ``lru_cache`` calls each argument's ``__hash__`` exactly once
+    per call; the lookup, the store and the eviction of a key built here
+    reuse the hash computed in the constructor.
+    """
+
+    __slots__ = ("hashvalue",)
+
+    def __init__(self, items: tuple[Any, ...]) -> None:
+        super().__init__(items)
+        self.hashvalue = hash(items)
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return self.hashvalue
 
 
 def make_key(args: tuple[Any, ...], kwds: dict[str, Any], typed: bool) -> Any:
@@ -21,7 +40,7 @@ def make_key(args: tuple[Any, ...], kwds: dict[str, Any], typed: bool) -> Any:
     if not kwds and not typed:
         if len(args) == 1 and type(args[0]) in (int, str):
             return args[0]
-        return args
+        return HashedArgs(args)
     key = args
     if kwds:
         key += (_KWD_MARK,)
@@ -31,7 +50,7 @@ def make_key(args: tuple[Any, ...], kwds: dict[str, Any], typed: bool) -> Any:
         key += tuple(type(v) for v in args)
         if kwds:
             key += tuple(type(v) for v in kwds.values())
-    return key
+    return HashedArgs(key)
 
 
 class FunctionWrapper:
@@ -124,9 +143,9 @@ def _store(cache: Any, key: Any, value: Any, ttl: Optional[float]) -> None:
         pass
 
 
-def _load_and_store(func: Callable[..., Any], cache: Any, key: Any, args: tuple[Any, ...],
+def _call_and_store(func: Callable[..., Any], cache: Any, key: Any, args: tuple[Any, ...],
                     kwargs: dict[str, Any], ttl: Optional[float]) -> Any:
-    """A single-flight leader's work: call, store."""
+    """A single-flight leader's work for a bound method: call, store."""
     value = func(*args, **kwargs)
     _store(cache, key, value, ttl)
     return value
@@ -160,7 +179,38 @@ class CachedWrapper(WeakMethodBinding, FunctionWrapper):
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         key = self.cache_key(*args, **kwargs)
-        return self._call_keyed(key, args, kwargs)
+        if self.cache_lock is not None:
+            return self._call_keyed(key, args, kwargs)
+        # The common case written out here, not in a helper: between a recursive
+        # memoized function's levels there is this frame only, as in cachetools.
+        cache = self.cache
+        try:
+            result = cache[key]
+        except KeyError:
+            self._misses += 1
+        else:
+            self._hits += 1
+            return result
+        flight = self.flight
+        if flight is None:
+            value = self._func(*args, **kwargs)
+            _store(cache, key, value, self.ttl)
+            return value
+        call, role = flight.begin(key)
+        if role == FOLLOW:
+            return flight.wait(call, None, key)
+        if role == REENTER:
+            value = self._func(*args, **kwargs)
+            _store(cache, key, value, self.ttl)
+            return value
+        try:
+            value = self._func(*args, **kwargs)
+            _store(cache, key, value, self.ttl)
+        except BaseException as exc:
+            flight.settle(key, call, None, exc)
+            raise
+        flight.settle(key, call, value, None)
+        return value
 
     def _call_keyed(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         cache, func = self.cache, self._func
@@ -170,7 +220,7 @@ class CachedWrapper(WeakMethodBinding, FunctionWrapper):
             if result is not _missing:
                 return result
             if self.flight is not None:     # concurrent misses of one key: one call
-                return self.flight.call(key, _load_and_store, (func, cache, key, args, kwargs, self.ttl))
+                return self.flight.do(key, lambda: _call_and_store(func, cache, key, args, kwargs, self.ttl))[0]
             value = func(*args, **kwargs)
             _store(cache, key, value, self.ttl)
             return value

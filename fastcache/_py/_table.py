@@ -267,7 +267,7 @@ class Table(MutableMapping[KT, VT]):
             return
         key = self._victim()
         if key is _marker:
-            raise KeyError("%s is empty" % type(self).__name__)
+            raise KeyError("%s is empty" % type(self).__name__) from None
         self._remove(key, RemovalCause.SIZE)
         self._evictions += 1
 
@@ -366,7 +366,7 @@ class Table(MutableMapping[KT, VT]):
         with self._lock:
             key = self._victim()
             if key is _marker:
-                raise KeyError("%s is empty" % type(self).__name__)
+                raise KeyError("%s is empty" % type(self).__name__) from None
             cause = RemovalCause.SIZE if self._evicting else RemovalCause.EXPLICIT
             value = self._remove(key, cause)
             if cause is RemovalCause.SIZE:

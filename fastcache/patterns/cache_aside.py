@@ -414,7 +414,32 @@ class CacheAside:
                             key, type(exc).__name__, exc)
                 return value
         self._stats.misses += 1
-        return await self._aflight_do(key, fn)
+        if self.lease is not None:
+            return await self._aflight_do(key, fn)
+        # Lead or follow here, not in a helper coroutine: between this frame and
+        # the loader's there is none, so a recursive memoized coroutine reaches
+        # the depth it reaches unmemoized (less one frame per level, this one).
+        fut, lead = flight.begin(key)
+        if not lead:
+            return await flight.wait(fut, self.timeout, key)
+        started = self.timer()
+        self._stats.loads += 1
+        try:
+            value = fn(key)
+            if inspect.isawaitable(value):
+                value = await value
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                self._stats.load_errors += 1
+                if self.negative_ttl is not None:
+                    await self._aput(key, self._entry(exc, started, True), True)
+            flight.settle(key, fut, None, exc)
+            raise
+        try:
+            await self._aput(key, self._entry(value, started), False)
+        finally:
+            flight.settle(key, fut, value, None)
+        return value
 
     async def _aflight_do(self, key: Any, loader: Optional[Callable[[Any], Any]]) -> Any:
         fn = self._loader(loader)

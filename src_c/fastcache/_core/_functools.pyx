@@ -84,8 +84,7 @@ cdef class LRUCacheWrapper(FunctionWrapper):
     cdef object maxsize_obj
     cdef Py_ssize_t maxsize
     cdef bint typed
-    cdef LRUCache lru
-    cdef dict unbounded
+    cdef LRUCache lru           # None when maxsize == 0; unbounded (never evicts) when maxsize is None
     cdef Py_ssize_t hits
     cdef Py_ssize_t misses
 
@@ -97,7 +96,7 @@ cdef class LRUCacheWrapper(FunctionWrapper):
         self.maxsize_obj = maxsize
         if maxsize is None:
             self.maxsize = -1
-            self.unbounded = {}
+            self.lru = LRUCache(float("inf"))
         else:
             self.maxsize = maxsize
             if self.maxsize > 0:
@@ -105,28 +104,23 @@ cdef class LRUCacheWrapper(FunctionWrapper):
 
     @cython.final
     cdef object call_with_key(self, object key, tuple args, dict kwargs):
-        """The lookup, and on a miss the call and the store."""
+        """The lookup, and on a miss the call and the store.  The key is hashed
+        once per call, as CPython's wrapper does: the store reuses the hash,
+        and an eviction reads the hash kept in the table."""
         cdef Py_ssize_t ix
         cdef object result
         cdef LRUCache lru = self.lru
-        if self.maxsize > 0:
-            ix = table_lookup(lru, key, hash(key))
-            if ix >= 0:
-                self.hits += 1
-                ring_record(lru, ix)
-                return <object>lru.entries[ix].value
-            self.misses += 1
-            result = self.func(*args, **kwargs) if kwargs else self.func(*args)
-            if table_lookup(lru, key, hash(key)) < 0:      # a recursive call may have stored it
-                lru.store(key, result)
-            return result
-        result = self.unbounded.get(key, _missing)
-        if result is not _missing:
+        cdef Py_hash_t h = hash(key)
+        ix = table_lookup(lru, key, h)
+        if ix >= 0:
             self.hits += 1
-            return result
+            if self.maxsize > 0:            # unbounded: nothing is ever evicted, so no order to keep
+                ring_record(lru, ix)
+            return <object>lru.entries[ix].value
         self.misses += 1
         result = self.func(*args, **kwargs) if kwargs else self.func(*args)
-        self.unbounded.setdefault(key, result)
+        if table_lookup(lru, key, h) < 0:      # a recursive call may have stored it
+            lru.store_hashed(key, h, result)
         return result
 
     @cython.final
@@ -141,20 +135,13 @@ cdef class LRUCacheWrapper(FunctionWrapper):
 
     def cache_info(self):
         """Report cache statistics: CacheInfo(hits, misses, maxsize, currsize)."""
-        if self.maxsize > 0:
-            currsize = len(self.lru)
-        elif self.maxsize < 0:
-            currsize = len(self.unbounded)
-        else:
-            currsize = 0
+        currsize = 0 if self.lru is None else len(self.lru)
         return self.cache_info_type(self.hits, self.misses, self.maxsize_obj, currsize)
 
     def cache_clear(self):
         """Clear the cache and its statistics."""
-        if self.maxsize > 0:
+        if self.lru is not None:
             self.lru.clear()
-        elif self.maxsize < 0:
-            self.unbounded.clear()
         self.hits = self.misses = 0
 
     def cache_parameters(self):
@@ -197,7 +184,7 @@ cdef object wrapper_vectorcall(PyObject *callable, PyObject **args, size_t nargs
                     self.hits += 1
                     ring_record(self.lru, ix)
                     return <object>self.lru.entries[ix].value
-            return self.call_with_key(key, (key,), None)
+            return self.call_with_key(key, (key,), None)    # hashes an int or str again: no __hash__ runs
     argtuple = stack_args(args, nargs)
     if kwnames == NULL and not self.typed and self.maxsize != 0 and nargs != 1:
         return self.call_with_key(argtuple, argtuple, None)    # the args tuple is the key
@@ -213,6 +200,7 @@ cdef object wrapper_vectorcall(PyObject *callable, PyObject **args, size_t nargs
 cdef object _hashkey = None         # fastcache.keys.hashkey, bound on first use
 cdef object _self_token = None      # fastcache._weakself.self_token
 cdef object _BoundCachedMethod = None
+cdef int FOLLOW = 0, REENTER = 2          # fastcache.singleflight's roles
 
 
 cdef inline void _store(object cache, object key, object value, object ttl) except *:
@@ -224,13 +212,6 @@ cdef inline void _store(object cache, object key, object value, object ttl) exce
             cache.set(key, value, ttl=ttl)
     except ValueError:
         pass
-
-
-def _load_and_store(func, cache, key, tuple args, dict kwargs, ttl):
-    """A single-flight leader's work: call, store."""
-    value = func(*args, **kwargs) if kwargs else func(*args)
-    _store(cache, key, value, ttl)
-    return value
 
 
 cdef class CachedWrapper(FunctionWrapper):
@@ -297,7 +278,7 @@ cdef class CachedWrapper(FunctionWrapper):
             if result is not _missing:
                 return result
             if self.flight is not None:     # concurrent misses of one key: one call
-                return self.flight.call(key, _load_and_store, (self.func, cache, key, args, kwargs, self.ttl))
+                return self.lead_or_follow(key, args, kwargs)
             value = self.func(*args, **kwargs) if kwargs else self.func(*args)
             _store(cache, key, value, self.ttl)
             return value
@@ -331,6 +312,28 @@ cdef class CachedWrapper(FunctionWrapper):
             with lock:
                 self.pending.discard(key)
                 cond.notify_all()
+
+    @cython.final
+    cdef object lead_or_follow(self, object key, tuple args, dict kwargs):
+        """A miss under single-flight.  The leader calls the function from this
+        C frame, adding no Python frame (a recursive memoized function reaches
+        the depth it reaches without single-flight); followers wait for it."""
+        flight = self.flight
+        call, role = flight.begin(key)
+        if role == FOLLOW:
+            return flight.wait(call, None, key)
+        if role == REENTER:
+            value = self.func(*args, **kwargs) if kwargs else self.func(*args)
+            _store(self.cache, key, value, self.ttl)
+            return value
+        try:
+            value = self.func(*args, **kwargs) if kwargs else self.func(*args)
+            _store(self.cache, key, value, self.ttl)
+        except BaseException as exc:
+            flight.settle(key, call, None, exc)
+            raise
+        flight.settle(key, call, value, None)
+        return value
 
     @cython.final
     cdef object call(self, tuple args, dict kwargs):

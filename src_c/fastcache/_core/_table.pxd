@@ -81,6 +81,7 @@ cdef class Table:
     cdef int release(self) except -1
     cdef Py_ssize_t item_size(self, object value) except -1
     cdef int store(self, object key, object value) except -1
+    cdef int store_hashed(self, object key, Py_hash_t h, object value) except -1
     cdef int evict_one(self) except -1
     cdef int drop_all(self, int cause) except -1
     cdef int guard(self, uint64_t mutations) except -1

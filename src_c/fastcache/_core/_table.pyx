@@ -28,6 +28,7 @@ from libc.string cimport memset, memcpy, memmove
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, INT32_MAX
 import copyreg
 import logging
+import types
 from collections.abc import KeysView, ValuesView, ItemsView, Mapping, MutableMapping
 
 from fastcache._types import RemovalCause, CacheStats
@@ -81,6 +82,10 @@ cdef class Table:
     Not instantiated directly: each policy (LRU, FIFO, LFU, TTL) subclasses it
     and adds its order structure and ``popitem``.
     """
+
+    def __class_getitem__(cls, item):
+        """``LRUCache[str, int]``: a ``types.GenericAlias``, as for cachetools' generic classes."""
+        return types.GenericAlias(cls, item)
 
     def __cinit__(self, *args, **kwargs):
         self.entries = NULL
@@ -364,7 +369,10 @@ cdef class Table:
 
     cdef int store(self, object key, object value) except -1:
         """cache[key] = value, with cachetools' eviction rules."""
-        cdef Py_hash_t h = hash(key)
+        return self.store_hashed(key, hash(key), value)
+
+    cdef int store_hashed(self, object key, Py_hash_t h, object value) except -1:
+        """store() with the key's hash already computed (each key is hashed once per call)."""
         cdef Py_ssize_t size = 1, ix, diff
         if self.weighted:
             size = self.item_size(value)
@@ -395,7 +403,7 @@ cdef class Table:
                     self.evict_one()
                 if self._custom_popitem and self.lookup(key, h) >= 0:
                     # A Python popitem() stored the key meanwhile; treat as an update.
-                    return self.store(key, value)
+                    return self.store_hashed(key, h, value)
             ix = self.append(key, h, value, size)
             self.on_insert(ix)
         finally:
@@ -415,7 +423,7 @@ cdef class Table:
             return 0
         ix = self.victim()
         if ix < 0:
-            raise KeyError("%s is empty" % type(self).__name__)
+            raise KeyError("%s is empty" % type(self).__name__) from None
         self.remove_at(ix, CAUSE_SIZE)
         self.evictions += 1
         return 0
@@ -587,7 +595,7 @@ cdef class Table:
         cdef Py_ssize_t ix = self.victim()
         cdef int cause = CAUSE_SIZE if self._evicting else CAUSE_EXPLICIT
         if ix < 0:
-            raise KeyError("%s is empty" % type(self).__name__)
+            raise KeyError("%s is empty" % type(self).__name__) from None
         key = <object>self.entries[ix].key
         value = <object>self.entries[ix].value
         self.remove_at(ix, cause)           # before allocating the tuple (see guard())
