@@ -8,6 +8,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any, Optional, TypeVar, Union, overload
 
 from . import _impl
+from ._method import CachedMethod
 from ._types import CacheInfo, check_ttl
 from .keys import hashkey, methodkey
 from .singleflight import SingleFlight
@@ -108,79 +109,23 @@ def cached(cache: Any, key: Callable[..., Any] = hashkey, lock: Any = None,
     return decorator
 
 
-def cachedmethod(cache: Callable[[Any], Optional[MutableMapping[Any, Any]]],
+def cachedmethod(cache: Callable[[Any], MutableMapping[Any, Any]],
                  key: Callable[..., Any] = methodkey, lock: Optional[Callable[[Any], Any]] = None,
-                 condition: Optional[Callable[[Any], Any]] = None) -> Callable[[F], F]:
-    """Memoize a method in a per-instance cache: ``cache(self)`` returns it.
+                 condition: Optional[Callable[[Any], Any]] = None, info: bool = False) -> Callable[[F], F]:
+    """Memoize a method in a per-instance cache: ``cache(self)`` returns it (cachetools 8's contract).
 
     ``key(self, *args, **kwargs)`` builds the key (``self`` left out by
-    default); ``lock(self)``/``condition(self)`` as for ``cached``.  If
-    ``cache(self)`` returns None, the method is called uncached.
+    default); ``lock(self)``/``condition(self)`` as for ``cached``;
+    ``info=True`` adds ``cache_info()`` per instance.  ``obj.method`` has
+    ``cache``, ``cache_key``, ``cache_lock``, ``cache_condition`` and
+    ``cache_clear()``; ``Class.method(obj, ...)`` works too.  It must be the
+    outermost decorator of a method defined in a class body, and instances
+    need a writable ``__dict__`` (each keeps its bound wrapper there).
     """
     if not callable(cache):
         raise TypeError("cache must be callable")
 
     def decorator(method: F) -> F:
-        pending: dict[int, set[Any]] = {}
-
-        @functools.wraps(method)
-        def wrapper(self: Any, /, *args: Any, **kwargs: Any) -> Any:
-            c = cache(self)
-            if c is None:
-                return method(self, *args, **kwargs)
-            k = key(self, *args, **kwargs)
-            lk = lock(self) if lock is not None else None
-            cond = condition(self) if condition is not None else None
-            if lk is None and cond is not None:
-                lk = cond
-            if lk is None:
-                try:
-                    return c[k]
-                except KeyError:
-                    pass
-                value = method(self, *args, **kwargs)
-                try:
-                    c[k] = value
-                except ValueError:
-                    pass
-                return value
-            if cond is None:
-                with lk:
-                    try:
-                        return c[k]
-                    except KeyError:
-                        pass
-                value = method(self, *args, **kwargs)
-                with lk:
-                    try:
-                        return c.setdefault(k, value)
-                    except ValueError:
-                        return value
-            waiting = pending.setdefault(id(c), set())
-            with lk:
-                while k in waiting:
-                    cond.wait()
-                try:
-                    return c[k]
-                except KeyError:
-                    waiting.add(k)
-            try:
-                value = method(self, *args, **kwargs)
-                with lk:
-                    try:
-                        c[k] = value
-                    except ValueError:
-                        pass
-                    return value
-            finally:
-                with lk:
-                    waiting.discard(k)
-                    cond.notify_all()
-
-        wrapper.cache = cache  # type: ignore[attr-defined]
-        wrapper.cache_key = key  # type: ignore[attr-defined]
-        wrapper.cache_lock = lock  # type: ignore[attr-defined]
-        wrapper.cache_condition = condition  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        return CachedMethod(method, cache, key, lock, condition, info)  # type: ignore[return-value]
 
     return decorator

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any, Callable, Optional, Union
 
+from .._clock import DatetimeClock, clock_for_ttl
 from .._types import RemovalCause
 from ._table import KT, VT, Table, _marker
 
@@ -37,7 +38,7 @@ class Timer:
     freezes time for everything the cache does inside the block (nestable),
     as in cachetools.  Other attributes are forwarded to the wrapped timer."""
 
-    __slots__ = ("_timer", "_nesting", "_frozen", "_frozen_obj")
+    __slots__ = ("_timer", "_nesting", "_frozen", "_frozen_obj", "clock")
 
     def __init__(self, timer: Callable[[], float]) -> None:
         if not callable(timer):
@@ -46,12 +47,30 @@ class Timer:
         self._nesting = 0
         self._frozen = 0.0
         self._frozen_obj: Any = None
+        #: set by a cache whose TTL is a timedelta: maps the timer's datetimes to numbers
+        self.clock: Optional[DatetimeClock] = None
+
+    def number(self, t: object) -> float:
+        """A time of this timer's as a float (datetimes through the clock)."""
+        if self.clock is not None:
+            return self.clock.number(t)
+        return as_time(t)
+
+    def ttl_number(self, ttl: object) -> float:
+        """A TTL as a float on this timer's scale: checked as ``check_ttl`` (or the clock) does."""
+        if self.clock is None:
+            return check_ttl(ttl)
+        return self.clock.ttl(ttl)
+
+    def time_of(self, t: float) -> Any:
+        """A float time as a value of the user's timer (a datetime with a clock)."""
+        return t if self.clock is None else self.clock.time(t)
 
     def now(self) -> float:
         """The current (or frozen) time as a float."""
         if self._nesting:
             return self._frozen
-        return as_time(self._timer())
+        return self.number(self._timer())
 
     def __call__(self) -> Any:
         if self._nesting:
@@ -61,7 +80,7 @@ class Timer:
     def __enter__(self) -> Any:
         if self._nesting == 0:
             t = self._timer()
-            self._frozen = as_time(t)
+            self._frozen = self.number(t)
             self._frozen_obj = t
         self._nesting += 1
         return self._frozen_obj
@@ -106,7 +125,7 @@ class TTLCache(Table[KT, VT]):
     _now: float
     _custom_expire: bool
 
-    def __init__(self, maxsize: Union[int, float], ttl: float,
+    def __init__(self, maxsize: Union[int, float], ttl: Any,
                  timer: Callable[[], float] = _time.monotonic,
                  getsizeof: Optional[Callable[[Any], int]] = None, *,
                  on_evict: Optional[Callable[[Any, Any, RemovalCause], object]] = None) -> None:
@@ -114,8 +133,9 @@ class TTLCache(Table[KT, VT]):
                                 "getsizeof": getsizeof, "on_evict": on_evict})
 
     def _init_from_params(self, params: dict[str, Any]) -> None:
-        ttl = check_ttl(params["ttl"])
         timer = Timer(params["timer"])
+        timer.clock = clock_for_ttl(params["ttl"])
+        ttl = timer.ttl_number(params["ttl"])
         self._init_table(params["maxsize"], params["getsizeof"], params["on_evict"])
         self._timer_w = timer
         self._ttl_obj = params["ttl"]
@@ -157,7 +177,7 @@ class TTLCache(Table[KT, VT]):
 
     def _run_expire(self, now: float) -> None:
         if self._custom_expire:
-            self.expire(self._timer_w() if self._timer_w._nesting else now)
+            self.expire(self._timer_w() if self._timer_w._nesting else self._timer_w.time_of(now))
         else:
             self._expire_at(now)
 
@@ -204,9 +224,9 @@ class TTLCache(Table[KT, VT]):
     def __setitem__(self, key: KT, value: VT) -> None:
         self._store_ttl(key, value, self._default_ttl)
 
-    def set(self, key: KT, value: VT, ttl: Optional[float] = None) -> None:
-        """Store value under key; ``ttl`` (seconds) overrides the cache's TTL for it."""
-        self._store_ttl(key, value, self._default_ttl if ttl is None else check_ttl(ttl))
+    def set(self, key: KT, value: VT, ttl: Any = None) -> None:
+        """Store value under key; ``ttl`` (seconds, or a timedelta) overrides the cache's TTL for it."""
+        self._store_ttl(key, value, self._default_ttl if ttl is None else self._timer_w.ttl_number(ttl))
 
     def __getitem__(self, key: KT) -> VT:
         with self._lock:
@@ -275,7 +295,7 @@ class TTLCache(Table[KT, VT]):
 
     def expire(self, time: Any = None) -> list[tuple[KT, VT]]:
         """Remove expired items; return the removed (key, value) pairs in expiry order."""
-        now = self._timer_w.now() if time is None else as_time(time)
+        now = self._timer_w.now() if time is None else self._timer_w.number(time)
         with self._lock:
             out = self._expire_at(now)
         self._release()
@@ -318,7 +338,7 @@ class TTLCache(Table[KT, VT]):
         """Return the time at which key expires (on the cache's timer), else default."""
         with self._lock:
             if key in self._data and self._live(key, self._timer_w.now()):
-                return self._expiry[key][0]
+                return self._timer_w.time_of(self._expiry[key][0])
             return default
 
     def _policy_state(self, positions: dict[Any, int]) -> Any:

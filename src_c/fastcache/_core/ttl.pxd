@@ -30,6 +30,10 @@ cdef class Timer:
     cdef object frozen_obj
     cdef double frozen
     cdef bint fast_monotonic
+    cdef public object clock          # a DatetimeClock for timedelta TTLs, else None
+    cdef double number(self, object t) except? -1.0
+    cdef double ttl_number(self, object ttl) except? -1.0
+    cdef object time_of(self, double t)
     cdef double now(self) except? -1.0
 
 

@@ -1,5 +1,6 @@
 """Least Recently Used cache with per-item time-to-live (compiled)."""
 import time as _time
+from fastcache._clock import clock_for_ttl
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.float cimport PyFloat_AsDouble
 from libc.stdint cimport int32_t, int64_t, uint64_t
@@ -63,13 +64,30 @@ cdef class Timer:
         self._timer = timer
         self.nesting = 0
         self.fast_monotonic = FC_FAST_MONOTONIC and timer is _time.monotonic
+        self.clock = None
+
+    cdef double number(self, object t) except? -1.0:
+        """A time of this timer's as a double (datetimes through the clock)."""
+        if self.clock is not None:
+            return self.clock.number(t)
+        return as_time(t)
+
+    cdef double ttl_number(self, object ttl) except? -1.0:
+        """A TTL as a double on this timer's scale."""
+        if self.clock is None:
+            return check_ttl(ttl)
+        return self.clock.ttl(ttl)
+
+    cdef object time_of(self, double t):
+        """A double time as a value of the user's timer (a datetime with a clock)."""
+        return t if self.clock is None else self.clock.time(t)
 
     cdef double now(self) except? -1.0:
         if self.nesting:
             return self.frozen
         if self.fast_monotonic:
             return fc_monotonic()
-        return as_time(self._timer())
+        return self.number(self._timer())
 
     def __call__(self):
         if self.nesting:
@@ -81,7 +99,7 @@ cdef class Timer:
     def __enter__(self):
         if self.nesting == 0:
             t = self._timer()
-            self.frozen = as_time(t)
+            self.frozen = self.number(t)
             self.frozen_obj = t
         elif self.frozen_obj is None:
             self.frozen_obj = self.frozen
@@ -144,8 +162,11 @@ cdef class TTLCache(OrderedTable):
                                 "getsizeof": getsizeof, "on_evict": on_evict})
 
     def _init_from_params(self, params):
-        cdef double ttl = check_ttl(params["ttl"])
-        timer = Timer(params["timer"])
+        cdef Timer timer = Timer(params["timer"])
+        timer.clock = clock_for_ttl(params["ttl"])
+        if timer.clock is not None:
+            timer.fast_monotonic = False    # every reading goes through the clock (a float is refused)
+        cdef double ttl = timer.ttl_number(params["ttl"])
         self.init_table(params["maxsize"], params["getsizeof"], params["on_evict"])
         self._timer_w = timer
         self._ttl_obj = params["ttl"]
@@ -361,7 +382,7 @@ cdef class TTLCache(OrderedTable):
     cdef int run_expire(self, double now) except -1:
         """expire(now) as the cache's own operations run it (honours overrides)."""
         if self._custom_expire:
-            self.expire(self._timer_w() if self._timer_w.nesting else now)
+            self.expire(self._timer_w() if self._timer_w.nesting else self._timer_w.time_of(now))
         elif now >= self.min_expiry:
             self.expire_at(now)
         return 0
@@ -396,7 +417,7 @@ cdef class TTLCache(OrderedTable):
             timer.frozen_obj = None     # boxed only if someone asks (Timer.__call__)
         else:
             raw = timer._timer()
-            now = as_time(raw)
+            now = timer.number(raw)
             timer.frozen = now
             timer.frozen_obj = raw
         timer.nesting += 1          # freeze time for the whole write, as cachetools does
@@ -414,8 +435,8 @@ cdef class TTLCache(OrderedTable):
         self.store_ttl(key, value, self.default_ttl)
 
     def set(self, key, value, ttl=None):
-        """Store value under key; ``ttl`` (seconds) overrides the cache's TTL for it."""
-        self.store_ttl(key, value, self.default_ttl if ttl is None else check_ttl(ttl))
+        """Store value under key; ``ttl`` (seconds, or a timedelta) overrides the cache's TTL for it."""
+        self.store_ttl(key, value, self.default_ttl if ttl is None else self._timer_w.ttl_number(ttl))
 
     # Every method reads the clock before the lookup: a Python timer runs
     # bytecode, during which another thread may change the table, so nothing
@@ -501,7 +522,7 @@ cdef class TTLCache(OrderedTable):
 
     def expire(self, time=None):
         """Remove expired items; return the removed (key, value) pairs in expiry order."""
-        cdef double now = self._timer_w.now() if time is None else as_time(time)
+        cdef double now = self._timer_w.now() if time is None else self._timer_w.number(time)
         out = self.expire_at(now)
         self.release()
         return [(k, v) for k, v, _ in out]
@@ -538,7 +559,7 @@ cdef class TTLCache(OrderedTable):
         """Return the time at which key expires (on the cache's timer), else default."""
         cdef Py_ssize_t ix = self.live_index(key)
         if ix >= 0:
-            return tnode(self, ix).expires
+            return self._timer_w.time_of(tnode(self, ix).expires)
         return default
 
     cdef object policy_state(self, dict positions):
