@@ -71,6 +71,15 @@ class DatetimeClock:
             raise ValueError("%s must be positive, got %r" % (what, ttl))
         return micros
 
+    def check_expiry(self, now: float, ttl: float) -> None:
+        """Raise OverflowError, as ``datetime + timedelta`` does, if ``now + ttl`` is past the last datetime."""
+        origin = self.origin
+        if origin is None:
+            return
+        last = _dt.datetime.max.replace(tzinfo=origin.tzinfo) if isinstance(origin, _dt.datetime) else _dt.date.max
+        if now + ttl > (last - origin) / _MICROSECOND:
+            raise OverflowError("date value out of range")
+
     def time(self, micros: float) -> Any:
         """A number of microseconds since the origin as a time again."""
         if self.origin is None:

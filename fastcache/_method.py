@@ -74,6 +74,9 @@ class CachedMethod:
     def __get__(self, obj: Any, objtype: Optional[type] = None) -> Any:
         name = self.name
         if name is None:
+            if isinstance(obj, type):
+                # before Python 3.13, @classmethod calls __get__(cls, type(cls)) without __set_name__
+                self.__call__()
             raise TypeError("Cannot use @cachedmethod without __set_name__ being called on it: "
                             "define it in a class body (assigning it to a class afterwards is not supported)")
         if obj is None:

@@ -1,6 +1,7 @@
 """Pure-Python twin of ``fastcache._core._functools``: the ``lru_cache`` wrapper."""
 from __future__ import annotations
 
+import functools
 import threading
 import types
 from collections.abc import MutableMapping
@@ -14,6 +15,7 @@ from .lru import LRUCache
 __all__ = ("LRUCacheWrapper", "CachedWrapper", "CachedInfoWrapper", "HashedArgs")
 
 _KWD_MARK = object()
+_len = len     # bound at import: a program may replace builtins.len with a cached len
 _missing = object()
 
 
@@ -38,7 +40,7 @@ class HashedArgs(list):  # type: ignore[type-arg]
 def make_key(args: tuple[Any, ...], kwds: dict[str, Any], typed: bool) -> Any:
     """Build a key as functools.lru_cache does (kwargs in call order)."""
     if not kwds and not typed:
-        if len(args) == 1 and type(args[0]) in (int, str):
+        if _len(args) == 1 and type(args[0]) in (int, str):
             return args[0]
         return HashedArgs(args)
     key = args
@@ -87,7 +89,7 @@ class LRUCacheWrapper(FunctionWrapper):
         self._lru: Optional[LRUCache[Any, Any]] = LRUCache(self._maxsize) if self._maxsize > 0 else None
         self._unbounded: dict[Any, Any] = {}
         self._hits = self._misses = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()    # re-entrant: a key's __eq__ may call the wrapper (functools allows it)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._maxsize == 0:
@@ -157,6 +159,8 @@ class CachedWrapper(WeakMethodBinding, FunctionWrapper):
     def __init__(self, func: Callable[..., Any], cache: MutableMapping[Any, Any],
                  key: Callable[..., Any], lock: Any, condition: Any, flight: Any = None,
                  ttl: Optional[float] = None) -> None:
+        # first, so a stacked wrapper's attributes (in func.__dict__) cannot override ours
+        functools.update_wrapper(self, func)
         self.flight = flight
         self.ttl = ttl
         self.cache = cache

@@ -215,7 +215,9 @@ class TTLCache(Table[KT, VT]):
     def _store_ttl(self, key: Any, value: Any, ttl: float) -> None:
         # The lock first: the timer's freeze counter is shared by all threads.
         with self._lock, self._timer_w:
-            self._now = self._timer_w.now()
+            self._now = now = self._timer_w.now()
+            if self._timer_w.clock is not None:
+                self._timer_w.clock.check_expiry(now, ttl)
             self._pending_ttl = ttl
             self._store(key, value)
 

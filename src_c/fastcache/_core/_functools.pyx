@@ -6,6 +6,7 @@ exceptions never cached, a concurrent miss may call the function twice but
 the first stored result wins.  The bounded cache is a compiled ``LRUCache``,
 so a hit is one table lookup plus one ring write, all in C.
 """
+import functools
 import types
 cimport cython
 from cpython.object cimport PyObject, PyTypeObject
@@ -245,6 +246,7 @@ cdef class CachedWrapper(FunctionWrapper):
             _hashkey = hashkey
             _self_token = self_token
             _BoundCachedMethod = BoundCachedMethod
+        functools.update_wrapper(self, func)
         self.flight = flight
         self.ttl = ttl
         self.vectorcall = <vectorcallfunc>cached_vectorcall

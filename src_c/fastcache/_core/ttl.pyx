@@ -420,6 +420,8 @@ cdef class TTLCache(OrderedTable):
             now = timer.number(raw)
             timer.frozen = now
             timer.frozen_obj = raw
+        if timer.clock is not None:
+            timer.clock.check_expiry(now, ttl)
         timer.nesting += 1          # freeze time for the whole write, as cachetools does
         try:
             self.now_cached = now
