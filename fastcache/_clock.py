@@ -56,7 +56,7 @@ class DatetimeClock:
         if origin is None:
             origin = self.origin = self._origin_for(t)
         try:
-            return (t - origin) / _MICROSECOND  # type: ignore[no-any-return, operator]
+            return (t - origin) / _MICROSECOND  # type: ignore[no-any-return]
         except TypeError:
             raise TypeError("with a timedelta ttl the timer must return datetime values comparable "
                             "with %r, not %r" % (origin, t)) from None

@@ -103,7 +103,7 @@ def cached(cache: Any, key: Callable[..., Any] = hashkey, lock: Any = None,
             return functools.update_wrapper(CachedFunction(func, engine, key), func)  # type: ignore[return-value]
         cls = _impl.CachedInfoWrapper if info else _impl.CachedWrapper
         flight = SingleFlight() if single_flight and lock is None and condition is None else None
-        return cls(func, cache, key, lock, condition, flight, ttl)  # type: ignore[no-any-return]   # wraps func itself
+        return cls(func, cache, key, lock, condition, flight, ttl)  # type: ignore[return-value]   # wraps func itself
 
     return decorator
 

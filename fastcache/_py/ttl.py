@@ -40,7 +40,7 @@ class Timer:
 
     __slots__ = ("_timer", "_nesting", "_frozen", "_frozen_obj", "clock")
 
-    def __init__(self, timer: Callable[[], float]) -> None:
+    def __init__(self, timer: Callable[[], Any]) -> None:
         if not callable(timer):
             raise TypeError("timer must be callable")
         self._timer = timer
@@ -126,7 +126,7 @@ class TTLCache(Table[KT, VT]):
     _custom_expire: bool
 
     def __init__(self, maxsize: Union[int, float], ttl: Any,
-                 timer: Callable[[], float] = _time.monotonic,
+                 timer: Callable[[], Any] = _time.monotonic,
                  getsizeof: Optional[Callable[[Any], int]] = None, *,
                  on_evict: Optional[Callable[[Any, Any, RemovalCause], object]] = None) -> None:
         self._init_from_params({"maxsize": maxsize, "ttl": ttl, "timer": timer,
