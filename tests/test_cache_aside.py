@@ -182,6 +182,16 @@ def test_cached_sync_uses_the_compiled_wrapper_with_single_flight(impl):
         assert type(cached(LRUCache(1))(len)).__module__ == "fastcache._core._functools"
 
 
+def test_cached_single_flight_shares_the_leaders_exception_then_retries(impl):
+    cache = impl.LRUCache(10)
+    load = Loader(delay=0.2, fail=1)            # the first call fails
+    wrapper = impl.CachedWrapper(load, cache, fastcache.keys.hashkey, None, None, SingleFlight())
+    results, errors = run_threads(8, lambda: wrapper("x"))
+    assert load.calls == 1 and results == [] and len(errors) == 8
+    assert all(type(e) is type(errors[0]) for e in errors) and "x" not in cache    # nothing cached
+    assert wrapper("x") == "x#2" and load.calls == 2 and wrapper.flight.in_flight() == 0
+
+
 def test_cached_single_flight_can_be_turned_off():
     load = Loader(delay=0.2)
     f = cached(LRUCache(10), single_flight=False)(load)

@@ -560,3 +560,44 @@ def test_recursive_lru_cache_reaches_cachetools_depth(on_impl: Any) -> None:
     reference = _sync_depth(cachetools.cached(cachetools.LRUCache(10**6)))
     assert _sync_depth(fastcache.lru_cache(maxsize=None)) >= reference
     assert _sync_depth(fastcache.lru_cache(maxsize=10**6)) >= reference
+
+
+# -- key functions ----------------------------------------------------------------------------------------
+
+KEY_CALLS = [((1, 2), {}), ((1.0, 2), {}), ((1,), {"a": 2}), ((1,), {"a": 2.0}), ((), {"a": 1, "b": 2}),
+             ((), {"b": 2, "a": 1}), ((1, "a", 2), {}), ((), {}), (((1, 2),), {}), ((True,), {}), ((1,), {})]
+
+
+@pytest.mark.parametrize("name", ["hashkey", "typedkey", "methodkey", "typedmethodkey"])
+def test_key_functions_like_cachetools(name: str) -> None:
+    ours, ref = getattr(fastcache.keys, name), getattr(cachetools.keys, name)
+    receiver = () if "method" not in name else (object(),)
+
+    def partition(fn: Any) -> list[list[int]]:
+        keys = [fn(*receiver, *args, **kwargs) for args, kwargs in KEY_CALLS]
+        return [[j for j, other in enumerate(keys) if other == key] for key in keys]
+
+    assert partition(ours) == partition(ref)            # the same calls share a key
+    for args, kwargs in KEY_CALLS:
+        mine, theirs = ours(*receiver, *args, **kwargs), ref(*receiver, *args, **kwargs)
+        assert type(mine) is type(theirs) is tuple      # plain tuples (cachetools 8)
+        if not kwargs:
+            assert mine == theirs                       # equal outright; with kwargs only the separator differs
+        assert pickle.loads(pickle.dumps(mine)) == mine
+
+
+def _double(x: int) -> int:
+    return x * 2
+
+
+@fastcache.cached(fastcache.LRUCache(10))
+def module_level_cached(x: int) -> int:
+    return x + 1
+
+
+def test_cached_wrappers_copy_and_pickle_like_cachetools(on_impl: Any) -> None:
+    for lib in (fastcache, cachetools):
+        of_partial = lib.cached(lib.LRUCache(2))(functools.partial(_double))    # no __qualname__ (8.0.1)
+        assert copy.copy(of_partial) is of_partial and copy.deepcopy(of_partial) is of_partial
+        assert of_partial(2) == 4
+    assert pickle.loads(pickle.dumps(module_level_cached)) is module_level_cached
