@@ -20,6 +20,7 @@ import functools
 import inspect
 from typing import Any, Callable, Optional
 
+from ._py._functools import call_locked
 from ._types import CacheInfo
 
 __all__ = ("CachedMethod", "BoundCachedMethod", "UnboundCachedMethod", "make_info")
@@ -180,47 +181,8 @@ class BoundCachedMethod:
             except ValueError:
                 pass                    # too large to cache
             return value
-        lock = self._lock_of(obj)
-        if self._condition_of is None:
-            with lock:
-                try:
-                    result = cache[key]
-                except KeyError:
-                    self._misses += 1
-                else:
-                    self._hits += 1
-                    return result
-            value = self._method(obj, *args, **kwargs)
-            with lock:
-                try:
-                    return cache.setdefault(key, value)     # a value stored meanwhile wins
-                except ValueError:
-                    return value
-        condition = self._condition_of(obj)
-        pending = self._pending
-        with lock:
-            while key in pending:
-                condition.wait()
-            try:
-                result = cache[key]
-            except KeyError:
-                self._misses += 1
-                pending.add(key)
-            else:
-                self._hits += 1
-                return result
-        try:
-            value = self._method(obj, *args, **kwargs)
-            with lock:
-                try:
-                    cache[key] = value
-                except ValueError:
-                    pass
-                return value
-        finally:
-            with lock:
-                pending.discard(key)
-                condition.notify_all()      # waiters retry: an exception is never cached
+        condition = None if self._condition_of is None else self._condition_of(obj)
+        return call_locked(self, cache, key, self._lock_of(obj), condition, self._method, (obj, *args), kwargs)
 
     def cache_clear(self) -> None:
         """Clear this instance's cache (and its hit and miss counts)."""

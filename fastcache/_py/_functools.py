@@ -12,7 +12,7 @@ from .._weakself import WeakMethodBinding
 from ..singleflight import FOLLOW, REENTER
 from .lru import LRUCache
 
-__all__ = ("LRUCacheWrapper", "CachedWrapper", "CachedInfoWrapper", "HashedArgs")
+__all__ = ("LRUCacheWrapper", "CachedWrapper", "CachedInfoWrapper", "HashedArgs", "call_locked")
 
 _KWD_MARK = object()
 _len = len     # bound at import: a program may replace builtins.len with a cached len
@@ -145,6 +145,56 @@ def _store(cache: Any, key: Any, value: Any, ttl: Optional[float]) -> None:
         pass
 
 
+def call_locked(counts: Any, cache: Any, key: Any, lock: Any, condition: Any,
+                func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """cachetools' protocol with a lock, for ``cached`` and ``cachedmethod`` alike.
+
+    The lookup and the store run under ``lock``, the call does not.  Without a
+    condition a value stored meanwhile wins; with one, one caller per key
+    computes while the others wait (an exception reaches its caller, and the
+    waiters retry).  ``counts`` has ``_hits``, ``_misses`` and ``_pending``.
+    """
+    if condition is None:
+        with lock:
+            try:
+                result = cache[key]
+            except KeyError:
+                counts._misses += 1
+            else:
+                counts._hits += 1
+                return result
+        value = func(*args, **kwargs)
+        with lock:
+            try:
+                return cache.setdefault(key, value)     # a value stored meanwhile wins
+            except ValueError:
+                return value                            # too large to cache
+    pending = counts._pending
+    with lock:
+        while key in pending:
+            condition.wait()
+        try:
+            result = cache[key]
+        except KeyError:
+            counts._misses += 1
+            pending.add(key)
+        else:
+            counts._hits += 1
+            return result
+    try:
+        value = func(*args, **kwargs)
+        with lock:
+            try:
+                cache[key] = value
+            except ValueError:
+                pass
+            return value
+    finally:
+        with lock:
+            pending.discard(key)
+            condition.notify_all()      # waiters retry: an exception is never cached
+
+
 def _call_and_store(func: Callable[..., Any], cache: Any, key: Any, args: tuple[Any, ...],
                     kwargs: dict[str, Any], ttl: Optional[float]) -> Any:
     """A single-flight leader's work for a bound method: call, store."""
@@ -228,38 +278,7 @@ class CachedWrapper(WeakMethodBinding, FunctionWrapper):
             value = func(*args, **kwargs)
             _store(cache, key, value, self.ttl)
             return value
-        if cond is None:
-            with lock:
-                result = self._lookup(key)
-            if result is not _missing:
-                return result
-            value = func(*args, **kwargs)
-            with lock:
-                try:
-                    # Another thread may have stored a value meanwhile: prefer it.
-                    return cache.setdefault(key, value)
-                except ValueError:
-                    return value
-        # With a condition, one caller per key computes; the others wait for it.
-        with lock:
-            while key in self._pending:
-                cond.wait()
-            result = self._lookup(key)
-            if result is not _missing:
-                return result
-            self._pending.add(key)
-        try:
-            value = func(*args, **kwargs)
-            with lock:
-                try:
-                    cache[key] = value
-                except ValueError:
-                    pass
-                return value
-        finally:
-            with lock:
-                self._pending.discard(key)
-                cond.notify_all()       # waiters retry: an exception is never cached
+        return call_locked(self, cache, key, lock, cond, func, args, kwargs)
 
     def cache_clear(self) -> None:
         """Clear the cache (and the statistics, with ``info=True``)."""
