@@ -20,17 +20,11 @@ import functools
 import inspect
 from typing import Any, Callable, Optional
 
+from ._py._functools import _make_info as make_info
 from ._py._functools import call_locked
 from ._types import CacheInfo
 
-__all__ = ("CachedMethod", "BoundCachedMethod", "UnboundCachedMethod", "make_info")
-
-
-def make_info(cache: Any, hits: int, misses: int) -> CacheInfo:
-    """CacheInfo for a decorator's cache: a cache's maxsize and currsize, or (None, len) for a plain mapping."""
-    if hasattr(cache, "maxsize") and hasattr(cache, "currsize"):
-        return CacheInfo(hits, misses, cache.maxsize, cache.currsize)
-    return CacheInfo(hits, misses, None, len(cache))
+__all__ = ("CachedMethod", "BoundCachedMethod", "UnboundCachedMethod")
 
 
 def _descriptor_of(owner: type, name: str) -> Any:
