@@ -118,6 +118,19 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
     return bool(predicate())
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: Any) -> Any:
+    """Run ``async def`` tests in a fresh event loop (tests/_async is written async-first;
+    tests/_sync is generated from it by scripts/unasync.py)."""
+    import asyncio
+    import inspect
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(pyfuncitem.obj(**args))
+    return True
+
+
 @pytest.fixture
 def timer() -> FakeTimer:
     return FakeTimer()

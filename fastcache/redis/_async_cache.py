@@ -1,0 +1,216 @@
+"""The Redis cache's I/O, written once for sync and asyncio (see :mod:`fastcache.redis.cache`)."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Optional, Union
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+
+from .._impl import key_slot
+from ..serializers import Serializer
+from ..tags import check_tags
+from ._base import TIMEOUTS, AsyncMembership, RedisCacheBase, blocking_pool_options, is_wrongtype
+from ._common import DEFAULT, TAG_POP, AsyncGetOrLoad, Key, pttl_to_seconds, reply_error, unique
+
+__all__ = ("AsyncRedisCache",)
+
+SCAN_BATCH = 1000
+
+
+class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
+    """A key-value cache in Redis (or a Redis Cluster), through redis-py.
+
+    ``RedisCache("redis://localhost:6379/0", prefix="app:", ttl=3600)``; the
+    first argument is a URL (``redis://``, ``rediss://`` for TLS,
+    ``unix://``, with ``user:password@`` for ACLs) or a ready redis-py client
+    (``redis.asyncio.Redis`` / ``redis.asyncio.cluster.RedisCluster``).  The
+    asyncio cache has the same methods as the sync one, as coroutines.
+    ``cluster=True`` connects to a cluster from a URL.  ``ttl`` is the default
+    lifetime in seconds (None: no expiry); ``serializer`` defaults to safe
+    JSON.  Extra keyword arguments go to redis-py (timeouts default to 1 s).
+    """
+
+    def __init__(self, client: Any = "redis://localhost:6379/0", *, prefix: Union[str, bytes] = "",
+                 ttl: Optional[float] = None, serializer: Optional[Serializer] = None,
+                 cluster: bool = False, **connection_kwargs: Any) -> None:
+        owns = isinstance(client, str)
+        if owns:
+            options = {**TIMEOUTS, **connection_kwargs}
+            if cluster:
+                client = redis.asyncio.cluster.RedisCluster.from_url(client, **options)
+            else:
+                # A burst of callers (more than the pool's 100 connections) waits for a
+                # free connection instead of failing with "Too many connections".
+                client = redis.asyncio.Redis.from_pool(
+                    redis.asyncio.BlockingConnectionPool.from_url(client, **blocking_pool_options(options)))
+        elif connection_kwargs:
+            raise TypeError("connection options only apply when connecting from a URL")
+        elif not isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
+            raise TypeError(f"expected a URL, redis.asyncio.Redis or RedisCluster, not {type(client).__name__}")
+        super().__init__(client, prefix=prefix, ttl=ttl, serializer=serializer)
+        self.cluster = isinstance(client, redis.asyncio.cluster.RedisCluster)
+        self._owns_client = owns
+
+    async def get(self, key: Key, default: Any = None) -> Any:
+        """The value for key, or default (also for an undecodable or wrong-type value)."""
+        try:
+            data = await self._client.get(self.redis_key(key))
+        except redis.ResponseError as exc:
+            if not is_wrongtype(exc):
+                raise
+            reply_error(key, exc, self.codec.name)
+            return default
+        ok, value = self.codec.loads(key, data)
+        return value if ok else default
+
+    async def get_with_ttl(self, key: Key) -> tuple[bool, Any, Optional[float]]:
+        """(found, value, remaining seconds or None), in one round trip."""
+        rkey = self.redis_key(key)
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.get(rkey)
+            pipe.pttl(rkey)
+            data, pttl = await pipe.execute(raise_on_error=False)
+        return self._decode_with_ttl(key, data, pttl)
+
+    async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        """``{key: value}`` for the keys present (one MGET; per slot on a cluster)."""
+        ks = unique(keys)
+        groups = self._slot_groups(ks)
+        if not groups:
+            return {}
+        if not self.cluster:
+            return self._decode_many(groups, [await self._client.mget([self.redis_key(k) for k in ks])])
+        async with self._client.pipeline(transaction=False) as pipe:
+            for group in groups:
+                pipe.execute_command("MGET", *[self.redis_key(k) for k in group])
+            replies = await pipe.execute(raise_on_error=False)
+        return self._decode_many(groups, replies)
+
+    async def get_many_with_ttl(self, keys: Iterable[Key]) -> dict[Key, tuple[Any, Optional[float]]]:
+        """``{key: (value, remaining seconds or None)}`` for the keys present, one round trip."""
+        ks = unique(keys)
+        groups = self._slot_groups(ks)
+        if not groups:
+            return {}
+        async with self._client.pipeline(transaction=False) as pipe:
+            for group in groups:
+                pipe.execute_command("MGET", *[self.redis_key(k) for k in group])
+            for k in ks:
+                pipe.pttl(self.redis_key(k))
+            replies = await pipe.execute(raise_on_error=False)
+        return self._decode_with_ttls(ks, groups, replies)
+
+    async def set(self, key: Key, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
+        """Store value (``ttl`` seconds, None for no expiry, default: the cache's),
+        adding key to each tag's set (one pipeline) for :meth:`invalidate_tag`."""
+        rkey, data, px = self._set_args(key, value, ttl)
+        checked = check_tags(tags)
+        if not checked:
+            await self._client.set(rkey, data, px=px)
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.set(rkey, data, px=px)
+            for cmd in self._tag_commands(key, checked, px):
+                pipe.execute_command(*cmd)
+            raise_first_error(await pipe.execute(raise_on_error=False))
+
+    async def invalidate_tag(self, tag: str) -> list[Key]:
+        """Delete every key stored with tag (and the tag's set); the keys it named."""
+        members = await self._client.execute_command("EVAL", TAG_POP, 1, self.tag_key(tag))
+        keys = self._members_to_keys(tag, members)
+        if keys:
+            await self.delete_many(keys)
+        return keys
+
+    async def add(self, key: Key, value: Any, ttl: Any = DEFAULT) -> bool:
+        """Store value only if key is absent (SET NX); True if stored."""
+        rkey, data, px = self._set_args(key, value, ttl)
+        return bool(await self._client.set(rkey, data, px=px, nx=True))
+
+    async def set_many(self, mapping: Mapping[Key, Any], ttl: Any = DEFAULT) -> None:
+        """Store every item, in one pipeline."""
+        args = [self._set_args(k, v, ttl) for k, v in mapping.items()]
+        if not args:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            for rkey, data, px in args:
+                pipe.set(rkey, data, px=px)
+            raise_first_error(await pipe.execute(raise_on_error=False))
+
+    async def delete(self, key: Key) -> bool:
+        """Remove key; True if it was there."""
+        return bool(await self._client.delete(self.redis_key(key)))
+
+    async def delete_many(self, keys: Iterable[Key]) -> int:
+        """Remove keys (one DEL per slot on a cluster, one pipeline); how many were there."""
+        groups = self._slot_groups(unique(keys))
+        if not groups:
+            return 0
+        async with self._client.pipeline(transaction=False) as pipe:
+            for group in groups:
+                pipe.execute_command("DEL", *[self.redis_key(k) for k in group])
+            replies = await pipe.execute(raise_on_error=False)
+        raise_first_error(replies)
+        return sum(int(r) for r in replies)
+
+    async def ttl(self, key: Key) -> Optional[float]:
+        """Seconds key has left, None if it never expires; KeyError if absent."""
+        pttl = int(await self._client.pttl(self.redis_key(key)))
+        if pttl == -2:
+            raise KeyError(key)
+        return pttl_to_seconds(pttl)
+
+    async def exists(self, key: Key) -> bool:
+        """True if key is stored (one EXISTS)."""
+        return bool(await self._client.exists(self.redis_key(key)))
+
+    async def clear(self) -> int:
+        """Delete this cache's keys (SCAN over the prefix, never FLUSHDB); how many.
+
+        Keys are unlinked in batches as the scan finds them, so memory stays
+        bounded whatever the size of the namespace."""
+        match = self._match()
+        removed = 0
+        batch: list[bytes] = []
+        async for rkey in self._client.scan_iter(match=match, count=SCAN_BATCH):
+            batch.append(rkey)
+            if len(batch) >= SCAN_BATCH:
+                removed += await self._unlink(batch)
+                batch = []
+        if batch:
+            removed += await self._unlink(batch)
+        return removed
+
+    async def _unlink(self, rkeys: list[bytes]) -> int:
+        if not self.cluster:
+            return int(await self._client.unlink(*rkeys))
+        by_slot: dict[int, list[bytes]] = {}
+        for rk in rkeys:
+            by_slot.setdefault(key_slot(rk), []).append(rk)
+        async with self._client.pipeline(transaction=False) as pipe:
+            for group in by_slot.values():
+                pipe.execute_command("UNLINK", *group)
+            return sum(int(r) for r in await pipe.execute())
+
+    async def ping(self) -> bool:
+        """True if the server answers."""
+        return bool(await self._client.ping())
+
+    async def close(self) -> None:
+        """Close the connections, if this cache opened them."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> "AsyncRedisCache":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def raise_first_error(replies: Iterable[Any]) -> None:
+    """Raise the first error among a pipeline's replies (run with raise_on_error=False)."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply

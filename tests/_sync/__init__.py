@@ -1,0 +1,1 @@
+"""Generated from tests/_async by scripts/unasync.py."""
