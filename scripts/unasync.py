@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # (async source, generated sync file), relative to the repository root
 PAIRS: list[tuple[str, str]] = [
     ("fastcache/redis/_async_cache.py", "fastcache/redis/_sync_cache.py"),
-    # ("fastcache/_async_tiered.py", "fastcache/_sync_tiered.py"),
-    # ("tests/_async/test_tiered.py", "tests/_sync/test_tiered.py"),
+    ("fastcache/redis/_async_sharded.py", "fastcache/redis/_sync_sharded.py"),
+    ("fastcache/_async_tiered.py", "fastcache/_sync_tiered.py"),
+    ("tests/_async/test_tiered.py", "tests/_sync/test_tiered.py"),
     ("tests/_async/test_redis_cache.py", "tests/_sync/test_redis_cache.py"),
 ]
 
@@ -37,8 +38,11 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"redis\.asyncio\.cluster", "redis.cluster"),
     (r"redis\.asyncio", "redis"),
     (r"AsyncIterator", "Iterator"),
+    (r"Awaitable\[Any\]", "Any"),
     (r"Async([A-Z][A-Za-z0-9_]*)", r"\1"),
     (r"_async_([a-z][a-z0-9_]*)", r"_sync_\1"),
+    (r"call_loader_async", "call_loader_sync"),
+    (r"async_(sleep|wait_for|gather)", r"sync_\1"),
     (r"tests\._async", "tests._sync"),
     (r"async def", "def"),
     (r"async with", "with"),

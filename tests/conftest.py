@@ -40,6 +40,12 @@ class Impl:
         return type("TieredCache", (SyncTieredMethods, self.TieredFront), {})
 
     @property
+    def AsyncTieredCache(self) -> Any:
+        """fastcache.AsyncTieredCache built on this implementation's L1 hit path."""
+        from fastcache.tiered import AsyncTieredCache
+        return type("AsyncTieredCache", (AsyncTieredCache,), {"_front_class": self.TieredFront})
+
+    @property
     def compiled(self) -> bool:
         return self.name == "c-extension"
 
@@ -127,8 +133,46 @@ def pytest_pyfunc_call(pyfuncitem: Any) -> Any:
     if not inspect.iscoroutinefunction(pyfuncitem.obj):
         return None
     args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    asyncio.run(pyfuncitem.obj(**args))
+    cleanup = pyfuncitem.funcargs.get("cleanup")
+
+    async def run() -> None:
+        try:
+            await pyfuncitem.obj(**args)
+        finally:
+            if cleanup is not None:       # closes what the test opened, in the test's own loop
+                await cleanup.run_async()
+    asyncio.run(run())
     return True
+
+
+class Cleanup:
+    """Closers registered by a test (or its fixtures), run when it ends, newest first;
+    for an ``async def`` test, inside its event loop (awaiting what they return)."""
+
+    def __init__(self) -> None:
+        self._closers: list[Any] = []
+
+    def append(self, closer: Any) -> None:
+        self._closers.append(closer)
+
+    def run(self) -> None:
+        while self._closers:
+            self._closers.pop()()
+
+    async def run_async(self) -> None:
+        import inspect
+        while self._closers:
+            result = self._closers.pop()()
+            if inspect.isawaitable(result):
+                await result
+
+
+@pytest.fixture
+def cleanup() -> Any:
+    """Register closers with ``cleanup.append(obj.close)``; see :class:`Cleanup`."""
+    c = Cleanup()
+    yield c
+    c.run()
 
 
 @pytest.fixture

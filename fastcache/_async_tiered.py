@@ -1,0 +1,234 @@
+"""The tiered cache's I/O, written once for sync and asyncio (see :mod:`fastcache.tiered`).
+
+Every method here waits on L2 or on the invalidation listener; what they
+decide without I/O is in :mod:`fastcache._tiered_logic`.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+from ._types import DEFAULT
+from .breaker import CircuitBreaker
+from .errors import L2_ERRORS
+from .loading import call_loader_async
+from .singleflight import AsyncSingleFlight
+from .tags import check_tags
+from ._tiered_logic import MISS, _TieredLogic
+
+__all__ = ("AsyncTieredMethods",)
+
+log = logging.getLogger("fastcache.tiered")
+
+
+class AsyncTieredMethods(_TieredLogic):
+    """Everything of the tiered cache that talks to L2 or the listener (but the L1 hit)."""
+
+    _flight: AsyncSingleFlight
+    _started: bool
+
+    async def start(self) -> None:
+        """Start the invalidation listener (idempotent; the first L2 call does it too)."""
+        if self._started:
+            return
+        self._started = True
+        if self._invalidation:
+            from .redis.invalidation import AsyncInvalidationListener
+            self._listener = AsyncInvalidationListener(self.l2.invalidation_clients(), self._channel,
+                                                       self._origin, self._remote_invalidation,
+                                                       self._flush_l1)
+
+    async def wait_ready(self, timeout: float = 5.0) -> bool:
+        """Wait until the invalidation listener is subscribed (True) or timeout."""
+        await self.start()
+        return self._listener is None or bool(await self._listener.wait_connected(timeout))
+
+    # -- reads ------------------------------------------------------------------
+
+    async def _get_miss(self, key: Any, default: Any) -> Any:
+        found, value = await self._read_l2(key)
+        return value if found else default
+
+    async def _read_l2(self, key: Any) -> tuple[bool, Any]:
+        if not self._started:
+            await self.start()
+        if not self._may_read_l2():
+            return False, None
+        epoch = self._epoch
+        try:
+            reply = await self.l2.get_with_ttl(key)
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            return False, None
+        return self._l2_reply(key, reply, epoch)
+
+    async def get_or_load(self, key: Any, loader: Callable[[Any], Any], ttl: Any = DEFAULT) -> Any:
+        """The value for key; on a miss ``loader(key)`` runs once per key across
+        concurrent callers of this process (threads, or the loop's tasks; the
+        asyncio cache also takes a coroutine function), and its result is stored in
+        both tiers."""
+        value = self._get_l1(key, MISS)
+        if value is not MISS:
+            return value
+        return (await self._flight.do(key, lambda: self._load(key, loader, ttl)))[0]
+
+    async def _load(self, key: Any, loader: Callable[[Any], Any], ttl: Any) -> Any:
+        found, value = await self._read_l2(key)      # another process may have loaded it
+        if found:
+            return value
+        self._stats.loads += 1
+        try:
+            value = await call_loader_async(loader, key)
+        except BaseException:
+            self._stats.load_errors += 1
+            raise
+        if self._breaker.state != CircuitBreaker.CLOSED:
+            self._fill(key, value, self._l2_ttl(ttl))   # L2 is failing: keep it local only
+            return value
+        try:
+            await self._write(key, value, ttl)
+        except L2_ERRORS:
+            pass                                # already counted; the caller still gets its value
+        return value
+
+    async def get_many(self, keys: Iterable[Any]) -> dict[Any, Any]:
+        """``{key: value}`` for keys found in L1 or L2 (L2: one batched call)."""
+        result, missing = self._split_by_l1(keys, self._get_l1)
+        if not missing:
+            return result
+        if not self._started:
+            await self.start()
+        if not self._may_read_l2(len(missing)):
+            return result
+        epoch = self._epoch
+        try:
+            found = await self.l2.get_many_with_ttl(missing)
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            return result
+        return self._absorb_many(missing, found, epoch, result)
+
+    # -- writes -----------------------------------------------------------------
+
+    async def _write(self, key: Any, value: Any, ttl: Any, tags: tuple[str, ...] = ()) -> None:
+        remaining = self._l2_ttl(ttl)
+        try:
+            if tags:
+                await self.l2.set(key, value, ttl=remaining, tags=tags)
+            else:
+                await self.l2.set(key, value, ttl=remaining)
+        except L2_ERRORS as exc:
+            self._drop_l1(key)
+            self._l2_failed(exc)
+            raise
+        self._fill(key, value, remaining)
+        self._tagged(key, tags)
+        await self._publish("set", [key])
+
+    async def set(self, key: Any, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
+        """Store in L2, then L1, then invalidate other processes' L1 copies.
+        ``tags`` name the entry for :meth:`invalidate_tag`."""
+        checked = check_tags(tags)
+        if not self._started:
+            await self.start()
+        await self._write(key, value, ttl, checked)
+
+    async def invalidate_tag(self, tag: str) -> list[Any]:
+        """Remove every entry carrying tag from L2, this L1 and every other
+        process's L1 (a surrogate-key purge); the keys removed.  O(tagged entries)."""
+        if not self._started:
+            await self.start()
+        error: Optional[BaseException] = None
+        try:
+            remote = list(await self.l2.invalidate_tag(tag))
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            error, remote = exc, []
+        keys = self._purge_local(tag, remote)
+        for i in range(0, len(keys), self._MESSAGE_KEYS):
+            await self._publish("tag", keys[i:i + self._MESSAGE_KEYS], [tag])
+        if error is not None:
+            raise error
+        return keys
+
+    async def set_many(self, mapping: Mapping[Any, Any], ttl: Any = DEFAULT) -> None:
+        """``set`` for many items: one L2 pipeline, one invalidation message."""
+        if not self._started:
+            await self.start()
+        remaining = self._l2_ttl(ttl)
+        try:
+            await self.l2.set_many(mapping, ttl=remaining)
+        except L2_ERRORS as exc:
+            for k in mapping:
+                self._drop_l1(k)
+            self._l2_failed(exc)
+            raise
+        for k, v in mapping.items():
+            self._fill(k, v, remaining)
+        await self._publish("set", list(mapping))
+
+    async def delete(self, key: Any) -> bool:
+        """Remove from both tiers (and other processes' L1); True if L2 had it."""
+        if not self._started:
+            await self.start()
+        self._drop_l1(key)
+        try:
+            existed = bool(await self.l2.delete(key))
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            raise
+        await self._publish("delete", [key])
+        return existed
+
+    async def delete_many(self, keys: Iterable[Any]) -> int:
+        """Remove keys from both tiers; how many L2 had."""
+        if not self._started:
+            await self.start()
+        ks = list(keys)
+        for k in ks:
+            self._drop_l1(k)
+        try:
+            n = int(await self.l2.delete_many(ks))
+        except L2_ERRORS as exc:
+            self._l2_failed(exc)
+            raise
+        await self._publish("delete", ks)
+        return n
+
+    async def clear(self) -> None:
+        """Empty L1 and this namespace in L2, and every other process's L1."""
+        if not self._started:
+            await self.start()
+        self._flush_l1()
+        await self.l2.clear()
+        await self._publish("clear", None)
+
+    async def _publish(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None) -> None:
+        if not self._invalidation:
+            return
+        from .redis.invalidation import encode_message
+        for client, subset in self._routes(keys):
+            try:
+                await client.publish(self._channel, encode_message(self._origin, reason, subset, tags))
+            except L2_ERRORS as exc:
+                log.warning("could not publish an invalidation (%s: %s); other processes "
+                            "will flush their L1 when they reconnect", type(exc).__name__, exc)
+
+    # -- lifecycle --------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop the invalidation listener (the tiers stay usable, without coherence)."""
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+            self._invalidation = False
+
+    async def __aenter__(self) -> "AsyncTieredMethods":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(l1={self.l1!r}, l2={self.l2!r})"

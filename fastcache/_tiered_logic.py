@@ -1,0 +1,247 @@
+"""What the sync and asyncio tiered caches decide without I/O.
+
+``_TieredLogic`` holds the parts of a tiered read and write that do not wait
+on L2: L1 fills bounded by the L2 entry's lifetime and the invalidation
+epoch, the breaker's accounting, tag bookkeeping, stats and the routing of
+invalidation messages.  The I/O around it is written once, in
+:mod:`fastcache._async_tiered` (the sync code is generated from it).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
+
+from ._types import DEFAULT, check_ttl
+from .breaker import CircuitBreaker
+from .tags import TagIndex, check_tag
+
+__all__ = ("TieredStats", "MISS")
+
+
+MISS: Any = object()
+_MISS = MISS
+
+
+@dataclass
+class TieredStats:
+    """Counters of a tiered cache (a snapshot)."""
+
+    l1_hits: int = 0
+    l2_hits: int = 0
+    l2_misses: int = 0
+    l2_errors: int = 0
+    l2_skipped: int = 0                  # reads not sent because the breaker was open
+    loads: int = 0
+    load_errors: int = 0
+    invalidations_received: int = 0
+    l1_flushes: int = 0
+    breaker: str = "closed"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _TieredLogic:
+    """What the sync and async tiered caches share: L1 fills, stats, invalidation."""
+
+    l2: Any
+    if TYPE_CHECKING:
+        l1: Any
+        l1_hits: int
+        clock_slack: float
+
+        def now(self) -> float: ...
+
+        def _store(self, key: Any, value: Any, expires: float = ...) -> None: ...
+
+    _get_l1: Callable[[Any, Any], Any]      # the front's get_l1 (set by each class's __init__)
+    _started: bool
+
+    def _setup(self, l2: Any, l1_ttl: Optional[float], invalidation: Optional[bool],
+               on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]],
+               breaker_threshold: int, breaker_cooldown: float, timer: Any) -> None:
+        self.l2 = l2
+        self.l1_ttl = check_ttl(l1_ttl, "l1_ttl")
+        self._stats = TieredStats()
+        self._breaker = CircuitBreaker(breaker_threshold, breaker_cooldown, timer=timer,
+                                       name=f"L2 {l2!r}")
+        # Bumped by every invalidation (see _fill).  next() on a count is one C
+        # call, so concurrent bumps from the listener and callers never collapse.
+        self._epochs = itertools.count(1)
+        self._epoch = 0
+        self._on_invalidate = on_invalidate
+        l1 = self.l1
+        self._tags = TagIndex(lambda k: k in l1, lambda: int(getattr(l1, "maxsize", 0) or len(l1)))
+        self._listener: Any = None
+        self._origin = ""
+        if invalidation is None:
+            invalidation = hasattr(l2, "invalidation_clients")
+        if invalidation:
+            if not hasattr(l2, "invalidation_clients"):
+                raise TypeError("invalidation=True needs an L2 with invalidation_clients() (RedisCache, "
+                                "ShardedRedisCache)")
+            from .redis.invalidation import new_origin
+            self._origin = new_origin()
+        self._invalidation = bool(invalidation)
+        self._channel = self._channel_for(l2)
+
+    # -- L1 -------------------------------------------------------------------
+
+    def _l1_lifetime(self, remaining: Optional[float]) -> Optional[float]:
+        if self.l1_ttl is not None and (remaining is None or self.l1_ttl < remaining):
+            return self.l1_ttl
+        return remaining
+
+    def _fill(self, key: Any, value: Any, remaining: Optional[float], epoch: Optional[int] = None) -> None:
+        """Keep a copy in L1 for at most `remaining` seconds (None: no limit).
+
+        ``epoch`` is the invalidation epoch seen before reading L2: if an
+        invalidation arrived meanwhile the value may already be stale, so
+        it is returned to the caller but not kept.
+        """
+        if epoch is not None and epoch != self._epoch:
+            return
+        lifetime = self._l1_lifetime(remaining)
+        expires = float("inf")
+        if lifetime is not None:
+            lifetime -= self.clock_slack
+            if lifetime <= 0:
+                self._drop_l1(key)
+                return
+            expires = self.now() + lifetime
+        try:
+            self._store(key, value, expires)
+        except ValueError:                   # too large for L1: serve it, do not keep it
+            self._drop_l1(key)
+
+    def _drop_l1(self, key: Any) -> None:
+        self.l1.pop(key, None)
+        if self._tags.tags_of(key):
+            self._tags.discard(key)
+
+    def _flush_l1(self) -> None:
+        self._epoch = next(self._epochs)
+        self._stats.l1_flushes += 1
+        self.l1.clear()
+        self._tags.clear()
+
+    def _remote_invalidation(self, keys: Optional[list[Any]], reason: str,
+                             tags: Optional[list[str]] = None) -> None:
+        self._epoch = next(self._epochs)
+        self._stats.invalidations_received += 1
+        if keys is None and tags is None:
+            self.l1.clear()
+            self._tags.clear()
+        else:
+            for k in keys or ():
+                self._drop_l1(k)
+            for t in tags or ():
+                for k in self._tags.pop_tag(t):
+                    self.l1.pop(k, None)
+        if self._on_invalidate is not None:
+            self._on_invalidate(keys, reason)
+
+    def _tagged(self, key: Any, tags: tuple[str, ...]) -> None:
+        if tags or self._tags.tags_of(key):
+            self._tags.add(key, tags)
+
+    def _purge_local(self, tag: str, remote: list[Any]) -> list[Any]:
+        """Drop tag's keys from L1 (the index's and L2's); all of them, for the message."""
+        keys = list(dict.fromkeys(remote + list(self._tags.pop_tag(check_tag(tag)))))
+        for k in keys:
+            self._drop_l1(k)
+        return keys
+
+    _MESSAGE_KEYS = 1000                # keys per invalidation message for big tags
+
+    @staticmethod
+    def _channel_for(l2: Any) -> bytes:
+        prefix = getattr(l2, "prefix", b"")
+        if isinstance(prefix, str):
+            prefix = prefix.encode("utf-8")
+        return b"fastcache:invalidate:" + prefix
+
+    # -- the parts of a read that do not wait on L2 (shared by sync and async) --
+
+    def _may_read_l2(self, n: int = 1) -> bool:
+        if self._breaker.allow():
+            return True
+        self._stats.l2_skipped += n
+        return False
+
+    def _l2_reply(self, key: Any, reply: tuple[bool, Any, Optional[float]], epoch: int) -> tuple[bool, Any]:
+        """Account for a get_with_ttl answer and keep an L1 copy."""
+        self._breaker.success()
+        found, value, remaining = reply
+        if not found:
+            self._stats.l2_misses += 1
+            return False, None
+        self._stats.l2_hits += 1
+        self._fill(key, value, remaining, epoch)
+        return True, value
+
+    def _split_by_l1(self, keys: Iterable[Any], get_l1: Callable[[Any, Any], Any]) -> tuple[dict[Any, Any], list[Any]]:
+        """(found in L1, keys still missing)."""
+        result: dict[Any, Any] = {}
+        missing = []
+        for k in keys:
+            v = get_l1(k, _MISS)
+            if v is _MISS:
+                missing.append(k)
+            else:
+                result[k] = v
+        return result, missing
+
+    def _absorb_many(self, missing: list[Any], found: Mapping[Any, tuple[Any, Optional[float]]],
+                     epoch: int, result: dict[Any, Any]) -> dict[Any, Any]:
+        """Account for a get_many_with_ttl answer, keep L1 copies, merge into result."""
+        self._breaker.success()
+        self._stats.l2_hits += len(found)
+        self._stats.l2_misses += len(set(missing)) - len(found)
+        for k, (v, remaining) in found.items():
+            self._fill(k, v, remaining, epoch)
+            result[k] = v
+        return result
+
+    def _l2_ttl(self, ttl: Any) -> Optional[float]:
+        if ttl is DEFAULT:
+            return getattr(self.l2, "default_ttl", None)
+        return check_ttl(ttl)
+
+    def _routes(self, keys: Optional[list[Any]]) -> list[tuple[Any, Optional[list[Any]]]]:
+        """Where to publish which keys: listeners subscribe on every node, so each
+        key is announced once, on one node (its owner when L2 is sharded)."""
+        route = getattr(self.l2, "invalidation_routes", None)
+        if route is not None:
+            return route(keys)  # type: ignore[no-any-return]
+        clients = self.l2.invalidation_clients(live=True)
+        return [(clients[0], keys)] if clients else []
+
+    def _l2_failed(self, exc: BaseException) -> None:
+        self._stats.l2_errors += 1
+        if getattr(exc, "partial", False):
+            return          # one shard down (ShardedRedisCache handles it): not an L2 outage
+        self._breaker.failure(exc)
+
+    def stats(self) -> TieredStats:
+        """A snapshot of the counters."""
+        s = TieredStats(**{k: v for k, v in vars(self._stats).items() if k != "extra"})
+        s.l1_hits = self.l1_hits
+        s.breaker = self._breaker.state
+        s.extra = {"l1_len": len(self.l1)}
+        if self._listener is not None:
+            s.extra["invalidation_connected"] = self._listener.connected.is_set()
+        return s
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The L2 circuit breaker."""
+        return self._breaker
+
+    def invalidate_local(self, key: Any) -> None:
+        """Drop key from this process's L1 only."""
+        self._epoch = next(self._epochs)
+        self._drop_l1(key)
+
+    def flush_local(self) -> None:
+        """Empty this process's L1 (L2 and other processes are untouched)."""
+        self._flush_l1()

@@ -1,0 +1,215 @@
+"""What the sync and asyncio sharded caches share: ring, nodes, health, routing,
+and the two fan-out drivers (threads vs tasks: the one place the modes differ)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional, Sequence, Union
+from urllib.parse import urlsplit
+
+import redis
+
+from .._impl import HashRing
+from ..serializers import Serializer
+from ._common import Key, check_ttl, key_to_bytes, unique
+
+log = logging.getLogger("fastcache.redis")
+
+_FAILURES = (redis.ConnectionError, redis.TimeoutError, OSError, TimeoutError)
+
+
+class NodeUnavailable(redis.ConnectionError):
+    """The node that owns a key is down (or backing off); the write did not happen."""
+
+    #: Only part of the tier is down: a TieredCache's circuit breaker ignores it.
+    partial = True
+
+
+def node_name(target: Any) -> str:
+    """A ring name for a URL or client: ``host:port`` (or the socket path)."""
+    if isinstance(target, str):
+        parts = urlsplit(target)
+        if parts.scheme == "unix":
+            return parts.path
+        return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+    kwargs = getattr(getattr(target, "connection_pool", None), "connection_kwargs", {})
+    if "path" in kwargs:
+        return str(kwargs["path"])
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+
+class _Node:
+    """One shard: its cache and its health."""
+
+    def __init__(self, name: str, cache: Any, retry_delay: float, max_retry_delay: float) -> None:
+        self.name = name
+        self.cache = cache
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.down_until = 0.0
+        self.delay = 0.0
+        self.failures = 0
+        self.lock = threading.Lock()
+
+    def available(self, now: float) -> bool:
+        return self.delay == 0.0 or now >= self.down_until
+
+    def succeeded(self) -> None:
+        if self.delay:
+            with self.lock:
+                if self.delay:
+                    log.warning("Redis node %s is answering again; it rejoins", self.name)
+                self.delay = 0.0
+                self.down_until = 0.0
+
+    def failed(self, exc: BaseException, now: float) -> None:
+        with self.lock:
+            self.failures += 1
+            if not self.delay:
+                log.warning("Redis node %s failed (%s: %s); its keys are misses until it answers",
+                            self.name, type(exc).__name__, exc)
+            self.delay = min(self.max_retry_delay, self.delay * 2) if self.delay else self.retry_delay
+            self.down_until = now + self.delay
+
+
+class _ShardedBase:
+    """Ring, nodes and health shared by the sync and async sharded caches."""
+
+    _cache_class: Any = None       # RedisCache or AsyncRedisCache: set by each class
+
+    def __init__(self, nodes: Union[Sequence[Any], Mapping[str, Any]], *, prefix: Union[str, bytes] = "",
+                 ttl: Optional[float] = None, serializer: Optional[Serializer] = None,
+                 weights: Optional[Mapping[str, int]] = None, retry_delay: float = 0.5,
+                 max_retry_delay: float = 30.0, timer: Optional[Callable[[], float]] = None,
+                 **connection_kwargs: Any) -> None:
+        if isinstance(nodes, (str, bytes)):
+            raise TypeError("nodes must be a list of URLs/clients or a mapping name -> URL/client")
+        named = dict(nodes) if isinstance(nodes, Mapping) else {node_name(n): n for n in nodes}
+        if len(named) != (len(nodes) if not isinstance(nodes, Mapping) else len(named)):
+            raise ValueError("two nodes have the same name; name them with a mapping")
+        if not named:
+            raise ValueError(f"{type(self).__name__} needs at least one node")
+        self.prefix = prefix.encode("utf-8") if isinstance(prefix, str) else prefix
+        self.default_ttl = check_ttl(ttl)
+        self._serializer = serializer
+        self._connection_kwargs = connection_kwargs
+        self._retry = (float(retry_delay), float(max_retry_delay))
+        self._timer = timer or time.monotonic
+        self._nodes: dict[str, _Node] = {}
+        weights = dict(weights or {})
+        self.ring = HashRing()
+        for name, target in named.items():
+            self.add_node(name, target, weight=weights.pop(name, 1))
+        if weights:
+            raise ValueError(f"weights for unknown nodes: {sorted(weights)}")
+        self._pool: Optional[ThreadPoolExecutor] = None
+
+    # -- nodes ------------------------------------------------------------------
+
+    def add_node(self, name: str, target: Any = None, weight: int = 1) -> None:
+        """Add a node (``target``: URL or client; default: ``redis://<name>``)."""
+        if name in self._nodes:
+            raise ValueError(f"node {name!r} is already in the ring")
+        target = f"redis://{name}" if target is None else target
+        cache = self._cache_class(target, prefix=self.prefix, ttl=self.default_ttl, serializer=self._serializer,
+                                  **(self._connection_kwargs if isinstance(target, str) else {}))
+        self.ring.add_node(name, weight)
+        self._nodes[name] = _Node(name, cache, *self._retry)
+
+    def _detach(self, name: str) -> "_Node":
+        node = self._nodes.pop(name)
+        self.ring.remove_node(name)
+        return node
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Node names in ring order of addition."""
+        return self.ring.nodes
+
+    def node_for(self, key: Key) -> str:
+        """The node that owns key."""
+        return self.ring.get_node(self.prefix + key_to_bytes(key))
+
+    def node_cache(self, name: str) -> Any:
+        """The RedisCache (AsyncRedisCache) of one node."""
+        return self._nodes[name].cache
+
+    def down_nodes(self) -> list[str]:
+        """Nodes currently marked down."""
+        return [n.name for n in self._nodes.values() if n.delay]
+
+    def invalidation_clients(self, live: bool = False) -> list[Any]:
+        """Every node's client (live=True: only the ones not marked down)."""
+        now = self._timer()
+        return [n.cache.client for n in self._nodes.values() if not live or n.available(now)]
+
+    def invalidation_routes(self, keys: Optional[list[Key]]) -> list[tuple[Any, Optional[list[Key]]]]:
+        """(client, keys) to publish invalidations on: each key on its owner node
+        (listeners subscribe on every node); a flush (None) on every live node."""
+        now = self._timer()
+        if keys is None:
+            return [(n.cache.client, None) for n in self._nodes.values() if n.available(now)]
+        routes: list[tuple[Any, Optional[list[Key]]]] = []
+        for name, group in self._split(keys).items():
+            node = self._nodes[name]
+            if node.available(now):
+                routes.append((node.cache.client, group))
+        return routes
+
+    # -- routing ---------------------------------------------------------------
+
+    def _node(self, key: Key) -> _Node:
+        return self._nodes[self.node_for(key)]
+
+    def _split(self, keys: Iterable[Key]) -> dict[str, list[Key]]:
+        groups: dict[str, list[Key]] = {}
+        for k in unique(keys):
+            groups.setdefault(self.node_for(k), []).append(k)
+        return groups
+
+    @staticmethod
+    def _raise_first(results: Mapping[str, Any]) -> None:
+        for r in results.values():
+            if isinstance(r, BaseException):
+                raise r
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self._nodes)!r}, prefix={self.prefix!r})"
+
+
+class ShardFanOut:
+    """Run one call per node at once, on a thread pool (sync)."""
+
+    _nodes: dict[str, Any]
+    _pool: Optional[ThreadPoolExecutor]
+
+    def _fan_out_calls(self, calls: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+        """{node: what its call returned}; the calls catch their own errors."""
+        if len(calls) == 1:
+            name, call = next(iter(calls.items()))
+            return {name: call()}
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=min(32, max(2, len(self._nodes))),
+                                            thread_name_prefix="fastcache-shard")
+        futures = {name: self._pool.submit(call) for name, call in calls.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+    def _close_fan_out(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+
+class AsyncShardFanOut:
+    """Run one call per node at once, as tasks of the running loop (asyncio)."""
+
+    async def _fan_out_calls(self, calls: Mapping[str, Callable[[], Awaitable[Any]]]) -> dict[str, Any]:
+        """{node: what its call returned}; the calls catch their own errors."""
+        names = list(calls)
+        return dict(zip(names, await asyncio.gather(*(calls[n]() for n in names))))
+
+    async def _close_fan_out(self) -> None:
+        """Nothing to stop: the tasks end with their calls."""
