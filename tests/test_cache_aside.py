@@ -17,6 +17,7 @@ import fastcache
 from conftest import FakeTimer
 from fastcache import LRUCache, TTLCache, cached
 from fastcache.patterns import CacheAside, LoadTimeout, RefreshAhead, get_or_load
+from fastcache.patterns.cache_aside import Action
 from fastcache.redis import AsyncRedisCache, RedisCache
 from fastcache.singleflight import SingleFlight
 
@@ -443,9 +444,9 @@ def test_xfetch_spreads_reloads_over_many_readers():
     aside = CacheAside(LRUCache(10), ttl=100, xfetch_beta=1.0, timer=t, random=rng.random)
     entry = ("fastcache.entry/1", "v", 0.0, 100.0, 1.0, False)
     t.time = 99
-    near = sum(aside._decide(entry)[0] == "early" for _ in range(4000)) / 4000
+    near = sum(aside._decide(entry)[0] is Action.EARLY for _ in range(4000)) / 4000
     t.time = 90
-    far = sum(aside._decide(entry)[0] == "early" for _ in range(4000)) / 4000
+    far = sum(aside._decide(entry)[0] is Action.EARLY for _ in range(4000)) / 4000
     assert 0.32 < near < 0.42 and far < 0.005
 
 

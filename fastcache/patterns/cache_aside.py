@@ -32,6 +32,7 @@ optional waiter ``timeout``, and optionally across processes through a
 from __future__ import annotations
 
 import asyncio
+import enum
 import inspect
 import logging
 import math
@@ -52,6 +53,26 @@ log = logging.getLogger("fastcache.patterns")
 
 ENTRY_MARK = "fastcache.entry/1"
 _MISS = object()
+
+
+class Action(enum.Enum):
+    """What a read does with what the cache holds (decided once for sync and asyncio)."""
+
+    HIT = "hit"                  # serve it
+    REFRESH = "refresh"          # serve it and reload in the background (refresh-ahead)
+    STALE = "stale"              # serve it stale and reload in the background (stale-while-revalidate)
+    EARLY = "early"              # XFetch: reload now, serve the cached value if that fails
+    STALE_IF_ERROR = "stale-if-error"   # reload now, serve the stale value if that fails
+    ERROR = "error"              # raise the cached exception (negative caching)
+    MISS = "miss"                # load
+
+
+_HIT, _REFRESH, _STALE, _EARLY, _STALE_IF_ERROR, _ERROR, _MISS_ACTION = (
+    Action.HIT, Action.REFRESH, Action.STALE, Action.EARLY, Action.STALE_IF_ERROR, Action.ERROR, Action.MISS)
+
+
+class LoaderReturnedAwaitable(TypeError):
+    """A sync read got an awaitable from its loader (a usage error, never cached)."""
 
 
 def is_async_cache(cache: Any) -> bool:
@@ -177,37 +198,57 @@ class CacheAside:
         return (ENTRY_MARK, value, now, self.negative_ttl if is_error else self.ttl,
                 max(0.0, now - started), is_error)
 
-    def _decide(self, raw: Any) -> tuple[str, Any]:
-        """What a cached item means now: (action, value).
-
-        Actions: ``hit``, ``refresh`` (serve and reload in the background),
-        ``early`` (XFetch: reload now), ``stale-error`` (reload, serve value if
-        that fails), ``error`` (raise the cached exception), ``miss``.
-        """
+    def _decide(self, raw: Any) -> tuple[Action, Any]:
+        """What a cached item means now: (action, value); see :class:`Action`."""
         if raw is _MISS:
-            return "miss", None
+            return _MISS_ACTION, None
         if not self.enveloped:
-            return "hit", raw
+            return _HIT, raw
         if not (type(raw) is tuple and len(raw) == 6 and raw[0] == ENTRY_MARK):
-            return "hit", raw                   # a plain value someone else stored
+            return _HIT, raw                    # a plain value someone else stored
         _, value, loaded_at, ttl, delta, is_error = raw
         age = self.timer() - loaded_at
         if is_error:
-            return ("error", value) if ttl is not None and age < ttl else ("miss", None)
+            return (_ERROR, value) if ttl is not None and age < ttl else (_MISS_ACTION, None)
         if ttl is None or age < ttl:
             if ttl is not None and self.xfetch_beta is not None and delta > 0:
                 u = self.random()
                 if u > 0 and age - delta * self.xfetch_beta * math.log(u) >= ttl:
-                    return "early", value
+                    return _EARLY, value
             if ttl is not None and self.refresh_threshold is not None and age >= ttl * self.refresh_threshold:
-                return "refresh", value
-            return "hit", value
+                return _REFRESH, value
+            return _HIT, value
         over = age - ttl
         if self.stale_while_revalidate is not None and over < self.stale_while_revalidate:
-            return "refresh", value
+            return _STALE, value
         if self.stale_if_error is not None and over < self.stale_if_error:
-            return "stale-error", value
-        return "miss", None
+            return _STALE_IF_ERROR, value
+        return _MISS_ACTION, None
+
+    def _count(self, action: Action) -> None:
+        """Count a read's decision (the same counters whichever mode reads)."""
+        st = self._stats
+        if action is _HIT or action is _REFRESH:
+            st.hits += 1
+        elif action is _STALE:
+            st.hits += 1
+            st.stale_served += 1
+        elif action is _MISS_ACTION:
+            st.misses += 1
+        elif action is _ERROR:
+            st.negative_hits += 1
+        elif action is _EARLY:
+            st.early_reloads += 1
+
+    def _reload_failed(self, key: Any, action: Action, exc: BaseException) -> None:
+        """A foreground reload of a still-servable value failed: the value is served."""
+        if action is _STALE_IF_ERROR:
+            self._stats.stale_served += 1
+            log.warning("cache-aside: reload of %r failed (%s: %s); serving the stale value "
+                        "(stale_if_error)", key, type(exc).__name__, exc)
+        else:
+            log.warning("cache-aside: early reload of %r failed (%s: %s); serving the cached value",
+                        key, type(exc).__name__, exc)
 
     # -- sync ---------------------------------------------------------------------
 
@@ -243,35 +284,21 @@ class CacheAside:
     def _resolve(self, key: Any, raw: Any, fn: Callable[[Any], Any]) -> Any:
         """Everything but a plain hit: refresh, stale windows, negative entries, loads."""
         action, value = self._decide(raw)
-        if action == "hit":
-            self._stats.hits += 1
+        self._count(action)
+        if action is _HIT:
             return value
-        if action == "refresh":
-            self._stats.hits += 1
-            self._stats.stale_served += raw[3] is not None and self.timer() - raw[2] >= raw[3]
+        if action is _REFRESH or action is _STALE:
             self._refresh_in_background(key, fn)
             return value
-        if action == "error":
-            self._stats.negative_hits += 1
+        if action is _ERROR:
             raise value
-        if action == "early":
-            self._stats.early_reloads += 1
-            try:
-                return self._flight.do(key, lambda: self._load(key, fn, negative=False), self.timeout)[0]
-            except Exception as exc:
-                log.warning("cache-aside: early reload of %r failed (%s: %s); serving the cached value",
-                            key, type(exc).__name__, exc)
-                return value
-        if action == "stale-error":
-            try:
-                return self._flight.do(key, lambda: self._load(key, fn, negative=False), self.timeout)[0]
-            except Exception as exc:
-                self._stats.stale_served += 1
-                log.warning("cache-aside: reload of %r failed (%s: %s); serving the stale value "
-                            "(stale_if_error)", key, type(exc).__name__, exc)
-                return value
-        self._stats.misses += 1
-        return self._flight.do(key, lambda: self._load_once_everywhere(key, fn), self.timeout)[0]
+        if action is _MISS_ACTION:
+            return self._flight.do(key, lambda: self._load_once_everywhere(key, fn), self.timeout)[0]
+        try:                                    # EARLY or STALE_IF_ERROR: reload, else serve value
+            return self._flight.do(key, lambda: self._load(key, fn, negative=False), self.timeout)[0]
+        except Exception as exc:
+            self._reload_failed(key, action, exc)
+            return value
 
     def load_missing(self, key: Any, loader: Optional[Callable[[Any], Any]] = None) -> Any:
         """Load key after the caller's own lookup missed (single-flight; no second lookup)."""
@@ -285,9 +312,9 @@ class CacheAside:
 
         def check() -> tuple[bool, Any]:
             action, value = self._decide(self.cache.get(key, _MISS))
-            if action == "error":
+            if action is _ERROR:
                 raise value
-            return action != "miss", value
+            return action is not _MISS_ACTION, value
 
         return self.lease.load_once(key, lambda: self._load(key, fn), check)
 
@@ -299,14 +326,17 @@ class CacheAside:
         self._stats.loads += 1
         try:
             value = fn(key)
-            if inspect.isawaitable(value):
-                raise TypeError("the loader returned an awaitable: use aget() (or an async cache) "
-                                "for async loaders")
         except Exception as exc:
             self._stats.load_errors += 1
-            if negative and self.negative_ttl is not None and not isinstance(exc, TypeError):
+            if negative and self.negative_ttl is not None:
                 self._put(key, self._entry(exc, started, True), True)
             raise
+        if inspect.isawaitable(value):
+            if inspect.iscoroutine(value):
+                value.close()                   # never awaited: no "was never awaited" warning
+            self._stats.load_errors += 1
+            raise LoaderReturnedAwaitable("the loader returned an awaitable: use aget() (or an async "
+                                          "cache) for async loaders")
         self._put(key, self._entry(value, started), False)
         return value
 
@@ -389,31 +419,23 @@ class CacheAside:
             return raw
         fn = self._loader(loader)
         action, value = self._decide(raw)
+        self._count(action)
         if self._aflight is None:
             self._aflight = AsyncSingleFlight()
         flight = self._aflight
-        if action == "hit":
-            self._stats.hits += 1
+        if action is _HIT:
             return value
-        if action == "refresh":
-            self._stats.hits += 1
+        if action is _REFRESH or action is _STALE:
             self._arefresh_in_background(key, fn)
             return value
-        if action == "error":
-            self._stats.negative_hits += 1
+        if action is _ERROR:
             raise value
-        if action in ("early", "stale-error"):
-            if action == "early":
-                self._stats.early_reloads += 1
+        if action is not _MISS_ACTION:          # EARLY or STALE_IF_ERROR: reload, else serve value
             try:
                 return (await flight.do(key, lambda: self._aload(key, fn, negative=False), self.timeout))[0]
             except Exception as exc:
-                if action == "stale-error":
-                    self._stats.stale_served += 1
-                log.warning("cache-aside: reload of %r failed (%s: %s); serving the cached value",
-                            key, type(exc).__name__, exc)
+                self._reload_failed(key, action, exc)
                 return value
-        self._stats.misses += 1
         if self.lease is not None:
             return await self._aflight_do(key, fn)
         # Lead or follow here, not in a helper coroutine: between this frame and
@@ -454,9 +476,9 @@ class CacheAside:
         async def check() -> tuple[bool, Any]:
             raw = (await self.cache.get(key, _MISS)) if self.is_async else self.cache.get(key, _MISS)
             action, value = self._decide(raw)
-            if action == "error":
+            if action is _ERROR:
                 raise value
-            return action != "miss", value
+            return action is not _MISS_ACTION, value
 
         return await self.lease.aload_once(key, lambda: self._aload(key, fn), check)
 
