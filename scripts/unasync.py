@@ -31,6 +31,7 @@ PAIRS: list[tuple[str, str]] = [
     ("fastcache/_async_tiered.py", "fastcache/_sync_tiered.py"),
     ("tests/_async/test_tiered.py", "tests/_sync/test_tiered.py"),
     ("tests/_async/test_redis_cache.py", "tests/_sync/test_redis_cache.py"),
+    ("tests/_async/test_sharded.py", "tests/_sync/test_sharded.py"),
 ]
 
 # Applied in order to every line, each as a whole-word regular expression.
