@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from ._types import DEFAULT
 from .breaker import CircuitBreaker
 from .errors import L2_ERRORS
-from .loading import call_loader_async
+from .loading import call_async
 from .singleflight import AsyncSingleFlight
 from .tags import check_tags
 from ._tiered_logic import MISS, _TieredLogic
@@ -78,7 +78,7 @@ class AsyncTieredMethods(_TieredLogic):
             return value
         self._stats.loads += 1
         try:
-            value = await call_loader_async(loader, key)
+            value = await call_async(loader, key)
         except BaseException:
             self._stats.load_errors += 1
             raise

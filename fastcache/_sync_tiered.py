@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from ._types import DEFAULT
 from .breaker import CircuitBreaker
 from .errors import L2_ERRORS
-from .loading import call_loader_sync
+from .loading import call_sync
 from .singleflight import SingleFlight
 from .tags import check_tags
 from ._tiered_logic import MISS, _TieredLogic
@@ -80,7 +80,7 @@ class TieredMethods(_TieredLogic):
             return value
         self._stats.loads += 1
         try:
-            value = call_loader_sync(loader, key)
+            value = call_sync(loader, key)
         except BaseException:
             self._stats.load_errors += 1
             raise

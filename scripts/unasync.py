@@ -29,9 +29,11 @@ PAIRS: list[tuple[str, str]] = [
     ("fastcache/redis/_async_cache.py", "fastcache/redis/_sync_cache.py"),
     ("fastcache/redis/_async_sharded.py", "fastcache/redis/_sync_sharded.py"),
     ("fastcache/_async_tiered.py", "fastcache/_sync_tiered.py"),
+    ("fastcache/patterns/_async_write_through.py", "fastcache/patterns/_sync_write_through.py"),
     ("tests/_async/test_tiered.py", "tests/_sync/test_tiered.py"),
     ("tests/_async/test_redis_cache.py", "tests/_sync/test_redis_cache.py"),
     ("tests/_async/test_sharded.py", "tests/_sync/test_sharded.py"),
+    ("tests/_async/test_write_through.py", "tests/_sync/test_write_through.py"),
 ]
 
 # Applied in order to every line, each as a whole-word regular expression.
@@ -42,7 +44,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"Awaitable\[Any\]", "Any"),
     (r"Async([A-Z][A-Za-z0-9_]*)", r"\1"),
     (r"_async_([a-z][a-z0-9_]*)", r"_sync_\1"),
-    (r"call_loader_async", "call_loader_sync"),
+    (r"call_async", "call_sync"),
     (r"async_(sleep|wait_for|gather)", r"sync_\1"),
     (r"tests\._async", "tests._sync"),
     (r"async def", "def"),
@@ -54,9 +56,6 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"__aiter__", "__iter__"),
     (r"__anext__", "__next__"),
     (r"aclose", "close"),
-    (r"asyncio_mode", "sync_mode"),
-    (r"@pytest\.mark\.asyncio\n", ""),
-    (r"ASYNC = True", "ASYNC = False"),
 ]
 _COMPILED = [(re.compile(r"(?<![A-Za-z0-9_])" + pattern + r"(?![A-Za-z0-9_])" if pattern[-1].isalnum()
                          else r"(?<![A-Za-z0-9_])" + pattern), repl)
@@ -77,13 +76,8 @@ def unasync_text(text: str, source: str) -> str:
     for line in text.splitlines(keepends=True):
         for regex, repl in _COMPILED:
             line = regex.sub(repl, line)
-        if line.strip() == "" and line != "\n" and not line.endswith("\n"):
-            continue
         out.append(line)
-    result = "".join(out)
-    lines = result.splitlines(keepends=True)
-    # keep a leading shebang / docstring position stable: the header goes first
-    return header(source) + "".join(lines)
+    return header(source) + "".join(out)
 
 
 def leftovers(text: str) -> list[str]:

@@ -1,4 +1,6 @@
-"""WriteThrough and WriteBehind over real caches, with a store that fails, hangs and races."""
+"""WriteBehind over real caches, with a store that fails, hangs and races.
+
+(WriteThrough's behaviour, in both modes: tests/_async/test_write_through.py.)"""
 from __future__ import annotations
 
 import random
@@ -10,7 +12,7 @@ import threading
 import pytest
 
 from fastcache import LRUCache, TTLCache
-from fastcache.patterns import AsyncWriteBehind, WriteBehind, WriteBehindFull, WriteThrough
+from fastcache.patterns import AsyncWriteBehind, WriteBehind, WriteBehindFull
 
 
 class Store:
@@ -38,53 +40,6 @@ class Store:
                 raise ConnectionError("store down")
             self.batches.append(dict(batch))
             self.data.update(batch)
-
-
-# -- write-through ----------------------------------------------------------------
-
-def test_write_through_store_first_then_cache():
-    store, cache = Store(), LRUCache(100)
-    wt = WriteThrough(cache, store.write)
-    wt.set("a", 1)
-    assert store.data == {"a": 1} and cache["a"] == 1 and wt.get("a") == 1
-    store.fail_next = 1
-    with pytest.raises(ConnectionError):
-        wt.set("a", 2)
-    assert cache["a"] == 1 and store.data["a"] == 1      # the rejected value reached neither
-
-
-def test_write_through_invalidate_option_and_ttl():
-    store, cache = Store(), TTLCache(100, ttl=1000)
-    wt = WriteThrough(cache, store.write, invalidate=True)
-    cache["a"] = "old"
-    wt.set("a", "new")
-    assert "a" not in cache and store.data["a"] == "new"
-    WriteThrough(cache, store.write).set("b", 1, ttl=5)
-    assert cache.expires_at("b") == pytest.approx(cache.timer() + 5, abs=1)
-    with pytest.raises(TypeError, match="per-item TTL"):
-        WriteThrough(LRUCache(10), store.write).set("c", 1, ttl=5)
-
-
-def test_write_through_cache_failure_invalidates():
-    store = Store()
-    cache = LRUCache(100, getsizeof=lambda v: len(v))
-    cache["k"] = "old"
-    wt = WriteThrough(cache, store.write)
-    wt.set("k", "x" * 1000)                              # too large for the cache: ValueError inside
-    assert store.data["k"] == "x" * 1000 and "k" not in cache   # readers fall back to the store
-
-
-def test_write_through_delete():
-    store, cache = Store(), LRUCache(10)
-    deleted = []
-    wt = WriteThrough(cache, store.write, delete=deleted.append)
-    wt.set("a", 1)
-    wt.delete("a")
-    assert deleted == ["a"] and "a" not in cache
-    with pytest.raises(TypeError):
-        WriteThrough(cache, store.write).delete("a")
-    with pytest.raises(TypeError):
-        WriteThrough(cache, "not callable")
 
 
 # -- write-behind -------------------------------------------------------------------
@@ -429,30 +384,20 @@ def test_async_writer_replays_a_journal_backlog(redis_url):
     asyncio.run(main())
 
 
-def test_async_write_through_over_async_and_l1_caches(redis_url):
+def test_async_write_through_takes_plain_functions_and_sync_caches():
+    # the behaviour of both write-through classes: tests/_async/test_write_through.py
     import asyncio
     from fastcache.patterns import AsyncWriteThrough
-    from fastcache.redis import AsyncRedisCache
     store = {}
 
-    async def write(key, value):
-        if value == "bad":
-            raise ValueError("rejected by the store")
-        store[key] = value
-
     async def main():
-        cache = AsyncRedisCache(redis_url, prefix="awt:", ttl=60)
-        wt = AsyncWriteThrough(cache, write, delete=store.pop)
-        await wt.set("a", 1, ttl=5)
-        assert store == {"a": 1} and await wt.get("a") == 1 and 4 < await cache.ttl("a") <= 5
-        with pytest.raises(ValueError):
-            await wt.set("a", "bad")
-        assert await cache.get("a") == 1                 # the rejected value reached neither
-        await wt.delete("a")
-        assert store == {} and await cache.get("a") is None
         l1 = LRUCache(10, getsizeof=lambda v: len(str(v)))
+        wt = AsyncWriteThrough(l1, store.__setitem__, delete=store.pop)
+        await wt.set("a", 1)
+        assert store == {"a": 1} and l1["a"] == 1 and await wt.get("a") == 1
         l1["k"] = "old"
-        await AsyncWriteThrough(l1, write).set("k", "x" * 100)   # too large: invalidated, not stale
+        await wt.set("k", "x" * 100)                     # too large: invalidated, not stale
         assert "k" not in l1 and store["k"] == "x" * 100
-        await cache.close()
+        await wt.delete("a")
+        assert "a" not in store and "a" not in l1
     asyncio.run(main())

@@ -35,3 +35,64 @@ def cache_delete(cache: Any, key: Any) -> None:
         deleter(key)
     else:
         cache.pop(key, None)
+
+
+def is_async_cache(cache: Any) -> bool:
+    """Whether the cache's methods are coroutines (AsyncRedisCache, AsyncTieredCache, ...)."""
+    import inspect
+    return inspect.iscoroutinefunction(getattr(cache, "get", None))
+
+
+class CacheAccess:
+    """Reads and writes of the patterns on a sync cache (a mapping, a TTLCache, a
+    RedisCache, a TieredCache ...): the sync twin of :class:`AsyncCacheAccess`."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+
+    def check_ttl(self, ttl: Optional[float]) -> None:
+        """TypeError, before anything is written, if ttl is asked of a cache without TTLs."""
+        check_ttl_support(self.cache, ttl)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self.cache.get(key, default)
+
+    def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> None:
+        cache_set(self.cache, key, value, ttl)
+
+    def delete(self, key: Any) -> None:
+        cache_delete(self.cache, key)
+
+
+class AsyncCacheAccess:
+    """Reads and writes of the asyncio patterns on any cache: an asyncio cache's
+    coroutines are awaited, a sync cache (an L1 mapping ...) is called; which of
+    the two is decided once, here, not per call."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+        self.is_async = is_async_cache(cache)
+
+    def check_ttl(self, ttl: Optional[float]) -> None:
+        """TypeError, before anything is written, if ttl is asked of a cache without TTLs."""
+        if not self.is_async:
+            check_ttl_support(self.cache, ttl)
+
+    async def get(self, key: Any, default: Any = None) -> Any:
+        if self.is_async:
+            return await self.cache.get(key, default)
+        return self.cache.get(key, default)
+
+    async def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> None:
+        if not self.is_async:
+            cache_set(self.cache, key, value, ttl)
+        elif ttl is None:
+            await self.cache.set(key, value)
+        else:
+            await self.cache.set(key, value, ttl=ttl)
+
+    async def delete(self, key: Any) -> None:
+        if self.is_async:
+            await self.cache.delete(key)
+        else:
+            cache_delete(self.cache, key)
