@@ -30,10 +30,12 @@ PAIRS: list[tuple[str, str]] = [
     ("fastcache/redis/_async_sharded.py", "fastcache/redis/_sync_sharded.py"),
     ("fastcache/_async_tiered.py", "fastcache/_sync_tiered.py"),
     ("fastcache/patterns/_async_write_through.py", "fastcache/patterns/_sync_write_through.py"),
+    ("fastcache/patterns/_async_journal.py", "fastcache/patterns/_sync_journal.py"),
     ("tests/_async/test_tiered.py", "tests/_sync/test_tiered.py"),
     ("tests/_async/test_redis_cache.py", "tests/_sync/test_redis_cache.py"),
     ("tests/_async/test_sharded.py", "tests/_sync/test_sharded.py"),
     ("tests/_async/test_write_through.py", "tests/_sync/test_write_through.py"),
+    ("tests/_async/test_journal.py", "tests/_sync/test_journal.py"),
 ]
 
 # Applied in order to every line, each as a whole-word regular expression.

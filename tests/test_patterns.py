@@ -401,3 +401,12 @@ def test_async_write_through_takes_plain_functions_and_sync_caches():
         await wt.delete("a")
         assert "a" not in store and "a" not in l1
     asyncio.run(main())
+
+
+def test_len_of_the_sync_journal(redis_url):
+    # the journal's behaviour, in both modes: tests/_async/test_journal.py
+    from fastcache.patterns.journal import AsyncRedisStreamJournal, RedisStreamJournal
+    journal = RedisStreamJournal(redis_url, "j-len")
+    journal.append("a", 1)
+    assert len(journal) == 1 == journal.length()
+    assert not hasattr(AsyncRedisStreamJournal, "__len__")
