@@ -31,11 +31,13 @@ PAIRS: list[tuple[str, str]] = [
     ("fastcache/_async_tiered.py", "fastcache/_sync_tiered.py"),
     ("fastcache/patterns/_async_write_through.py", "fastcache/patterns/_sync_write_through.py"),
     ("fastcache/patterns/_async_journal.py", "fastcache/patterns/_sync_journal.py"),
+    ("fastcache/patterns/_async_lease.py", "fastcache/patterns/_sync_lease.py"),
     ("tests/_async/test_tiered.py", "tests/_sync/test_tiered.py"),
     ("tests/_async/test_redis_cache.py", "tests/_sync/test_redis_cache.py"),
     ("tests/_async/test_sharded.py", "tests/_sync/test_sharded.py"),
     ("tests/_async/test_write_through.py", "tests/_sync/test_write_through.py"),
     ("tests/_async/test_journal.py", "tests/_sync/test_journal.py"),
+    ("tests/_async/test_lease.py", "tests/_sync/test_lease.py"),
 ]
 
 # Applied in order to every line, each as a whole-word regular expression.
@@ -43,7 +45,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"redis\.asyncio\.cluster", "redis.cluster"),
     (r"redis\.asyncio", "redis"),
     (r"AsyncIterator", "Iterator"),
-    (r"Awaitable\[Any\]", "Any"),
+    (r"Awaitable\[([A-Za-z\[\], ]+)\]", r"\1"),
     (r"Async([A-Z][A-Za-z0-9_]*)", r"\1"),
     (r"_async_([a-z][a-z0-9_]*)", r"_sync_\1"),
     (r"call_async", "call_sync"),

@@ -146,10 +146,10 @@ class CacheAside:
                                                     or stale_while_revalidate is not None
                                                     or stale_if_error is not None):
             raise ValueError("refresh_threshold, stale_while_revalidate, stale_if_error and xfetch_beta need a ttl")
-        if lease is not None and not (callable(getattr(lease, "load_once", None))
-                                      or callable(getattr(lease, "aload_once", None))):
+        if lease is not None and not callable(getattr(lease, "load_once", None)):
             raise TypeError("lease must be a RedisLease or AsyncRedisLease")
         self.lease = lease
+        self._lease_is_async = lease is not None and inspect.iscoroutinefunction(lease.load_once)
         self.timer = timer if timer is not None else time.time
         self.random = random if random is not None else _random.random
         self.is_async = is_async_cache(cache)
@@ -316,6 +316,8 @@ class CacheAside:
                 raise value
             return action is not _MISS_ACTION, value
 
+        if self._lease_is_async:
+            raise TypeError("an AsyncRedisLease works with CacheAside.aget(); use RedisLease for sync code")
         return self.lease.load_once(key, lambda: self._load(key, fn), check)
 
     def _load(self, key: Any, fn: Callable[[Any], Any], negative: bool = True) -> Any:
@@ -480,7 +482,9 @@ class CacheAside:
                 raise value
             return action is not _MISS_ACTION, value
 
-        return await self.lease.aload_once(key, lambda: self._aload(key, fn), check)
+        if not self._lease_is_async:
+            raise TypeError("a RedisLease works with CacheAside.get(); use AsyncRedisLease in asyncio code")
+        return await self.lease.load_once(key, lambda: self._aload(key, fn), check)
 
     async def _aload(self, key: Any, fn: Callable[[Any], Any], negative: bool = True) -> Any:
         started = self.timer()
