@@ -32,12 +32,14 @@ PAIRS: list[tuple[str, str]] = [
     ("fastcache/patterns/_async_write_through.py", "fastcache/patterns/_sync_write_through.py"),
     ("fastcache/patterns/_async_journal.py", "fastcache/patterns/_sync_journal.py"),
     ("fastcache/patterns/_async_lease.py", "fastcache/patterns/_sync_lease.py"),
+    ("fastcache/patterns/_async_invalidation_bus.py", "fastcache/patterns/_sync_invalidation_bus.py"),
     ("tests/_async/test_tiered.py", "tests/_sync/test_tiered.py"),
     ("tests/_async/test_redis_cache.py", "tests/_sync/test_redis_cache.py"),
     ("tests/_async/test_sharded.py", "tests/_sync/test_sharded.py"),
     ("tests/_async/test_write_through.py", "tests/_sync/test_write_through.py"),
     ("tests/_async/test_journal.py", "tests/_sync/test_journal.py"),
     ("tests/_async/test_lease.py", "tests/_sync/test_lease.py"),
+    ("tests/_async/test_invalidation_bus.py", "tests/_sync/test_invalidation_bus.py"),
 ]
 
 # Applied in order to every line, each as a whole-word regular expression.

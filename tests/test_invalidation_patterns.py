@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import textwrap
-import threading
 import time
 import uuid
 
@@ -198,73 +196,7 @@ def test_async_tiered_and_redis_tags(redis_url):
     asyncio.run(main())
 
 
-# -- the InvalidationBus ----------------------------------------------------------------
-
-def test_bus_applies_key_tag_and_flush_events_in_other_subscribers(redis_url):
-    channel = f"events-{uuid.uuid4().hex[:6]}"
-    pub = InvalidationBus(redis_url, channel=channel)
-    sub = InvalidationBus(redis_url, channel=channel)     # another process's bus
-    try:
-        assert pub.wait_ready() and sub.wait_ready()
-        plain = sub.subscribe(LRUCache(100))
-        tagged = sub.subscribe(TaggedCache(LRUCache(100)))
-        seen = []
-        sub.on(seen.append)
-        plain.update({"user:1": 1, "user:2": 2})
-        tagged.set("a", 1, tags=["team:7"])
-        tagged.set("b", 2, tags=["team:8"])
-        assert pub.publish(keys=["user:1"], reason="row-updated") >= 2
-        assert wait_for(lambda: "user:1" not in plain)
-        assert plain["user:2"] == 2
-        pub.publish(tags=["team:7"], reason="team-renamed")
-        assert wait_for(lambda: "a" not in tagged)
-        assert tagged["b"] == 2
-        pub.publish(reason="full-reload")                  # neither keys nor tags: everything
-        assert wait_for(lambda: len(plain) == 0 and len(tagged) == 0)
-        assert [(e.keys, e.tags, e.reason, e.local) for e in seen] == [
-            (("user:1",), (), "row-updated", False), ((), ("team:7",), "team-renamed", False),
-            (None, (), "full-reload", False)]
-        assert sub.received == 3
-        with pytest.raises(TypeError, match="tags must be str"):
-            pub.publish(tags=[3])
-        with pytest.raises(TypeError, match="no pop"):
-            sub.subscribe(object())
-    finally:
-        pub.close()
-        sub.close()
-
-
-def test_bus_tag_event_purges_tiered_caches_in_every_tier(redis_url):
-    channel, p = f"events-{uuid.uuid4().hex[:6]}", prefix()
-    bus_a, bus_b = InvalidationBus(redis_url, channel=channel), InvalidationBus(redis_url, channel=channel)
-    a = TieredCache(LRUCache(100), RedisCache(redis_url, prefix=p, ttl=60))
-    b = TieredCache(LRUCache(100), RedisCache(redis_url, prefix=p, ttl=60))
-    try:
-        bus_a.subscribe(a)
-        bus_b.subscribe(b)
-        assert all(x.wait_ready() for x in (a, b, bus_a, bus_b))
-        a.set("k1", 1, tags=["feed"])
-        assert b.get("k1") == 1
-        bus_a.publish(tags=["feed"], reason="feed-changed")
-        assert a.l2.get("k1") is None
-        assert wait_for(lambda: b.get_l1("k1") is None) and b.get("k1") is None
-    finally:
-        for x in (a, b, bus_a, bus_b):
-            x.close()
-
-
-def test_bus_flushes_subscribers_when_its_connection_is_lost(own_redis):
-    bus = InvalidationBus(own_redis.url, channel="events")
-    try:
-        assert bus.wait_ready()
-        cache = bus.subscribe(LRUCache(10))
-        cache["k"] = 1
-        own_redis.kill()
-        assert wait_for(lambda: len(cache) == 0)           # events may be lost: nothing stale is kept
-        own_redis.restart()
-        assert bus.wait_ready(10)
-    finally:
-        bus.close()
+# -- the InvalidationBus: tests/_async/test_invalidation_bus.py (both modes) --------------
 
 
 # -- invalidate_on_write --------------------------------------------------------------
@@ -315,35 +247,4 @@ def test_async_invalidate_on_write(redis_url):
             pass
         assert await cache.get("j") is None
         await cache.close()
-    asyncio.run(main())
-
-
-def test_async_bus_applies_events_to_l1_and_async_tiered_caches(redis_url):
-    from fastcache.patterns import AsyncInvalidationBus
-    channel, p = f"events-{uuid.uuid4().hex[:6]}", prefix()
-
-    async def main():
-        pub = AsyncInvalidationBus(redis_url, channel=channel)
-        sub = AsyncInvalidationBus(redis_url, channel=channel)
-        tiered = AsyncTieredCache(LRUCache(100), AsyncRedisCache(redis_url, prefix=p, ttl=60))
-        await tiered.start()
-        assert await pub.wait_ready() and await sub.wait_ready()
-        plain = sub.subscribe(LRUCache(10))
-        sub.subscribe(tiered)
-        seen = []
-        sub.on(seen.append)
-        plain["user:1"] = 1
-        await tiered.set("t1", "x", tags=["feed"])
-        await tiered.set("t2", "y")
-        await pub.publish(keys=["user:1"], reason="row-updated")
-        await pub.publish(tags=["feed"], reason="feed-changed")
-        for _ in range(500):
-            if len(seen) == 2:
-                break
-            await asyncio.sleep(0.01)
-        await sub.settle()
-        assert "user:1" not in plain and await tiered.l2.get("t1") is None and await tiered.get("t2") == "y"
-        assert [e.reason for e in seen] == ["row-updated", "feed-changed"] and sub.received == 2
-        for x in (pub, sub, tiered):
-            await x.close()
     asyncio.run(main())

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from fastcache import LRUCache, TTLCache
+from fastcache import LRUCache
 from fastcache.patterns import AsyncWriteBehind, WriteBehind, WriteBehindFull
 
 
