@@ -1,11 +1,15 @@
-"""Waiting, in the two modes: ``async_sleep`` for the asyncio code and
-``sync_sleep`` for the code ``scripts/unasync.py`` generates from it."""
+"""Waiting, in the two modes: ``async_sleep`` and ``AsyncWaitCondition`` for the
+asyncio code, ``sync_sleep`` and ``WaitCondition`` for the code
+``scripts/unasync.py`` generates from it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
+from typing import Optional
 
-__all__ = ("async_sleep", "sync_sleep")
+__all__ = ("async_sleep", "sync_sleep", "WaitCondition", "AsyncWaitCondition")
 
 
 async def async_sleep(seconds: float) -> None:
@@ -16,3 +20,59 @@ async def async_sleep(seconds: float) -> None:
 def sync_sleep(seconds: float) -> None:
     """Block the thread for ``seconds``."""
     time.sleep(seconds)
+
+
+class WaitCondition:
+    """A condition variable for threads, with the asyncio twin's interface."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+
+    def __enter__(self) -> "WaitCondition":
+        self._cond.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cond.release()
+
+    def hold(self) -> "WaitCondition":
+        """The lock, for reading shared state from a sync method."""
+        return self
+
+    def wait(self, timeout: Optional[float] = None) -> None:
+        """Release the lock until notified or ``timeout`` seconds pass (None: no limit)."""
+        self._cond.wait(timeout)
+
+    def notify_all(self) -> None:
+        self._cond.notify_all()
+
+
+class AsyncWaitCondition:
+    """An asyncio condition whose ``wait`` takes a timeout (and does not raise on it)."""
+
+    def __init__(self) -> None:
+        self._cond = asyncio.Condition()
+
+    async def __aenter__(self) -> "AsyncWaitCondition":
+        await self._cond.acquire()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._cond.release()
+
+    def hold(self) -> contextlib.nullcontext[None]:
+        """Nothing to lock: the loop's tasks never run between two steps of a sync method."""
+        return contextlib.nullcontext()
+
+    async def wait(self, timeout: Optional[float] = None) -> None:
+        """Release the lock until notified or ``timeout`` seconds pass (None: no limit)."""
+        if timeout is None:
+            await self._cond.wait()
+            return
+        try:
+            await asyncio.wait_for(self._cond.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    def notify_all(self) -> None:
+        self._cond.notify_all()

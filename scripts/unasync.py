@@ -33,6 +33,7 @@ PAIRS: list[tuple[str, str]] = [
     ("fastcache/patterns/_async_journal.py", "fastcache/patterns/_sync_journal.py"),
     ("fastcache/patterns/_async_lease.py", "fastcache/patterns/_sync_lease.py"),
     ("fastcache/patterns/_async_invalidation_bus.py", "fastcache/patterns/_sync_invalidation_bus.py"),
+    ("fastcache/patterns/_async_write_behind.py", "fastcache/patterns/_sync_write_behind.py"),
     ("tests/_async/test_tiered.py", "tests/_sync/test_tiered.py"),
     ("tests/_async/test_redis_cache.py", "tests/_sync/test_redis_cache.py"),
     ("tests/_async/test_sharded.py", "tests/_sync/test_sharded.py"),
@@ -40,6 +41,7 @@ PAIRS: list[tuple[str, str]] = [
     ("tests/_async/test_journal.py", "tests/_sync/test_journal.py"),
     ("tests/_async/test_lease.py", "tests/_sync/test_lease.py"),
     ("tests/_async/test_invalidation_bus.py", "tests/_sync/test_invalidation_bus.py"),
+    ("tests/_async/test_write_behind.py", "tests/_sync/test_write_behind.py"),
 ]
 
 # Applied in order to every line, each as a whole-word regular expression.

@@ -56,3 +56,37 @@ def sync_gather(*calls: Callable[[], Any]) -> list[Any]:
     if errors:
         raise errors[0]
     return results
+
+
+class AsyncGate:
+    """A gate callers wait at until it is opened (asyncio)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+    def open(self) -> None:
+        self._event.set()
+
+    def close(self) -> None:
+        self._event.clear()
+
+
+class Gate:
+    """A gate callers wait at until it is opened (threads)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._event.set()
+
+    def wait(self) -> None:
+        self._event.wait()
+
+    def open(self) -> None:
+        self._event.set()
+
+    def close(self) -> None:
+        self._event.clear()

@@ -1,6 +1,8 @@
-"""WriteBehind over real caches, with a store that fails, hangs and races.
+"""Write-behind where the modes differ: thread races, interpreter exit, a plain store
+under the asyncio queue; and the journal across processes and server restarts.
 
-(WriteThrough's behaviour, in both modes: tests/_async/test_write_through.py.)"""
+The behaviour of both write-behind and write-through classes is tested once, in
+both modes: tests/_async/test_write_behind.py and test_write_through.py."""
 from __future__ import annotations
 
 import random
@@ -44,112 +46,6 @@ class Store:
 
 # -- write-behind -------------------------------------------------------------------
 
-def test_write_behind_coalesces_and_drains_on_close():
-    store, cache = Store(), LRUCache(1000)
-    store.gate.clear()                                   # hold the first batch
-    wb = WriteBehind(cache, store.write_batch, max_batch=10, max_delay=60)
-    for i in range(10):
-        wb.set(f"k{i}", i)                               # a full batch: taken at once, blocked in the store
-    for n in range(1000):
-        wb.set("hot", n)                                 # one key, many values
-    assert cache["hot"] == 999 and wb.get("hot") == 999  # the cache has it at once
-    store.gate.set()
-    assert wb.close(timeout=10)
-    assert store.data["hot"] == 999
-    assert all(store.data[f"k{i}"] == i for i in range(10))
-    s = wb.stats()
-    assert s.sets == 1010 and s.coalesced == 999 and s.written == 11 and s.pending == 0
-    with pytest.raises(RuntimeError, match="closed"):
-        wb.set("x", 1)
-
-
-def test_write_behind_batches_by_size_and_flush():
-    store = Store()
-    wb = WriteBehind(LRUCache(1000), store.write_batch, max_batch=25, max_delay=60)
-    for i in range(100):
-        wb.set(i, i)
-    assert wb.flush(timeout=10)
-    assert store.data == {i: i for i in range(100)}
-    assert all(len(b) <= 25 for b in store.batches) and len(store.batches) >= 4
-    wb.set("late", 1)
-    assert wb.flush(timeout=10) and store.data["late"] == 1
-    wb.close()
-
-
-def test_write_behind_writes_after_max_delay():
-    store = Store()
-    done = threading.Event()
-    wb = WriteBehind(LRUCache(10), lambda b: (store.write_batch(b), done.set()), max_batch=100,
-                     max_delay=0.05)
-    wb.set("a", 1)
-    assert done.wait(5)                                  # no flush(): the delay alone triggers it
-    assert store.data == {"a": 1}
-    wb.close()
-
-
-def test_write_behind_store_failures_lose_nothing():
-    store = Store()
-    store.fail_next = 7
-    wb = WriteBehind(LRUCache(1000), store.write_batch, max_batch=10, max_delay=0.01,
-                     retry_delay=0.001, max_retry_delay=0.01)
-    expected = {}
-    rng = random.Random(3)
-    for i in range(500):
-        k = f"k{rng.randrange(80)}"
-        wb.set(k, i)
-        expected[k] = i
-    assert wb.close(timeout=30)
-    assert store.data == expected
-    assert wb.stats().failures == 7 and wb.stats().dead_lettered == 0
-
-
-def test_write_behind_dead_letter_after_attempts():
-    store = Store()
-    store.fail_next = 3
-    dead = []
-    wb = WriteBehind(LRUCache(10), store.write_batch, max_batch=5, max_delay=0, max_attempts=3,
-                     retry_delay=0.001, dead_letter=lambda batch, exc: dead.append((batch, type(exc))))
-    wb.set("a", 1)
-    assert wb.flush(timeout=10)
-    assert dead == [({"a": 1}, ConnectionError)] and "a" not in store.data
-    wb.set("b", 2)
-    assert wb.close(timeout=10) and store.data == {"b": 2}
-
-
-def test_write_behind_backpressure_block_and_raise():
-    store = Store()
-    store.gate.clear()                                   # the store hangs
-    wb = WriteBehind(LRUCache(100), store.write_batch, max_batch=2, max_delay=60, max_pending=3,
-                     on_full="raise")
-    wb.set("a", 1)
-    wb.set("b", 2)                                       # a full batch: taken, stuck in the store
-    assert not wb.flush(timeout=0.2)
-    assert wb.stats().pending == 0 and wb.pending() == 2
-    for k in "cde":
-        wb.set(k, 1)
-    with pytest.raises(WriteBehindFull):
-        wb.set("f", 1)
-    wb.set("c", 2)                                       # a queued key still coalesces
-    store.gate.set()
-    assert wb.close(timeout=10)
-
-    store2 = Store()
-    store2.gate.clear()
-    blocking = WriteBehind(LRUCache(100), store2.write_batch, max_batch=1, max_delay=0, max_pending=1,
-                           block_timeout=0.2)
-    blocking.set("a", 1)
-    blocking.flush(timeout=0.2)
-    blocking.set("b", 1)
-    with pytest.raises(WriteBehindFull, match="within"):
-        blocking.set("c", 1)
-    released = threading.Thread(target=lambda: (threading.Event().wait(0.1), store2.gate.set()))
-    released.start()
-    blocking.block_timeout = None
-    blocking.set("c", 1)                                 # blocks until the store frees room
-    released.join()
-    assert blocking.close(timeout=10) and set(store2.data) == {"a", "b", "c"}
-
-
 def test_write_behind_threads_end_consistent():
     store = Store()
     cache = LRUCache(10_000)
@@ -189,44 +85,7 @@ def test_write_behind_drains_at_interpreter_exit(tmp_path):
     assert sorted(lines) == sorted(f"{i}={i * i}" for i in range(50))
 
 
-def test_write_behind_bad_arguments():
-    with pytest.raises(TypeError):
-        WriteBehind(LRUCache(1), None)
-    with pytest.raises(ValueError):
-        WriteBehind(LRUCache(1), print, max_batch=0)
-    with pytest.raises(ValueError):
-        WriteBehind(LRUCache(1), print, on_full="drop")
-    with pytest.raises(ValueError):
-        WriteBehind(LRUCache(1), print, max_delay=-1)
-
-
 # -- asyncio write-behind ---------------------------------------------------------------
-
-def test_async_write_behind_coalesces_batches_and_drains():
-    import asyncio
-    written, batches = {}, []
-
-    async def write_batch(batch):
-        await asyncio.sleep(0.001)
-        batches.append(dict(batch))
-        written.update(batch)
-
-    async def main():
-        cache = LRUCache(1000)
-        async with AsyncWriteBehind(cache, write_batch, max_batch=20, max_delay=60) as wb:
-            for i in range(200):
-                await wb.set(f"k{i % 50}", i)
-            assert cache["k49"] == 199 and await wb.get("k0") == 150
-            assert await wb.flush(timeout=10)
-            assert written == {f"k{j}": 150 + j for j in range(50)}
-            await wb.set("late", 1)
-        assert written["late"] == 1 and all(len(b) <= 20 for b in batches)
-        s = wb.stats()
-        assert s.sets == 201 and s.written + s.coalesced == 201 and s.pending == 0
-        with pytest.raises(RuntimeError, match="closed"):
-            await wb.set("x", 1)
-    asyncio.run(main())
-
 
 def test_async_write_behind_sync_store_failures_and_backpressure():
     import asyncio
@@ -253,21 +112,6 @@ def test_async_write_behind_sync_store_failures_and_backpressure():
             await full.set("c", 1)
         store.gate.set()
         assert await full.close(timeout=10)
-    asyncio.run(main())
-
-
-def test_async_write_behind_over_an_async_redis_cache(redis_url):
-    import asyncio
-    from fastcache.redis import AsyncRedisCache
-    written = {}
-
-    async def main():
-        cache = AsyncRedisCache(redis_url, prefix="awb:", ttl=60)
-        async with AsyncWriteBehind(cache, written.update, max_batch=10, max_delay=0.01) as wb:
-            await wb.set("a", {"v": 1}, ttl=5)
-            assert await cache.get("a") == {"v": 1} and 4 < await cache.ttl("a") <= 5
-        assert written == {"a": {"v": 1}}
-        await cache.close()
     asyncio.run(main())
 
 

@@ -47,6 +47,8 @@ class CacheAccess:
     """Reads and writes of the patterns on a sync cache (a mapping, a TTLCache, a
     RedisCache, a TieredCache ...): the sync twin of :class:`AsyncCacheAccess`."""
 
+    is_async = False
+
     def __init__(self, cache: Any) -> None:
         self.cache = cache
 
