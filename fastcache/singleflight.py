@@ -122,28 +122,33 @@ class SingleFlight:
 
 
 class AsyncSingleFlight:
-    """Deduplicate concurrent calls by key, across tasks of one event loop."""
+    """Deduplicate concurrent calls by key, across tasks of one event loop.
+
+    The same protocol as :class:`SingleFlight`: ``do(key, fn)``, or
+    ``begin``/``settle``/``wait`` for callers that must add no coroutine frame;
+    a task that re-enters for a key it leads runs the call directly (``REENTER``)
+    instead of awaiting itself.
+    """
 
     def __init__(self) -> None:
         self._calls: dict[Hashable, asyncio.Future[Any]] = {}
+        self._owners: dict[Hashable, Optional[asyncio.Task[Any]]] = {}
 
-    def begin(self, key: Hashable) -> tuple[asyncio.Future[Any], bool]:
-        """Join or start the call for ``key``: (future, lead).
-
-        A leader (``lead`` True) awaits the call itself and passes its outcome
-        to :meth:`settle`; a follower awaits :meth:`wait`.  Split this way, a
-        leader adds no coroutine frame between its caller and the call.
-        """
+    def begin(self, key: Hashable) -> tuple[asyncio.Future[Any], int]:
+        """Join or start the call for ``key``: (future, FOLLOW | LEAD | REENTER)."""
         fut = self._calls.get(key)
+        task = asyncio.current_task()
         if fut is not None:
-            return fut, False
+            return fut, (REENTER if task is not None and self._owners.get(key) is task else FOLLOW)
         fut = self._calls[key] = asyncio.get_running_loop().create_future()
-        return fut, True
+        self._owners[key] = task
+        return fut, LEAD
 
     def settle(self, key: Hashable, fut: asyncio.Future[Any], value: Any, error: Optional[BaseException]) -> None:
         """A leader's outcome: forget ``key`` and resolve the followers' future."""
         if self._calls.get(key) is fut:
             del self._calls[key]
+            del self._owners[key]
         if fut.done():
             return
         if error is None:
@@ -163,8 +168,10 @@ class AsyncSingleFlight:
     async def do(self, key: Hashable, fn: Callable[[], Awaitable[Any]],
                  timeout: Optional[float] = None) -> tuple[Any, bool]:
         """Await ``fn()`` once for concurrent callers with ``key``: (value, shared)."""
-        fut, lead = self.begin(key)
-        if not lead:
+        fut, role = self.begin(key)
+        if role == REENTER:
+            return await fn(), False
+        if role == FOLLOW:
             return await self.wait(fut, timeout, key), True
         try:
             value = await fn()

@@ -9,6 +9,11 @@ differ (a thread vs a task, a lock vs an asyncio lock), the async source
 names an ``Async...`` helper whose sync twin is written by hand next to it,
 so that the substitution stays mechanical.
 
+Two line directives cover what a word substitution cannot say:
+
+    <async code>  # sync: <sync code>      the sync file has <sync code> on this line
+    # sync-only: <sync code>               a line that only the sync file has
+
     python scripts/unasync.py           # regenerate the sync files
     python scripts/unasync.py --check   # exit 1 if one is out of date (CI)
 
@@ -34,6 +39,7 @@ PAIRS: list[tuple[str, str]] = [
     ("fastcache/patterns/_async_lease.py", "fastcache/patterns/_sync_lease.py"),
     ("fastcache/patterns/_async_invalidation_bus.py", "fastcache/patterns/_sync_invalidation_bus.py"),
     ("fastcache/patterns/_async_write_behind.py", "fastcache/patterns/_sync_write_behind.py"),
+    ("fastcache/patterns/_async_cache_aside.py", "fastcache/patterns/_sync_cache_aside.py"),
     ("tests/_async/test_tiered.py", "tests/_sync/test_tiered.py"),
     ("tests/_async/test_redis_cache.py", "tests/_sync/test_redis_cache.py"),
     ("tests/_async/test_sharded.py", "tests/_sync/test_sharded.py"),
@@ -54,6 +60,10 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"_async_([a-z][a-z0-9_]*)", r"_sync_\1"),
     (r"call_async", "call_sync"),
     (r"async_(sleep|wait_for|gather)", r"sync_\1"),
+    # CacheAside holds both modes' methods, so its asyncio names carry an "a"
+    (r"(_?)a(get|get_call|load_missing|load_once_everywhere|load|put|refresh_in_background|spawn|flight|invalidate)",
+     r"\1\2"),
+    (r"await_refreshes", "wait_refreshes"),
     (r"tests\._async", "tests._sync"),
     (r"async def", "def"),
     (r"async with", "with"),
@@ -78,14 +88,25 @@ def header(source: str) -> str:
             f"# the async source and run `python scripts/unasync.py` (CI runs it with --check).\n")
 
 
+_SYNC_LINE = re.compile(r"^(?P<indent>\s*)(?P<code>\S.*?)\s+# sync: (?P<sync>.*)$")
+_SYNC_ONLY = re.compile(r"^(?P<indent>\s*)# sync-only: (?P<sync>.*)$")
+
+
+def unasync_line(line: str) -> str:
+    """One line of async source in its sync form (directives first, then the substitutions)."""
+    end = "\n" if line.endswith("\n") else ""
+    body = line[:-1] if end else line
+    directive = _SYNC_LINE.match(body) or _SYNC_ONLY.match(body)
+    if directive is not None:
+        return directive["indent"] + directive["sync"].rstrip() + end
+    for regex, repl in _COMPILED:
+        line = regex.sub(repl, line)
+    return line
+
+
 def unasync_text(text: str, source: str) -> str:
     """The sync version of an async module's source."""
-    out = []
-    for line in text.splitlines(keepends=True):
-        for regex, repl in _COMPILED:
-            line = regex.sub(repl, line)
-        out.append(line)
-    return header(source) + "".join(out)
+    return header(source) + "".join(unasync_line(line) for line in text.splitlines(keepends=True))
 
 
 def leftovers(text: str) -> list[str]:

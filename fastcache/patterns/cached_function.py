@@ -48,7 +48,7 @@ class CachedFunction(WeakMethodBinding):
     def _call_keyed(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         func = self.__wrapped__
         if self.is_coroutine:
-            return self.engine.aget(key, lambda _k: func(*args, **kwargs))
+            return self.engine.aget_call(key, func, args, kwargs)
         if self.engine.is_async:
             raise TypeError(f"{type(self.cache).__name__} is asynchronous: cache an async def function with it")
         return self.engine.get_call(key, func, args, kwargs)
