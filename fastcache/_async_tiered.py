@@ -12,6 +12,7 @@ from ._types import DEFAULT
 from .breaker import CircuitBreaker
 from .errors import L2_ERRORS
 from .loading import call_async
+from .protocols import AsyncL2
 from .singleflight import AsyncSingleFlight
 from .tags import check_tags
 from ._tiered_logic import MISS, _TieredLogic
@@ -24,6 +25,7 @@ log = logging.getLogger("fastcache.tiered")
 class AsyncTieredMethods(_TieredLogic):
     """Everything of the tiered cache that talks to L2 or the listener (but the L1 hit)."""
 
+    l2: AsyncL2
     _flight: AsyncSingleFlight
     _started: bool
 
@@ -32,9 +34,9 @@ class AsyncTieredMethods(_TieredLogic):
         if self._started:
             return
         self._started = True
-        if self._invalidation:
+        if self._invalidation and self._source is not None:
             from .redis.invalidation import AsyncInvalidationListener
-            self._listener = AsyncInvalidationListener(self.l2.invalidation_clients(), self._channel,
+            self._listener = AsyncInvalidationListener(self._source.invalidation_clients(), self._channel,
                                                        self._origin, self._remote_invalidation,
                                                        self._flush_l1)
 

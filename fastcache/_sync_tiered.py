@@ -14,6 +14,7 @@ from ._types import DEFAULT
 from .breaker import CircuitBreaker
 from .errors import L2_ERRORS
 from .loading import call_sync
+from .protocols import L2
 from .singleflight import SingleFlight
 from .tags import check_tags
 from ._tiered_logic import MISS, _TieredLogic
@@ -26,6 +27,7 @@ log = logging.getLogger("fastcache.tiered")
 class TieredMethods(_TieredLogic):
     """Everything of the tiered cache that talks to L2 or the listener (but the L1 hit)."""
 
+    l2: L2
     _flight: SingleFlight
     _started: bool
 
@@ -34,9 +36,9 @@ class TieredMethods(_TieredLogic):
         if self._started:
             return
         self._started = True
-        if self._invalidation:
+        if self._invalidation and self._source is not None:
             from .redis.invalidation import InvalidationListener
-            self._listener = InvalidationListener(self.l2.invalidation_clients(), self._channel,
+            self._listener = InvalidationListener(self._source.invalidation_clients(), self._channel,
                                                        self._origin, self._remote_invalidation,
                                                        self._flush_l1)
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
 from ._types import DEFAULT, check_ttl
 from .breaker import CircuitBreaker
+from .errors import PartialOutage
+from .protocols import InvalidationRouter, InvalidationSource, Namespaced
 from .tags import TagIndex, check_tag
 
 __all__ = ("TieredStats", "MISS")
@@ -73,10 +75,14 @@ class _TieredLogic:
         self._tags = TagIndex(lambda k: k in l1, lambda: int(getattr(l1, "maxsize", 0) or len(l1)))
         self._listener: Any = None
         self._origin = ""
+        # What this L2 can do beyond the L2 protocol, decided once (protocols.py).
+        self._l2_default_ttl = l2.default_ttl if isinstance(l2, Namespaced) else None
+        self._router = l2 if isinstance(l2, InvalidationRouter) else None
+        self._source: Optional[InvalidationSource] = l2 if isinstance(l2, InvalidationSource) else None
         if invalidation is None:
-            invalidation = hasattr(l2, "invalidation_clients")
+            invalidation = isinstance(l2, InvalidationSource)
         if invalidation:
-            if not hasattr(l2, "invalidation_clients"):
+            if not isinstance(l2, InvalidationSource):
                 raise TypeError("invalidation=True needs an L2 with invalidation_clients() (RedisCache, "
                                 "ShardedRedisCache)")
             from .redis.invalidation import new_origin
@@ -155,7 +161,7 @@ class _TieredLogic:
 
     @staticmethod
     def _channel_for(l2: Any) -> bytes:
-        prefix = getattr(l2, "prefix", b"")
+        prefix = l2.prefix if isinstance(l2, Namespaced) else b""
         if isinstance(prefix, str):
             prefix = prefix.encode("utf-8")
         return b"fastcache:invalidate:" + prefix
@@ -204,21 +210,20 @@ class _TieredLogic:
 
     def _l2_ttl(self, ttl: Any) -> Optional[float]:
         if ttl is DEFAULT:
-            return getattr(self.l2, "default_ttl", None)
+            return self._l2_default_ttl
         return check_ttl(ttl)
 
     def _routes(self, keys: Optional[list[Any]]) -> list[tuple[Any, Optional[list[Any]]]]:
         """Where to publish which keys: listeners subscribe on every node, so each
         key is announced once, on one node (its owner when L2 is sharded)."""
-        route = getattr(self.l2, "invalidation_routes", None)
-        if route is not None:
-            return route(keys)  # type: ignore[no-any-return]
-        clients = self.l2.invalidation_clients(live=True)
+        if self._router is not None:
+            return self._router.invalidation_routes(keys)
+        clients = self._source.invalidation_clients(live=True) if self._source is not None else []
         return [(clients[0], keys)] if clients else []
 
     def _l2_failed(self, exc: BaseException) -> None:
         self._stats.l2_errors += 1
-        if getattr(exc, "partial", False):
+        if isinstance(exc, PartialOutage):
             return          # one shard down (ShardedRedisCache handles it): not an L2 outage
         self._breaker.failure(exc)
 

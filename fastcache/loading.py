@@ -1,5 +1,6 @@
-"""Calling user code that may be sync or async: the one place that knows a
-loader, a store's write function or a cache's method may return an awaitable.
+"""Calling user code that may be sync or async (the one place that knows a
+loader, a store's write function or a cache's method may return an awaitable),
+and the load-on-miss behind every cache's ``get_or_load``.
 
 ``call_async`` (used by the asyncio code) awaits what it gets back;
 ``call_sync`` is its twin in the code that ``scripts/unasync.py`` generates
@@ -8,9 +9,17 @@ from the asyncio source (sync callables only).
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+import logging
+import threading
+import weakref
+from typing import Any, Callable, Hashable, Optional
 
-__all__ = ("call_async", "call_sync")
+from ._types import DEFAULT
+from .singleflight import AsyncSingleFlight, SingleFlight
+
+__all__ = ("call_async", "call_sync", "load_missing", "aload_missing")
+
+log = logging.getLogger("fastcache")
 
 
 async def call_async(fn: Callable[..., Any], *args: Any) -> Any:
@@ -24,3 +33,93 @@ async def call_async(fn: Callable[..., Any], *args: Any) -> Any:
 def call_sync(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)``."""
     return fn(*args)
+
+
+# -- get_or_load on a cache ------------------------------------------------------------
+#
+# What every cache's own ``get_or_load`` runs after its lookup missed: the loader
+# once per key across concurrent callers (one single-flight table per cache, so
+# concurrent get_or_load calls on one cache share it), then the value stored.
+# Tables are kept per cache id while the cache lives (a weakref callback forgets
+# them); a cache that cannot be weakly referenced gets a table per call.
+
+_registry: dict[tuple[Any, ...], tuple["weakref.ref[Any]", Any]] = {}
+_registry_lock = threading.Lock()
+
+
+def attached(owner: Any, kind: Hashable, make: Callable[[], Any]) -> Any:
+    """The object of ``kind`` attached to ``owner`` (made by ``make()`` on first use),
+    kept while owner lives and forgotten when it is collected; an owner that
+    cannot be weakly referenced gets a new one per call."""
+    k = (id(owner), kind)
+    entry = _registry.get(k)
+    if entry is not None and entry[0]() is owner:
+        return entry[1]
+    with _registry_lock:
+        entry = _registry.get(k)
+        if entry is not None and entry[0]() is owner:
+            return entry[1]
+        obj = make()
+        try:
+            ref = weakref.ref(owner, lambda _: _registry.pop(k, None))
+        except TypeError:
+            return obj
+        _registry[k] = (ref, obj)
+        return obj
+
+
+def _flight_for(cache: Any, kind: type) -> Any:
+    return attached(cache, kind, kind)
+
+
+def _check_ttl_support(cache: Any, ttl: Optional[float]) -> None:
+    if ttl is not None and not callable(getattr(cache, "set", None)):
+        raise TypeError(f"{type(cache).__name__} has no per-item TTL; use a TTLCache, RedisCache or TieredCache")
+
+
+def _store(cache: Any, key: Any, value: Any, ttl: Optional[float]) -> Any:
+    """Store value (with ttl where given); what an asyncio cache's set returned, to await."""
+    setter = getattr(cache, "set", None)
+    if setter is None:
+        cache[key] = value
+        return None
+    return setter(key, value) if ttl is None else setter(key, value, ttl=ttl)
+
+
+def _store_failed(key: Any, exc: BaseException) -> None:
+    if not isinstance(exc, ValueError):         # ValueError: too large for the cache
+        log.warning("get_or_load: could not store %r (%s: %s); returning it uncached",
+                    key, type(exc).__name__, exc)
+
+
+def load_missing(cache: Any, key: Any, loader: Callable[[Any], Any], ttl: Any = None) -> Any:
+    """``loader(key)`` once across this process's threads, its value stored in cache (with ttl)."""
+    ttl = None if ttl is DEFAULT else ttl
+    _check_ttl_support(cache, ttl)
+
+    def load() -> Any:
+        value = loader(key)
+        try:
+            _store(cache, key, value, ttl)
+        except Exception as exc:
+            _store_failed(key, exc)
+        return value
+    return _flight_for(cache, SingleFlight).do(key, load)[0]
+
+
+async def aload_missing(cache: Any, key: Any, loader: Callable[[Any], Any], ttl: Any = None) -> Any:
+    """``loader(key)`` (sync or async) once across this loop's tasks, its value stored in cache."""
+    ttl = None if ttl is DEFAULT else ttl
+    if not inspect.iscoroutinefunction(getattr(cache, "set", None)):
+        _check_ttl_support(cache, ttl)
+
+    async def load() -> Any:
+        value = await call_async(loader, key)
+        try:
+            stored = _store(cache, key, value, ttl)
+            if inspect.isawaitable(stored):
+                await stored
+        except Exception as exc:
+            _store_failed(key, exc)
+        return value
+    return (await _flight_for(cache, AsyncSingleFlight).do(key, load))[0]

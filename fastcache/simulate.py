@@ -40,17 +40,17 @@ def _mapping_policy(factory: Callable[[int], Any]) -> Callable[[Keys, int], int]
 
 
 def _lru(capacity: int) -> Any:
-    from . import LRUCache
+    from ._impl import LRUCache
     return LRUCache(capacity)
 
 
 def _lfu(capacity: int) -> Any:
-    from . import LFUCache
+    from ._impl import LFUCache
     return LFUCache(capacity)
 
 
 def _fifo(capacity: int) -> Any:
-    from . import FIFOCache
+    from ._impl import FIFOCache
     return FIFOCache(capacity)
 
 

@@ -37,15 +37,16 @@ from ._sync_tiered import TieredMethods
 from ._tiered_logic import MISS, TieredStats
 from ._types import DEFAULT
 from .errors import L2_ERRORS
+from .protocols import L2, AsyncL2, L1Cache
 from .singleflight import AsyncSingleFlight, SingleFlight
 
 __all__ = ("TieredCache", "AsyncTieredCache", "TieredStats", "DEFAULT", "L2_ERRORS")
 
 
 def _check_l1(l1: Any) -> None:
-    for name in ("get", "pop", "clear", "__setitem__"):
-        if not hasattr(l1, name):
-            raise TypeError(f"l1 must be a mutable mapping (a fastcache cache); it has no {name}")
+    if not isinstance(l1, L1Cache):
+        missing = [n for n in ("get", "pop", "clear", "__setitem__", "__contains__", "__len__") if not hasattr(l1, n)]
+        raise TypeError(f"l1 must be a mutable mapping (a fastcache cache); it has no {', '.join(missing)}")
 
 
 class SyncTieredMethods(TieredMethods):
@@ -60,7 +61,7 @@ class SyncTieredMethods(TieredMethods):
         if front_get_l1 is not None:
             cls._get_l1 = front_get_l1
 
-    def __init__(self, l1: Any, l2: Any, *, l1_ttl: Optional[float] = None,
+    def __init__(self, l1: Any, l2: L2, *, l1_ttl: Optional[float] = None,
                  invalidation: Optional[bool] = None,
                  on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]] = None,
                  breaker_threshold: int = 5, breaker_cooldown: float = 5.0,
@@ -99,7 +100,7 @@ class AsyncTieredCache(AsyncTieredMethods):
 
     _front_class: Any = TieredFront     # the L1 hit path (compiled, or its pure twin in the tests)
 
-    def __init__(self, l1: Any, l2: Any, *, l1_ttl: Optional[float] = None,
+    def __init__(self, l1: Any, l2: AsyncL2, *, l1_ttl: Optional[float] = None,
                  invalidation: Optional[bool] = None,
                  on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]] = None,
                  breaker_threshold: int = 5, breaker_cooldown: float = 5.0,

@@ -343,7 +343,7 @@ class Table(MutableMapping[KT, VT]):
         value = self.get(key, _marker)
         if value is not _marker:
             return value
-        from ..patterns.cache_aside import load_missing
+        from ..loading import load_missing
         return load_missing(self, key, loader, ttl)
 
     def peek(self, key: KT, default: Any = None) -> Any:

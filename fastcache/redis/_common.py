@@ -5,6 +5,7 @@ import logging
 import math
 from typing import Any, Callable, Iterable, Optional, Union
 
+from ..loading import aload_missing, load_missing
 from ..serializers import JSONSerializer, SerializationError, Serializer
 
 log = logging.getLogger("fastcache.redis")
@@ -115,7 +116,6 @@ class GetOrLoad:
         value = self.get(key, _LOAD_MISS)
         if value is not _LOAD_MISS:
             return value
-        from ..patterns.cache_aside import load_missing
         return load_missing(self, key, loader, ttl)
 
 
@@ -131,7 +131,6 @@ class AsyncGetOrLoad:
         value = await self.get(key, _LOAD_MISS)
         if value is not _LOAD_MISS:
             return value
-        from ..patterns.cache_aside import aload_missing
         return await aload_missing(self, key, loader, ttl)
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import redis
 
 from .._impl import HashRing
+from ..errors import PartialOutage
 from ..serializers import Serializer
 from ._common import Key, check_ttl, key_to_bytes, unique
 
@@ -21,11 +22,11 @@ log = logging.getLogger("fastcache.redis")
 _FAILURES = (redis.ConnectionError, redis.TimeoutError, OSError, TimeoutError)
 
 
-class NodeUnavailable(redis.ConnectionError):
-    """The node that owns a key is down (or backing off); the write did not happen."""
+class NodeUnavailable(redis.ConnectionError, PartialOutage):
+    """The node that owns a key is down (or backing off); the write did not happen.
 
-    #: Only part of the tier is down: a TieredCache's circuit breaker ignores it.
-    partial = True
+    Only part of the tier is down (a :class:`~fastcache.errors.PartialOutage`):
+    a TieredCache's circuit breaker does not trip on it."""
 
 
 def node_name(target: Any) -> str:
