@@ -146,12 +146,6 @@ class CacheAsideCore:
             return lambda _key: func(*args, **kwargs)
         return lambda _key: func(*args)
 
-    def _fresh_entry(self, raw: Any) -> bool:
-        """A fresh entry before its refresh point, and no XFetch draw to make: a plain hit."""
-        return (type(raw) is tuple and len(raw) == 6 and raw[0] == ENTRY_MARK and not raw[5]
-                and raw[3] is not None and self.xfetch_beta is None
-                and self.timer() - raw[2] < raw[3] * self._fresh_fraction)
-
     def _loader(self, loader: Optional[Callable[[Any], Any]]) -> Callable[[Any], Any]:
         fn = loader if loader is not None else self.loader
         if fn is None:

@@ -11,7 +11,7 @@ import inspect
 from typing import Any, Callable, Optional
 
 from ..singleflight import FOLLOW, LEAD
-from ._cache_aside_core import (_ERROR, _HIT, _MISS, _MISS_ACTION, _REFRESH, _STALE, RefreshTasks,
+from ._cache_aside_core import (_ERROR, _HIT, _MISS, ENTRY_MARK, _MISS_ACTION, _REFRESH, _STALE, RefreshTasks,
                                 CacheAsideCore, LoaderReturnedAwaitable, log, loader_returned_awaitable)
 
 __all__ = ("CacheAsideIO",)
@@ -39,7 +39,11 @@ class CacheAsideIO(RefreshTasks, CacheAsideCore):
             if not self.enveloped:
                 self._stats.hits += 1
                 return raw
-            if self._fresh_entry(raw):
+            # A fresh entry before its refresh point (and no XFetch draw to make): a plain
+            # hit, decided inline (a method call here costs a fifth of the hit)
+            if (type(raw) is tuple and len(raw) == 6 and raw[0] == ENTRY_MARK and not raw[5]
+                    and raw[3] is not None and self.xfetch_beta is None
+                    and self.timer() - raw[2] < raw[3] * self._fresh_fraction):
                 self._stats.hits += 1
                 return raw[1]
         fn = self._call_loader(func, args, kwargs, loader)
