@@ -132,13 +132,20 @@ def test_freshness_decisions() -> None:
 
 
 def test_variants_of_refuses_anything_but_entries(caplog: Any) -> None:
-    good = E.new_entry(200, [["a", "b"]], b"x", 1.0, CacheControl(max_age=1), 1, {}, [], [], add_etag=True)
-    assert E.variants_of([E.FORMAT, [good]], "k") == [good]
+    entry = E.new_entry(200, [["a", "b"]], b"x", 1.0, CacheControl(max_age=1), 1, {}, [], [], add_etag=True)
+    good = list(entry)                                    # the wire format: a plain list per entry
+    got = E.variants_of([E.FORMAT, [good]], "k")
+    assert got == [entry] and type(got[0]) is E.Entry and got[0].body == b"x"
+    assert E.variants_of([E.FORMAT, [entry]], "k", trusted=True)[0] is entry     # records kept in-process
+    assert E.with_variant(None, entry, 8, trusted=False) == [E.FORMAT, [good]]
+    assert E.with_variant(None, entry, 8, trusted=True) == [E.FORMAT, [entry]]
     with caplog.at_level(logging.WARNING, logger="fastcache.http"):
         for bad in ("text", [E.FORMAT], ["other/1", [good]], [E.FORMAT, [good[:-1]]],
-                    [E.FORMAT, [good[:2] + ["str-body"] + good[3:]]], [E.FORMAT, [[None] * E.N_FIELDS]]):
+                    [E.FORMAT, [good[:2] + ["str-body"] + good[3:]]], [E.FORMAT, [[None] * E.N_FIELDS]],
+                    [E.FORMAT, [tuple(good)]]):
             assert E.variants_of(bad, "k") is None
-    assert caplog.text.count("malformed cached response") == 6
+        assert E.variants_of([E.FORMAT, [good]], "k", trusted=True) is None     # a list where records live
+    assert caplog.text.count("malformed cached response") == 8
     assert E.variants_of(None, "k") is None
 
 

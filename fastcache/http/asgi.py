@@ -14,15 +14,23 @@ cache may be any fastcache cache; an asyncio one (``AsyncRedisCache``,
 synchronous Redis cache would block the event loop - use the asyncio one).
 A failing cache never fails a request: the error is logged and the request
 goes to the app.
+
+Every decision is :class:`~fastcache.http.core.HTTPCacheCore`'s (``lookup``,
+``responded``, ``failed``, ``invalidation_targets``), the same for the WSGI
+middleware; this module moves bytes, keeps the in-flight table and runs
+background refreshes as tasks.
 """
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
 from . import entry as E
-from .core import SAFE_METHODS, HTTPCacheCore, HTTPCacheStats, Judgement, Request, header_pairs
+from .core import (SAFE_METHODS, Forward, HTTPCacheCore, HTTPCacheStats, Judgement, Label, Reject, Request,
+                   Revalidated, Serve, ServeStale, header_pairs)
+from .entry import Entry
 from .purge import Purger
 
 __all__ = ("CacheMiddleware",)
@@ -43,18 +51,28 @@ async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
+class FetchMode(enum.Enum):
+    """What the middleware does with the app's response, once its start is known."""
+
+    PENDING = "pending"             # no response start yet
+    STORE = "store"                 # stream it to the client and keep a copy
+    PASS = "pass"                   # stream it through, keep nothing
+    REVALIDATED = "revalidated"     # a 304 refreshed the stored entry: serve that instead
+    STALE_ERROR = "stale-error"     # a 5xx (or an exception) and stale-if-error: serve the stale copy
+
+
 class _Fetch:
     """One trip to the app: what came back and what the cache does with it."""
 
     __slots__ = ("mode", "status", "judgement", "parts", "size", "entry", "started", "quiet")
 
     def __init__(self) -> None:
-        self.mode = ""                  # store | pass | revalidated | stale-error
+        self.mode = FetchMode.PENDING
         self.status = 0
         self.judgement: Optional[Judgement] = None
         self.parts: list[bytes] = []
         self.size = 0
-        self.entry: Optional[list[Any]] = None
+        self.entry: Optional[Entry] = None      # what to serve (REVALIDATED, STALE_ERROR)
         self.started = False            # the client has been sent a response start
         self.quiet = False              # the client gets no body (a 304)
 
@@ -79,7 +97,7 @@ class CacheMiddleware:
         self.core = HTTPCacheCore(cache, rules=rules, **options)
         self.purger = Purger(self.core.store, bus, cdn)
         self._async = self.core.store.is_async
-        self._flights: dict[str, asyncio.Future[Optional[list[Any]]]] = {}
+        self._flights: dict[str, asyncio.Future[Optional[Entry]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._encoded: dict[int, tuple[list[Any], list[tuple[bytes, bytes]]]] = {}
 
@@ -109,7 +127,7 @@ class CacheMiddleware:
 
     # -- the cache, guarded ------------------------------------------------------------
 
-    async def _get(self, key: str) -> Optional[list[list[Any]]]:
+    async def _get(self, key: str) -> Optional[list[Entry]]:
         try:
             value = self.core.store.get(key)
             if self._async:
@@ -119,7 +137,7 @@ class CacheMiddleware:
             return None
         return E.variants_of(value, key, self.core.store.trusted)
 
-    async def _set(self, req: Request, old: Optional[list[list[Any]]], entry: list[Any], tags: list[str]) -> None:
+    async def _set(self, req: Request, old: Optional[list[Entry]], entry: Entry, tags: list[str]) -> None:
         core = self.core
         try:
             result = core.store.set(req.key, core.stored_value(old, entry), core.storage_ttl(entry), tags)
@@ -155,22 +173,19 @@ class CacheMiddleware:
             return
 
         entries = await self._get(req.key)
-        stale = E.pick(entries, headers) if entries else None
-        action, now = core.on_stored(req, stale)
-        if action:
-            assert stale is not None
-            if action == "REFRESH" and req.key not in self._flights:
-                self._refresh_in_background(scope, req, stale, entries)
-            await self._serve(send, req, stale, "HIT" if action == "HIT" else "STALE", now)
+        step = core.lookup(req, entries)
+        if isinstance(step, Serve):
+            if step.refresh is not None and req.key not in self._flights:
+                self._refresh_in_background(scope, req, step.refresh, entries)
+            await self._serve(send, req, step.entry, step.label, step.now)
             return
-        if req.cc is not None and req.cc.only_if_cached:
-            await _plain(send, 504, b"not in cache (only-if-cached)")
+        if isinstance(step, Reject):
+            await _plain(send, step.status, step.body)
             return
-        if method == "HEAD":                   # nothing to store, nobody to wait for
+        if not step.coalesce:                  # HEAD: nothing to store, nobody to wait for
             core.count("misses")
-            await self._fetch(scope, receive, send, req, stale, entries, None)
+            await self._fetch(scope, receive, send, req, step, entries, None)
             return
-
         flight = self._flights.get(req.key)
         if flight is not None and core.should_coalesce(req.key):
             core.count("coalesced")
@@ -178,57 +193,58 @@ class CacheMiddleware:
                 got = await asyncio.wait_for(asyncio.shield(flight), core.coalesce_timeout)
             except asyncio.TimeoutError:
                 got = None
-            if (got is not None and E.pick([got], headers) is not None
-                    and E.assess(got, core.timer(), req.cc, req.pragma_no_cache) == E.FRESH):
-                core.count("hits")
-                await self._serve(send, req, got, "HIT", core.timer())
+            if core.coalesced_hit(req, got):
+                assert got is not None
+                await self._serve(send, req, got, Label.HIT, core.timer())
                 return
             core.count("misses")
-            await self._fetch(scope, receive, send, req, stale, entries, None)
+            await self._fetch(scope, receive, send, req, step, entries, None)
             return
         core.count("misses")
         flight = asyncio.get_running_loop().create_future()
         self._flights[req.key] = flight
         try:
-            await self._fetch(scope, receive, send, req, stale, entries, flight)
+            await self._fetch(scope, receive, send, req, step, entries, flight)
         finally:
             self._land(req.key, flight, None)
 
-    def _land(self, key: str, flight: "asyncio.Future[Optional[list[Any]]]", result: Optional[list[Any]]) -> None:
+    def _land(self, key: str, flight: "Optional[asyncio.Future[Optional[Entry]]]", result: Optional[Entry]) -> None:
+        if flight is None:
+            return
         if not flight.done():
             flight.set_result(result)
         if self._flights.get(key) is flight:
             del self._flights[key]
 
-    async def _serve(self, send: Send, req: Request, entry: list[Any], label: str, now: float) -> None:
+    async def _serve(self, send: Send, req: Request, entry: Entry, label: Label, now: float) -> None:
         core = self.core
-        if req.method == "GET" and core.x_cache and not E.not_modified(req.headers, entry[E.ETAG],
-                                                                        entry[E.LAST_MODIFIED]):
+        if req.method == "GET" and core.x_cache and not E.not_modified(req.headers, entry.etag,
+                                                                        entry.last_modified):
             # the common hit: the entry's headers encoded once per entry object, not per request
-            stored = entry[E.HEADERS]            # the memo keeps the header list alive, never the body
+            stored = entry.headers               # the memo keeps the header list alive, never the body
             memo = self._encoded.get(id(stored))
             if memo is None or memo[0] is not stored:
                 if len(self._encoded) >= 4096:
                     self._encoded.clear()
                 memo = self._encoded[id(stored)] = (stored, _encode(stored))
             headers = memo[1] + [(b"age", str(E.age_of(entry, now)).encode()),
-                                 (core.x_cache.encode("latin-1"), label.encode())]
-            await send({"type": "http.response.start", "status": entry[E.STATUS], "headers": headers})
-            await send({"type": "http.response.body", "body": entry[E.BODY]})
+                                 (core.x_cache.encode("latin-1"), label.value.encode())]
+            await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+            await send({"type": "http.response.body", "body": entry.body})
             return
         status, pairs, body = core.serve(req, entry, label, now)
         await send({"type": "http.response.start", "status": status, "headers": _encode(pairs)})
         await send({"type": "http.response.body", "body": body})
 
-    def _refresh_in_background(self, scope: Scope, req: Request, stale: list[Any],
-                               entries: Optional[list[list[Any]]]) -> None:
+    def _refresh_in_background(self, scope: Scope, req: Request, forward: Forward,
+                               entries: Optional[list[Entry]]) -> None:
         self.core.count("refreshes")
-        flight = asyncio.get_running_loop().create_future()
+        flight: asyncio.Future[Optional[Entry]] = asyncio.get_running_loop().create_future()
         self._flights[req.key] = flight
 
         async def refresh() -> None:
             try:
-                await self._fetch(scope, _no_body, None, req, stale, entries, flight)
+                await self._fetch(scope, _no_body, None, req, forward, entries, flight)
             except Exception:
                 log.exception("fastcache.http: background refresh of %s failed", req.path)
             finally:
@@ -238,35 +254,31 @@ class CacheMiddleware:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _fetch(self, scope: Scope, receive: Receive, send: Optional[Send], req: Request,
-                     stale: Optional[list[Any]], entries: Optional[list[list[Any]]],
-                     flight: "Optional[asyncio.Future[Optional[list[Any]]]]") -> None:
+    async def _fetch(self, scope: Scope, receive: Receive, send: Optional[Send], req: Request, forward: Forward,
+                     entries: Optional[list[Entry]], flight: "Optional[asyncio.Future[Optional[Entry]]]") -> None:
         """Call the app, streaming its response to the client (send None: nobody) while keeping a copy."""
         core = self.core
-        revalidating = stale if stale is not None and (stale[E.ETAG] is not None
-                                                       or stale[E.LAST_MODIFIED] is not None) else None
         upstream = dict(scope)
         upstream["headers"] = [(k.encode("latin-1"), v.encode("latin-1"))
-                               for k, v in core.upstream_headers(req, revalidating)]
+                               for k, v in core.upstream_headers(req, forward.revalidating)]
         f = _Fetch()
 
         async def capture(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start":
-                await self._on_start(message, f, req, stale, revalidating, entries, send, flight)
+                await self._on_start(message, f, req, forward, entries, send, flight)
             elif kind == "http.response.body":
-                if f.mode in ("revalidated", "stale-error"):
+                if f.mode is FetchMode.REVALIDATED or f.mode is FetchMode.STALE_ERROR:
                     return
                 body = message.get("body", b"")
                 more = message.get("more_body", False)
-                if f.mode == "store":
+                if f.mode is FetchMode.STORE:
                     # stored before the last chunk goes out: a client that has the response
                     # finds it in the cache on its next request
                     f.size += len(body)
                     if f.size > core.max_body_size:
-                        f.mode, f.parts = "pass", []
-                        if flight is not None:
-                            self._land(req.key, flight, None)
+                        f.mode, f.parts = FetchMode.PASS, []
+                        self._land(req.key, flight, None)
                     else:
                         f.parts.append(body)
                         if not more:
@@ -281,91 +293,72 @@ class CacheMiddleware:
         try:
             await self.app(upstream, receive, capture)
         except Exception:
-            if f.started or stale is None or not E.may_serve_on_error(stale, core.timer(), req.cc):
+            stale = None if f.started else core.failed(req, forward)
+            if stale is None:
                 raise
-            log.warning("fastcache.http: the app failed on %s; serving the stale copy (stale-if-error)",
-                        req.path, exc_info=True)
-            f.mode = "stale-error"
-        if f.mode == "revalidated":
-            assert f.entry is not None
-            if send is not None:
-                await self._serve(send, req, f.entry, "HIT", core.timer())
-        elif f.mode == "stale-error":
-            assert stale is not None
-            core.count("stale")
-            if send is not None:
-                await self._serve(send, req, stale, "STALE", core.timer())
+            f.mode, f.entry = FetchMode.STALE_ERROR, stale.entry
+        if send is not None and f.entry is not None:
+            await self._serve(send, req, f.entry, Label.HIT if f.mode is FetchMode.REVALIDATED else Label.STALE,
+                              core.timer())
 
-    async def _on_start(self, message: Message, f: _Fetch, req: Request, stale: Optional[list[Any]],
-                        revalidating: Optional[list[Any]], entries: Optional[list[list[Any]]], send: Optional[Send],
-                        flight: "Optional[asyncio.Future[Optional[list[Any]]]]") -> None:
+    async def _on_start(self, message: Message, f: _Fetch, req: Request, forward: Forward,
+                        entries: Optional[list[Entry]], send: Optional[Send],
+                        flight: "Optional[asyncio.Future[Optional[Entry]]]") -> None:
         core = self.core
         f.status = status = message["status"]
-        headers = header_pairs(message.get("headers", ()))
-        now = core.timer()
-        if status == 304 and revalidating is not None:
-            core.count("revalidated")
-            updated = E.refreshed(revalidating, headers, now)
-            f.mode, f.entry = "revalidated", updated or revalidating
-            if updated is not None:
-                await self._set(req, entries, updated, core.tags_of(req.path, updated))
-                if flight is not None:
-                    self._land(req.key, flight, updated)
+        step = core.responded(req, forward, status, header_pairs(message.get("headers", ())))
+        if isinstance(step, Revalidated):
+            f.mode, f.entry = FetchMode.REVALIDATED, step.entry
+            if step.updated:
+                await self._set(req, entries, step.entry, core.tags_of(req.path, step.entry))
+                self._land(req.key, flight, step.entry)
             return
-        if status >= 500 and stale is not None and E.may_serve_on_error(stale, now, req.cc):
-            log.warning("fastcache.http: the app answered %d on %s; serving the stale copy (stale-if-error)",
-                        status, req.path)
-            f.mode = "stale-error"
+        if isinstance(step, ServeStale):
+            f.mode, f.entry = FetchMode.STALE_ERROR, step.entry
             return
-        j = f.judgement = core.judge(req, status, headers)
-        f.mode = "store" if j.store else "pass"
-        if not j.store:
-            if not j.this_request:
-                core.mark_uncacheable(req.key)
-            if flight is not None:
-                self._land(req.key, flight, None)
+        f.judgement = step
+        f.mode = FetchMode.STORE if step.store else FetchMode.PASS
+        if not step.store:
+            self._land(req.key, flight, None)
         if send is None:
             return
         f.started = True
-        if core.miss_conditional(req, status, j):
+        if core.miss_conditional(req, status, step):
             f.quiet = True
             await send({"type": "http.response.start", "status": 304,
-                        "headers": _encode(core.miss_304_headers(j))})
+                        "headers": _encode(core.miss_304_headers(step))})
         else:
-            await send({"type": "http.response.start", "status": status, "headers": _encode(j.headers)})
+            await send({"type": "http.response.start", "status": status, "headers": _encode(step.headers)})
 
-    async def _store(self, f: _Fetch, req: Request, entries: Optional[list[list[Any]]],
-                     flight: "Optional[asyncio.Future[Optional[list[Any]]]]") -> None:
+    async def _store(self, f: _Fetch, req: Request, entries: Optional[list[Entry]],
+                     flight: "Optional[asyncio.Future[Optional[Entry]]]") -> None:
         assert f.judgement is not None
         new = self.core.entry(req, f.judgement, f.status, b"".join(f.parts))
         f.parts = []
         await self._set(req, entries, new, f.judgement.tags)
-        if flight is not None:
-            self._land(req.key, flight, new)
+        self._land(req.key, flight, new)
 
     async def _unsafe(self, scope: Scope, receive: Receive, send: Send, req: Request) -> None:
         """POST, PUT, PATCH, DELETE...: a success invalidates the URL (RFC 9111 4.4), Location and
         Content-Location too when they name a path on this host."""
         status = 0
-        targets: list[str] = []
+        response_headers: list[tuple[str, str]] = []
 
         async def watch(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for k, v in message.get("headers", ()):
-                    if k.lower() in (b"location", b"content-location") and v.startswith(b"/"):
-                        path, _, query = v.decode("latin-1").partition("?")
-                        targets.append(self.core.store.key(req.host, path, query))
+                response_headers.extend((k.decode("latin-1"), v.decode("latin-1"))
+                                        for k, v in message.get("headers", ()))
             await send(message)
 
         try:
             await self.app(scope, receive, watch)
         finally:
-            if 200 <= status < 400:
-                self.core.count("invalidated")
+            keys = self.core.invalidation_targets(req, status, response_headers)
+            if keys:
                 try:
-                    await self.purger.adelete_urls([req.key] + targets)
+                    await self.purger.adelete_urls(keys)
                 except Exception as exc:
                     log.warning("fastcache.http: could not invalidate %s (%s: %s)", req.path,
                                 type(exc).__name__, exc)

@@ -9,6 +9,7 @@ only move bytes and call the cache.
 """
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -17,18 +18,52 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from . import entry as E
 from .cache_control import CacheControl
+from .entry import Entry, Freshness
 from .rules import PolicyLike, RouteRules
 from .store import HTTPStore, response_tags
 
 log = logging.getLogger("fastcache.http")
 
-__all__ = ("Request", "Judgement", "HTTPCacheCore", "HTTPCacheStats")
+__all__ = ("Request", "Judgement", "HTTPCacheCore", "HTTPCacheStats", "Label", "NotStored")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 MAX_REQUEST_CC = 4096          # a longer request Cache-Control is ignored, not parsed
 MAX_SURROGATE_KEY = 1024       # Fastly's limit per key
 MAX_SURROGATE_HEADER = 16384   # and per header; keys beyond it are not stored as tags
 _CONDITIONAL = frozenset({"if-none-match", "if-modified-since"})
+
+
+class Label(enum.Enum):
+    """How a response was answered (the ``X-Cache`` header's value)."""
+
+    HIT = "HIT"
+    STALE = "STALE"
+    MISS = "MISS"
+
+
+class NotStored(enum.Enum):
+    """Why a response is not stored."""
+
+    NOT_GET = "not a GET"
+    REQUEST_NO_STORE = "request no-store"
+    AUTHORIZED_REQUEST = "authorized request"
+    STATUS = "status not storable"
+    SET_COOKIE = "Set-Cookie"
+    VARY_STAR = "Vary: *"
+    MALFORMED_CACHE_CONTROL = "malformed Cache-Control"
+    PRIVATE = "private"
+    NO_STORE = "no-store"
+    NO_FRESHNESS = "no explicit freshness"
+    NOTHING_TO_REUSE = "nothing to reuse"
+
+    @property
+    def this_request(self) -> bool:
+        """Not stored because of this request (HEAD, no-store, Authorization), not because of the
+        URL's response: other requests for the URL still queue behind one another (no hit-for-pass)."""
+        return self in _THIS_REQUEST
+
+
+_THIS_REQUEST = frozenset({NotStored.NOT_GET, NotStored.REQUEST_NO_STORE, NotStored.AUTHORIZED_REQUEST})
 
 
 @dataclass
@@ -72,22 +107,24 @@ class Request:
 class Judgement:
     """What to do with the app's response, decided from its status and headers."""
 
-    __slots__ = ("store", "headers", "cc", "lifetime", "vary", "header_map", "tags", "reason", "this_request")
+    __slots__ = ("store", "headers", "cc", "lifetime", "vary", "header_map", "tags", "reason")
 
-    def __init__(self, store: bool, headers: list[list[str]], reason: str = "", cc: Optional[CacheControl] = None,
-                 lifetime: int = 0, vary: Optional[list[str]] = None, header_map: Optional[dict[str, str]] = None,
-                 tags: Optional[list[str]] = None) -> None:
+    def __init__(self, store: bool, headers: list[list[str]], reason: Optional[NotStored] = None,
+                 cc: Optional[CacheControl] = None, lifetime: int = 0, vary: Optional[list[str]] = None,
+                 header_map: Optional[dict[str, str]] = None, tags: Optional[list[str]] = None) -> None:
         self.store = store
         self.headers = headers          # what the client is sent (route policy applied)
-        self.reason = reason            # why not stored
+        self.reason = reason            # why not stored (None: stored)
         self.cc = cc
         self.lifetime = lifetime
         self.vary = vary or []
         self.header_map = header_map or {}
         self.tags = tags or []
-        # not stored because of this request (HEAD, no-store, Authorization), not the URL's response:
-        # other requests for the URL still queue behind one another (no hit-for-pass)
-        self.this_request = reason in ("not a GET", "request no-store", "authorized request")
+
+    @property
+    def this_request(self) -> bool:
+        """Not stored because of this request, not because of the URL's response."""
+        return self.reason is not None and self.reason.this_request
 
 
 class HTTPCacheCore:
@@ -136,20 +173,85 @@ class HTTPCacheCore:
         with self._stats_lock:
             setattr(self.stats, name, getattr(self.stats, name) + 1)
 
-    def on_stored(self, req: Request, stale: Optional[list[Any]]) -> tuple[str, float]:
-        """What a stored entry allows now, counted: ``"HIT"``, ``"STALE"`` (served as is),
-        ``"REFRESH"`` (served stale while one background refresh runs) or ``""`` (ask the app)."""
+    def lookup(self, req: Request, entries: Optional[list[Entry]]) -> "Serve | Forward | Reject":
+        """What a GET or HEAD does with what the cache holds for its URL, counted: serve a stored
+        entry (fresh, or stale as the rules allow, maybe refreshing it in the background), answer
+        504 (``only-if-cached``), or forward to the app."""
+        stale = E.pick(entries, req.headers) if entries else None
         now = self.timer()
-        if stale is None:
-            return "", now
-        state = E.assess(stale, now, req.cc, req.pragma_no_cache)
-        if state == E.FRESH:
+        if stale is not None:
+            state = E.assess(stale, now, req.cc, req.pragma_no_cache)
+            if state is Freshness.FRESH:
+                self.count("hits")
+                return Serve(stale, Label.HIT, now)
+            if state is not Freshness.REVALIDATE:
+                self.count("stale")
+                refresh = self.forward(req, stale) if state is Freshness.STALE_SWR else None
+                return Serve(stale, Label.STALE, now, refresh)
+        if req.cc is not None and req.cc.only_if_cached:
+            return Reject(504, b"not in cache (only-if-cached)")
+        return self.forward(req, stale)
+
+    @staticmethod
+    def forward(req: Request, stale: Optional[Entry]) -> "Forward":
+        """The trip to the app for req, revalidating stale when it has validators."""
+        revalidating = stale if stale is not None and (stale.etag is not None
+                                                       or stale.last_modified is not None) else None
+        return Forward(stale, revalidating, coalesce=req.method == "GET")
+
+    def coalesced_hit(self, req: Request, got: Optional[Entry]) -> bool:
+        """Whether what another request's response stored answers this one (fresh, same variant), counted."""
+        if (got is not None and E.pick([got], req.headers) is not None
+                and E.assess(got, self.timer(), req.cc, req.pragma_no_cache) is Freshness.FRESH):
             self.count("hits")
-            return "HIT", now
-        if state == E.REVALIDATE:
-            return "", now
+            return True
+        return False
+
+    def responded(self, req: Request, forward: "Forward", status: int, headers: list[list[str]]
+                  ) -> "Revalidated | ServeStale | Judgement":
+        """What the app's response start means, decided and counted: an entry revalidated by a 304,
+        the stale copy served instead of a 5xx (stale-if-error), or a :class:`Judgement` (store or pass;
+        a URL that answered uncacheably is remembered for hit-for-pass)."""
+        now = self.timer()
+        revalidating = forward.revalidating
+        if status == 304 and revalidating is not None:
+            self.count("revalidated")
+            updated = E.refreshed(revalidating, headers, now)
+            return Revalidated(updated or revalidating, updated is not None)
+        if status >= 500 and forward.stale is not None and E.may_serve_on_error(forward.stale, now, req.cc):
+            log.warning("fastcache.http: the app answered %d on %s; serving the stale copy (stale-if-error)",
+                        status, req.path)
+            return self.serve_stale(forward)
+        j = self.judge(req, status, headers)
+        if not j.store and not j.this_request:
+            self.mark_uncacheable(req.key)
+        return j
+
+    def failed(self, req: Request, forward: "Forward") -> Optional["ServeStale"]:
+        """The app raised: the stale copy if stale-if-error covers it (counted), else None (re-raise)."""
+        if forward.stale is None or not E.may_serve_on_error(forward.stale, self.timer(), req.cc):
+            return None
+        log.warning("fastcache.http: the app failed on %s; serving the stale copy (stale-if-error)",
+                    req.path, exc_info=True)
+        return self.serve_stale(forward)
+
+    def serve_stale(self, forward: "Forward") -> "ServeStale":
+        assert forward.stale is not None
         self.count("stale")
-        return ("REFRESH" if state == E.STALE_SWR else "STALE"), now
+        return ServeStale(forward.stale)
+
+    def invalidation_targets(self, req: Request, status: int, headers: Iterable[tuple[str, str]]) -> list[str]:
+        """The URLs an unsafe request's response invalidates (RFC 9111 4.4): none unless it
+        succeeded; its own, and Location / Content-Location when they name a path on this host."""
+        if not 200 <= status < 400:
+            return []
+        keys = [req.key]
+        for k, v in headers:
+            if k.lower() in ("location", "content-location") and v.startswith("/"):
+                path, _, query = v.partition("?")
+                keys.append(self.store.key(req.host, path, query))
+        self.count("invalidated")
+        return keys
 
     def should_coalesce(self, key: str) -> bool:
         """False while key is known to be uncacheable (hit-for-pass), so its requests run concurrently."""
@@ -170,16 +272,10 @@ class HTTPCacheCore:
                 self._pass_until.clear()
             self._pass_until[key] = time.monotonic() + self.hit_for_pass
 
-    def upstream_headers(self, req: Request, revalidating: Optional[list[Any]]) -> list[tuple[str, str]]:
+    def upstream_headers(self, req: Request, revalidating: Optional[Entry]) -> list[tuple[str, str]]:
         """Request headers for the app: the client's conditionals removed (the cache wants a full
         response to store), the stored entry's validators added when revalidating it."""
-        out = [(k, v) for k, v in req.headers.items() if k not in _CONDITIONAL]
-        if revalidating is not None:
-            if revalidating[E.ETAG] is not None:
-                out.append(("if-none-match", revalidating[E.ETAG]))
-            if revalidating[E.LAST_MODIFIED] is not None:
-                out.append(("if-modified-since", E.http_date(revalidating[E.LAST_MODIFIED])))
-        return out
+        return [(k, v) for k, v in req.headers.items() if k not in _CONDITIONAL] + validators(revalidating)
 
     # -- responses --------------------------------------------------------------
 
@@ -201,46 +297,47 @@ class HTTPCacheCore:
             headers = [h for h in headers if h[0] != "surrogate-key"] + [["surrogate-key", value]]
             header_map["surrogate-key"] = value
         if self.x_cache:
-            headers = headers + [[self.x_cache, "MISS"]]
+            headers = headers + [[self.x_cache, Label.MISS.value]]
         reason = self._unstorable(req, status, header_map)
-        if reason:
+        if reason is not None:
             return Judgement(False, headers, reason, header_map=header_map)
         cc = CacheControl.parse_lenient(header_map.get("cache-control"))
         if cc is None:
             if "cache-control" in header_map:
                 log.warning("fastcache.http: not storing %s: malformed Cache-Control %.200r",
                             req.path, header_map["cache-control"])
-                return Judgement(False, headers, "malformed Cache-Control", header_map=header_map)
+                return Judgement(False, headers, NotStored.MALFORMED_CACHE_CONTROL, header_map=header_map)
             cc = CacheControl()
         if not cc.storable_shared:
-            return Judgement(False, headers, "private" if cc.private else "no-store", header_map=header_map)
+            return Judgement(False, headers, NotStored.PRIVATE if cc.private else NotStored.NO_STORE,
+                             header_map=header_map)
         if ("authorization" in req.headers and not (cc.public or cc.s_maxage is not None or cc.must_revalidate)):
-            return Judgement(False, headers, "authorized request", header_map=header_map)      # RFC 9111 3.5
+            return Judgement(False, headers, NotStored.AUTHORIZED_REQUEST, header_map=header_map)  # RFC 9111 3.5
         lifetime = E.lifetime_of(cc, header_map, self.timer())
         if lifetime is None:
-            return Judgement(False, headers, "no explicit freshness", header_map=header_map)
+            return Judgement(False, headers, NotStored.NO_FRESHNESS, header_map=header_map)
         has_validator = "etag" in header_map or "last-modified" in header_map or self.add_etag
         if (lifetime == 0 or cc.no_cache) and not has_validator and not cc.stale_while_revalidate \
                 and not cc.stale_if_error:
-            return Judgement(False, headers, "nothing to reuse", header_map=header_map)
+            return Judgement(False, headers, NotStored.NOTHING_TO_REUSE, header_map=header_map)
         vary = [v.strip().lower() for v in header_map.get("vary", "").split(",") if v.strip()]
         return Judgement(True, headers, cc=cc, lifetime=lifetime, vary=vary, header_map=header_map,
                          tags=self._tags(req.path, header_map.get("surrogate-key")))
 
     @staticmethod
-    def _unstorable(req: Request, status: int, header_map: Mapping[str, str]) -> str:
+    def _unstorable(req: Request, status: int, header_map: Mapping[str, str]) -> Optional[NotStored]:
         if req.method != "GET":
-            return "not a GET"
+            return NotStored.NOT_GET
         if req.no_store:
-            return "request no-store"
+            return NotStored.REQUEST_NO_STORE
         if status not in E.STORABLE_STATUS:
-            return f"status {status}"
+            return NotStored.STATUS
         if "set-cookie" in header_map:
-            return "Set-Cookie"          # one client's cookie must not be replayed to others
+            return NotStored.SET_COOKIE          # one client's cookie must not be replayed to others
         if header_map.get("vary", "").strip() == "*" or "*" in (
                 v.strip() for v in header_map.get("vary", "").split(",")):
-            return "Vary: *"
-        return ""
+            return NotStored.VARY_STAR
+        return None
 
     @staticmethod
     def _tags(path: str, surrogate_key: Optional[str]) -> list[str]:
@@ -252,11 +349,11 @@ class HTTPCacheCore:
             surrogate_key = " ".join(k for k in surrogate_key.split() if len(k) <= MAX_SURROGATE_KEY)
         return response_tags(path, surrogate_key)
 
-    def tags_of(self, path: str, entry: list[Any]) -> list[str]:
+    def tags_of(self, path: str, entry: Entry) -> list[str]:
         """The tags of a stored entry (after a revalidation refreshed it)."""
-        return self._tags(path, dict(entry[E.HEADERS]).get("surrogate-key"))
+        return self._tags(path, dict(entry.headers).get("surrogate-key"))
 
-    def entry(self, req: Request, judgement: Judgement, status: int, body: bytes) -> list[Any]:
+    def entry(self, req: Request, judgement: Judgement, status: int, body: bytes) -> Entry:
         """The entry stored for a complete response."""
         headers = [h for h in judgement.headers if h[0] not in ("content-length", self.x_cache)]
         if status not in (204, 304):
@@ -266,32 +363,32 @@ class HTTPCacheCore:
         return E.new_entry(status, headers, body, self.timer(), judgement.cc, judgement.lifetime,
                            judgement.header_map, judgement.vary, vary_values, self.add_etag)
 
-    def storage_ttl(self, entry: list[Any]) -> float:
+    def storage_ttl(self, entry: Entry) -> float:
         """How long the cache keeps an entry: its lifetime, the stale windows, a grace for revalidation."""
-        keep = entry[E.LIFETIME] + max(entry[E.SWR], entry[E.SIE])
-        if entry[E.ETAG] is not None or entry[E.LAST_MODIFIED] is not None:
+        keep = float(entry.lifetime + max(entry.swr, entry.sie))
+        if entry.etag is not None or entry.last_modified is not None:
             keep += self.stale_grace
-        return max(float(keep), 1.0)
+        return max(keep, 1.0)
 
-    def stored_value(self, old: Optional[list[list[Any]]], entry: list[Any]) -> list[Any]:
-        """The URL's value with entry among its variants."""
-        return E.with_variant(old, entry, self.max_variants)
+    def stored_value(self, old: Optional[list[Entry]], entry: Entry) -> list[Any]:
+        """The URL's value with entry among its variants (records or lists, as the store takes them)."""
+        return E.with_variant(old, entry, self.max_variants, self.store.trusted)
 
     # -- serving ----------------------------------------------------------------
 
-    def serve(self, req: Request, entry: list[Any], label: str, now: float) -> tuple[int, list[list[str]], bytes]:
+    def serve(self, req: Request, entry: Entry, label: Label, now: float) -> tuple[int, list[list[str]], bytes]:
         """Status, headers and body for the client from a stored entry."""
         extra = [["age", str(E.age_of(entry, now))]]
         if self.x_cache:
-            extra.append([self.x_cache, label])
-        if E.not_modified(req.headers, entry[E.ETAG], entry[E.LAST_MODIFIED]):
-            return 304, E.not_modified_headers(entry[E.HEADERS]) + extra, b""
-        body = b"" if req.method == "HEAD" else entry[E.BODY]
-        return entry[E.STATUS], entry[E.HEADERS] + extra, body
+            extra.append([self.x_cache, label.value])
+        if E.not_modified(req.headers, entry.etag, entry.last_modified):
+            return 304, E.not_modified_headers(entry.headers) + extra, b""
+        body = b"" if req.method == "HEAD" else entry.body
+        return entry.status, entry.headers + extra, body
 
     def miss_304_headers(self, judgement: Judgement) -> list[list[str]]:
         """Headers of a 304 answered from the app's full response."""
-        extra = [[self.x_cache, "MISS"]] if self.x_cache else []
+        extra = [[self.x_cache, Label.MISS.value]] if self.x_cache else []
         return E.not_modified_headers(judgement.headers) + extra
 
     def miss_conditional(self, req: Request, status: int, judgement: Judgement) -> bool:
@@ -301,6 +398,73 @@ class HTTPCacheCore:
             return False
         etag = judgement.header_map.get("etag")
         return E.not_modified(req.headers, etag, E.parse_http_date(judgement.header_map.get("last-modified")))
+
+
+def validators(entry: Optional[Entry]) -> list[tuple[str, str]]:
+    """The conditional request headers that revalidate entry (none for None)."""
+    out: list[tuple[str, str]] = []
+    if entry is not None:
+        if entry.etag is not None:
+            out.append(("if-none-match", entry.etag))
+        if entry.last_modified is not None:
+            out.append(("if-modified-since", E.http_date(entry.last_modified)))
+    return out
+
+
+# -- the steps of an exchange (what the middlewares do next) ------------------------------
+
+class Serve:
+    """Answer from the cache (``refresh``: and make that trip to the app in the background)."""
+
+    __slots__ = ("entry", "label", "now", "refresh")
+
+    def __init__(self, entry: Entry, label: Label, now: float, refresh: "Optional[Forward]" = None) -> None:
+        self.entry = entry
+        self.label = label
+        self.now = now
+        self.refresh = refresh
+
+
+class Reject:
+    """Answer with an error without asking the app (``only-if-cached`` and nothing stored)."""
+
+    __slots__ = ("status", "body")
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body
+
+
+class Forward:
+    """Ask the app: ``stale`` is the stored entry for this request if any, ``revalidating``
+    the same when it has validators (sent as conditionals); ``coalesce``: concurrent
+    misses of the URL may wait for this one's response (a GET)."""
+
+    __slots__ = ("stale", "revalidating", "coalesce")
+
+    def __init__(self, stale: Optional[Entry], revalidating: Optional[Entry], coalesce: bool) -> None:
+        self.stale = stale
+        self.revalidating = revalidating
+        self.coalesce = coalesce
+
+
+class Revalidated:
+    """The app answered 304: serve ``entry`` (``updated``: store it, it was refreshed)."""
+
+    __slots__ = ("entry", "updated")
+
+    def __init__(self, entry: Entry, updated: bool) -> None:
+        self.entry = entry
+        self.updated = updated
+
+
+class ServeStale:
+    """The app failed (or answered 5xx) and stale-if-error covers ``entry``: serve it."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry: Entry) -> None:
+        self.entry = entry
 
 
 def header_pairs(raw: Iterable[tuple[bytes, bytes]]) -> list[list[str]]:

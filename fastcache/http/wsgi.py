@@ -9,6 +9,11 @@ before the server gets it; every other response streams through untouched.
 Background refreshes (stale-while-revalidate) run on a small thread pool
 (``refresh_workers``); concurrent misses of one URL wait for the first
 (single-flight, per process).
+
+Every decision is :class:`~fastcache.http.core.HTTPCacheCore`'s (``lookup``,
+``responded``, ``failed``, ``invalidation_targets``), the same for the ASGI
+middleware; this module moves bytes, keeps the in-flight table and runs
+background refreshes on threads.
 """
 from __future__ import annotations
 
@@ -20,7 +25,9 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from . import entry as E
-from .core import SAFE_METHODS, HTTPCacheCore, HTTPCacheStats, Request
+from .core import (SAFE_METHODS, Forward, HTTPCacheCore, HTTPCacheStats, Label, Reject, Request, Revalidated, Serve,
+                   ServeStale, validators)
+from .entry import Entry
 from .purge import Purger
 
 __all__ = ("WSGICacheMiddleware",)
@@ -47,7 +54,7 @@ class _Flight:
 
     def __init__(self) -> None:
         self.done = threading.Event()
-        self.entry: Optional[list[Any]] = None
+        self.entry: Optional[Entry] = None
 
 
 class _Passthrough:
@@ -119,7 +126,7 @@ class WSGICacheMiddleware:
 
     # -- the cache, guarded ------------------------------------------------------------
 
-    def _get(self, key: str) -> Optional[list[list[Any]]]:
+    def _get(self, key: str) -> Optional[list[Entry]]:
         try:
             value = self.core.store.get(key)
         except Exception as exc:
@@ -127,7 +134,7 @@ class WSGICacheMiddleware:
             return None
         return E.variants_of(value, key, self.core.store.trusted)
 
-    def _set(self, req: Request, old: Optional[list[list[Any]]], entry: list[Any], tags: list[str]) -> None:
+    def _set(self, req: Request, old: Optional[list[Entry]], entry: Entry, tags: list[str]) -> None:
         core = self.core
         try:
             core.store.set(req.key, core.stored_value(old, entry), core.storage_ttl(entry), tags)
@@ -135,7 +142,7 @@ class WSGICacheMiddleware:
         except Exception as exc:
             log.warning("fastcache.http: cache write failed (%s: %s)", type(exc).__name__, exc)
 
-    def _land(self, key: str, flight: Optional[_Flight], entry: Optional[list[Any]]) -> None:
+    def _land(self, key: str, flight: Optional[_Flight], entry: Optional[Entry]) -> None:
         if flight is None:
             return
         if not flight.done.is_set():
@@ -167,21 +174,18 @@ class WSGICacheMiddleware:
             return self._unsafe(environ, start_response, req)
 
         entries = self._get(req.key)
-        stale = E.pick(entries, headers) if entries else None
-        action, now = core.on_stored(req, stale)
-        if action:
-            assert stale is not None
-            if action == "REFRESH":
-                self._refresh_in_background(environ, req, stale, entries)
-            return self._serve(start_response, req, stale, "HIT" if action == "HIT" else "STALE", now)
-        if req.cc is not None and req.cc.only_if_cached:
-            body = b"not in cache (only-if-cached)"
-            start_response("504 Gateway Timeout", [("content-type", "text/plain; charset=utf-8"),
-                                                   ("content-length", str(len(body)))])
-            return [body]
-        if method == "HEAD":                   # nothing to store, nobody to wait for
+        step = core.lookup(req, entries)
+        if isinstance(step, Serve):
+            if step.refresh is not None:
+                self._refresh_in_background(environ, req, step.refresh, entries)
+            return self._serve(start_response, req, step.entry, step.label, step.now)
+        if isinstance(step, Reject):
+            start_response(_status_line(step.status), [("content-type", "text/plain; charset=utf-8"),
+                                                       ("content-length", str(len(step.body)))])
+            return [step.body]
+        if not step.coalesce:                  # HEAD: nothing to store, nobody to wait for
             core.count("misses")
-            return self._fetch(environ, start_response, req, stale, entries, None)
+            return self._fetch(environ, start_response, req, step, entries, None)
 
         with self._lock:
             flight = self._flights.get(req.key)
@@ -193,25 +197,24 @@ class WSGICacheMiddleware:
             core.count("coalesced")
             flight.done.wait(core.coalesce_timeout)
             got = flight.entry
-            if (got is not None and E.pick([got], headers) is not None
-                    and E.assess(got, core.timer(), req.cc, req.pragma_no_cache) == E.FRESH):
-                core.count("hits")
-                return self._serve(start_response, req, got, "HIT", core.timer())
+            if core.coalesced_hit(req, got):
+                assert got is not None
+                return self._serve(start_response, req, got, Label.HIT, core.timer())
         core.count("misses")
         leader = flight if mine else None
         try:
-            return self._fetch(environ, start_response, req, stale, entries, leader)
+            return self._fetch(environ, start_response, req, step, entries, leader)
         finally:
             self._land(req.key, leader, None)
 
-    def _serve(self, start_response: StartResponse, req: Request, entry: list[Any], label: str,
+    def _serve(self, start_response: StartResponse, req: Request, entry: Entry, label: Label,
                now: float) -> list[bytes]:
         status, headers, body = self.core.serve(req, entry, label, now)
         start_response(_status_line(status), _tuples(headers))
         return [body]
 
-    def _refresh_in_background(self, environ: dict[str, Any], req: Request, stale: list[Any],
-                               entries: Optional[list[list[Any]]]) -> None:
+    def _refresh_in_background(self, environ: dict[str, Any], req: Request, forward: Forward,
+                               entries: Optional[list[Entry]]) -> None:
         with self._lock:
             if req.key in self._flights:
                 return                         # a refresh (or a miss) is already on its way
@@ -223,7 +226,7 @@ class WSGICacheMiddleware:
 
         def refresh() -> None:
             try:
-                result = self._fetch(env, lambda *a: None, req, stale, entries, flight)
+                result = self._fetch(env, lambda *a: None, req, forward, entries, flight)
                 close = getattr(result, "close", None)
                 for _ in result:
                     pass
@@ -242,22 +245,16 @@ class WSGICacheMiddleware:
         self._refreshing.add(fut)
         fut.add_done_callback(self._refreshing.discard)
 
-    def _upstream_environ(self, environ: dict[str, Any], req: Request,
-                          revalidating: Optional[list[Any]]) -> dict[str, Any]:
+    @staticmethod
+    def _upstream_environ(environ: dict[str, Any], revalidating: Optional[Entry]) -> dict[str, Any]:
         env = {k: v for k, v in environ.items() if k not in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")}
-        if revalidating is not None:
-            if revalidating[E.ETAG] is not None:
-                env["HTTP_IF_NONE_MATCH"] = revalidating[E.ETAG]
-            if revalidating[E.LAST_MODIFIED] is not None:
-                env["HTTP_IF_MODIFIED_SINCE"] = E.http_date(revalidating[E.LAST_MODIFIED])
+        for name, value in validators(revalidating):
+            env["HTTP_" + name.upper().replace("-", "_")] = value
         return env
 
-    def _fetch(self, environ: dict[str, Any], start_response: StartResponse, req: Request,
-               stale: Optional[list[Any]], entries: Optional[list[list[Any]]],
-               flight: Optional[_Flight]) -> Iterable[bytes]:
+    def _fetch(self, environ: dict[str, Any], start_response: StartResponse, req: Request, forward: Forward,
+               entries: Optional[list[Entry]], flight: Optional[_Flight]) -> Iterable[bytes]:
         core = self.core
-        revalidating = stale if stale is not None and (stale[E.ETAG] is not None
-                                                       or stale[E.LAST_MODIFIED] is not None) else None
         captured: list[Any] = []
         written: list[bytes] = []
 
@@ -267,7 +264,7 @@ class WSGICacheMiddleware:
 
         result: Any = None
         try:
-            result = self.app(self._upstream_environ(environ, req, revalidating), capture)
+            result = self.app(self._upstream_environ(environ, forward.revalidating), capture)
             iterator = iter(result)
             head: list[bytes] = []
             while not captured:
@@ -279,34 +276,24 @@ class WSGICacheMiddleware:
                 raise RuntimeError("the WSGI app returned without calling start_response")
         except Exception:
             _close(result)
-            if stale is None or not E.may_serve_on_error(stale, core.timer(), req.cc):
+            stale = core.failed(req, forward)
+            if stale is None:
                 raise
-            log.warning("fastcache.http: the app failed on %s; serving the stale copy (stale-if-error)",
-                        req.path, exc_info=True)
-            core.count("stale")
-            return self._serve(start_response, req, stale, "STALE", core.timer())
+            return self._serve(start_response, req, stale.entry, Label.STALE, core.timer())
         status_line, raw_headers = captured
         status = int(status_line.split(None, 1)[0])
-        headers = [[k.lower(), v] for k, v in raw_headers]
-        now = core.timer()
-        if status == 304 and revalidating is not None:
+        step = core.responded(req, forward, status, [[k.lower(), v] for k, v in raw_headers])
+        if isinstance(step, Revalidated):
             _close(result)
-            core.count("revalidated")
-            updated = E.refreshed(revalidating, headers, now)
-            if updated is not None:
-                self._set(req, entries, updated, core.tags_of(req.path, updated))
-                self._land(req.key, flight, updated)
-            return self._serve(start_response, req, updated or revalidating, "HIT", now)
-        if status >= 500 and stale is not None and E.may_serve_on_error(stale, now, req.cc):
+            if step.updated:
+                self._set(req, entries, step.entry, core.tags_of(req.path, step.entry))
+                self._land(req.key, flight, step.entry)
+            return self._serve(start_response, req, step.entry, Label.HIT, core.timer())
+        if isinstance(step, ServeStale):
             _close(result)
-            log.warning("fastcache.http: the app answered %d on %s; serving the stale copy (stale-if-error)",
-                        status, req.path)
-            core.count("stale")
-            return self._serve(start_response, req, stale, "STALE", now)
-        j = core.judge(req, status, headers)
+            return self._serve(start_response, req, step.entry, Label.STALE, core.timer())
+        j = step
         if not j.store:
-            if not j.this_request:
-                core.mark_uncacheable(req.key)
             self._land(req.key, flight, None)
             if core.miss_conditional(req, status, j):
                 _close(result)
@@ -326,10 +313,10 @@ class WSGICacheMiddleware:
                     return _Passthrough(parts, iterator, result)
         except Exception:
             _close(result)
-            if stale is None or not E.may_serve_on_error(stale, core.timer(), req.cc):
+            stale = core.failed(req, forward)
+            if stale is None:
                 raise
-            core.count("stale")
-            return self._serve(start_response, req, stale, "STALE", core.timer())
+            return self._serve(start_response, req, stale.entry, Label.STALE, core.timer())
         _close(result)
         body = b"".join(parts)
         new = core.entry(req, j, status, body)
@@ -355,15 +342,9 @@ class WSGICacheMiddleware:
     def _invalidate_after(self, seen: list[Any], req: Request) -> None:
         if not seen:
             return
-        status = int(seen[0].split(None, 1)[0])
-        if not 200 <= status < 400:
+        keys = self.core.invalidation_targets(req, int(seen[0].split(None, 1)[0]), seen[1])
+        if not keys:
             return
-        keys = [req.key]
-        for k, v in seen[1]:
-            if k.lower() in ("location", "content-location") and v.startswith("/"):
-                path, _, query = v.partition("?")
-                keys.append(self.core.store.key(req.host, path, query))
-        self.core.count("invalidated")
         try:
             self.purger.delete_urls(keys)
         except Exception as exc:
