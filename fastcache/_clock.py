@@ -30,8 +30,7 @@ def clock_for_ttl(ttl: object) -> Optional["DatetimeClock"]:
         return None
     if isinstance(ttl, _dt.timedelta):
         return DatetimeClock()
-    raise TypeError("ttl must be a real number of seconds or a datetime.timedelta, not %r"
-                    % type(ttl).__name__)
+    raise TypeError("ttl must be a number of seconds (or a datetime.timedelta), not %s" % type(ttl).__name__)
 
 
 class DatetimeClock:

@@ -80,12 +80,26 @@ class _DefaultTTL:
 DEFAULT: Any = _DefaultTTL()
 
 
+#: The one rule for a time-to-live, for every class that takes one: a positive number of
+#: seconds; ``inf`` means never expires (a tier stores it without an expiry); NaN, zero
+#: and negative numbers are refused with this message.
+TTL_VALUE_ERROR = "%s must be a positive number of seconds (inf: never expires), got %r"
+TTL_TYPE_ERROR = "%s must be a number of seconds, not %s"
+
+
+def ttl_seconds(ttl: Any, what: str = "ttl") -> float:
+    """A time-to-live as a float: positive, ``inf`` for never (TypeError / ValueError otherwise)."""
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise TypeError(TTL_TYPE_ERROR % (what, type(ttl).__name__))
+    t = float(ttl)
+    if not t > 0:                                   # NaN, zero and negative numbers
+        raise ValueError(TTL_VALUE_ERROR % (what, ttl))
+    return t
+
+
 def check_ttl(ttl: Any, what: str = "ttl") -> Optional[float]:
-    """A time-to-live argument: None (no expiry) or a positive, finite number of seconds."""
+    """A tier's time-to-live argument: None or ``inf`` (no expiry: None), or positive seconds."""
     if ttl is None:
         return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-        raise TypeError(f"{what} must be a number of seconds or None, not {type(ttl).__name__}")
-    if not math.isfinite(ttl) or ttl <= 0:
-        raise ValueError(f"{what} must be positive and finite, got {ttl!r}")
-    return float(ttl)
+    t = ttl_seconds(ttl, what)
+    return None if t == math.inf else t

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any, Callable, Optional, Union
 
 from .._clock import DatetimeClock, clock_for_ttl
-from .._types import RemovalCause
+from .._types import RemovalCause, ttl_seconds
 from ._table import KT, VT, Table, _marker
 
 __all__ = ("TTLCache", "Timer")
@@ -22,15 +22,8 @@ def as_time(t: object) -> float:
 
 
 def check_ttl(ttl: object) -> float:
-    """Validate a time-to-live: a positive real number of seconds."""
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-        raise TypeError("ttl must be a real number of seconds, not %r" % type(ttl).__name__)
-    t = float(ttl)
-    if t != t:
-        raise ValueError("ttl must not be NaN")
-    if t <= 0:
-        raise ValueError("ttl must be positive, got %r" % (ttl,))
-    return t
+    """Validate a time-to-live: a positive number of seconds, ``inf`` for never (the one rule, _types)."""
+    return ttl_seconds(ttl)
 
 
 class Timer:

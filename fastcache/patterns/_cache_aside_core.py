@@ -15,6 +15,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Hashable, Optional
 
+from .._types import ttl_seconds
 from ..singleflight import AsyncSingleFlight, SingleFlight
 from ._adapter import is_async_cache
 
@@ -92,8 +93,8 @@ class CacheAsideCore:
             raise TypeError("loader must be callable: loader(key)")
         self.cache = cache
         self.loader = loader
-        self.ttl = _seconds("ttl", ttl, allow_zero=False)
-        self.negative_ttl = _seconds("negative_ttl", negative_ttl, allow_zero=False)
+        self.ttl = None if ttl is None else ttl_seconds(ttl, "ttl")            # the one TTL rule (_types)
+        self.negative_ttl = None if negative_ttl is None else ttl_seconds(negative_ttl, "negative_ttl")
         self.stale_while_revalidate = _seconds("stale_while_revalidate", stale_while_revalidate)
         self.stale_if_error = _seconds("stale_if_error", stale_if_error)
         self.timeout = _seconds("timeout", timeout)

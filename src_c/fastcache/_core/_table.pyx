@@ -73,7 +73,7 @@ def _defines_popitem_in_python(cls):
     return False
 
 
-cdef object _load_missing = None     # fastcache.patterns.cache_aside.load_missing, bound on first use
+cdef object _load_missing = None     # fastcache.loading.load_missing, bound on first use
 
 
 cdef class Table:
@@ -574,7 +574,7 @@ cdef class Table:
         if value is not _marker:
             return value
         if _load_missing is None:
-            from fastcache.patterns.cache_aside import load_missing
+            from fastcache.loading import load_missing
             _load_missing = load_missing
         return _load_missing(self, key, loader, ttl)
 

@@ -1,6 +1,7 @@
 """Least Recently Used cache with per-item time-to-live (compiled)."""
 import time as _time
 from fastcache._clock import clock_for_ttl
+from fastcache._types import TTL_TYPE_ERROR, TTL_VALUE_ERROR
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.float cimport PyFloat_AsDouble
 from libc.stdint cimport int32_t, int64_t, uint64_t
@@ -39,13 +40,12 @@ cdef double as_time(object t) except? -1.0:
 
 
 cdef double check_ttl(object ttl) except? -1.0:
+    # the one rule of fastcache._types.ttl_seconds (a positive number of seconds, inf: never)
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-        raise TypeError("ttl must be a real number of seconds, not %r" % type(ttl).__name__)
+        raise TypeError(TTL_TYPE_ERROR % ("ttl", type(ttl).__name__))
     cdef double t = ttl
-    if t != t:
-        raise ValueError("ttl must not be NaN")
-    if t <= 0:
-        raise ValueError("ttl must be positive, got %r" % (ttl,))
+    if not t > 0:
+        raise ValueError(TTL_VALUE_ERROR % ("ttl", ttl))
     return t
 
 
