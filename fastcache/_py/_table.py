@@ -23,6 +23,7 @@ from collections.abc import (
 from typing import Any, Optional, TypeVar, Union
 
 from .._types import CacheStats, RemovalCause
+from ._expiry import NONE_DUE
 
 __all__ = ("Table",)
 
@@ -178,6 +179,18 @@ class Table(MutableMapping[KT, VT]):
             self._sizes[key] = size
         self._currsize += size
         self._mutations += 1
+
+    def _expire_at(self, now: float) -> list[tuple[Any, Any]]:
+        """Remove every item whose deadline (in the subclass's ``_expiry``) has come, in expiry
+        order; the removed (key, value) pairs.  For the caches that expire items."""
+        out: list[tuple[Any, Any]] = []
+        expiry = self._expiry  # type: ignore[attr-defined]
+        while True:
+            key = expiry.pop_due(now)
+            if key is NONE_DUE:
+                return out
+            out.append((key, self._remove(key, RemovalCause.EXPIRED)))
+            self._expirations += 1
 
     def _remove(self, key: Any, cause: RemovalCause) -> Any:
         self._on_remove(key)

@@ -6,13 +6,13 @@ OrderedDicts instead of linked entry numbers.
 """
 from __future__ import annotations
 
-import heapq
 import math
 import time as _time
 from collections import OrderedDict
 from typing import Any, Callable, Iterator, Optional, Union
 
 from .._types import RemovalCause
+from ._expiry import Expiry
 from ._table import KT, VT, Table, _marker
 from .ttl import Timer, as_time, check_ttl
 from .frequency_sketch import FrequencySketch, spread
@@ -37,7 +37,7 @@ _NAMES = ("window", "probation", "protected")
 class _Node:
     """A cached key's place in the policy: its segment, size and mixed hash."""
 
-    __slots__ = ("key", "x", "size", "segment", "referenced", "expires", "seq")
+    __slots__ = ("key", "x", "size", "segment", "referenced")
 
     def __init__(self, key: Any, x: int, size: int) -> None:
         self.key = key
@@ -45,8 +45,6 @@ class _Node:
         self.size = size
         self.segment = _DETACHED
         self.referenced = 0
-        self.expires = math.inf
-        self.seq = 0
 
 
 class AdaptiveCache(Table[KT, VT]):
@@ -70,7 +68,7 @@ class AdaptiveCache(Table[KT, VT]):
                  "_protected_max", "_sized_for", "_climbing", "_direction", "_step",
                  "_previous_rate", "_sample_size", "_sample_count", "_sample_hits", "_shadow_hits",
                  "_buffer", "_timer_w", "_ttl_obj", "_default_ttl", "_expiring", "_custom_expire",
-                 "_heap", "_write_seq", "_now", "_pending_ttl")
+                 "_expiry", "_now", "_pending_ttl")
     _buffer: list[_Node]
 
     def __init__(self, maxsize: Union[int, float], getsizeof: Optional[Callable[[Any], int]] = None,
@@ -88,8 +86,7 @@ class AdaptiveCache(Table[KT, VT]):
         self._ttl_obj = ttl
         self._default_ttl = default_ttl
         self._expiring = default_ttl < math.inf
-        self._heap: list[tuple[float, int, _Node]] = []
-        self._write_seq = 0
+        self._expiry = Expiry()
         self._now = 0.0
         self._pending_ttl = math.inf
         self._custom_expire = getattr(type(self), "expire") is not AdaptiveCache.expire
@@ -190,36 +187,18 @@ class AdaptiveCache(Table[KT, VT]):
     # ------------------------------------------------------------- expiry
 
     def _set_expiry(self, node: _Node, expires: float) -> None:
-        self._write_seq += 1
-        node.expires = expires
-        node.seq = self._write_seq
-        if expires < math.inf:
-            heapq.heappush(self._heap, (expires, self._write_seq, node))
-            if len(self._heap) > 2 * len(self._data) + 64:
-                self._heap = [r for r in self._heap if r[2].segment != _DETACHED and r[2].seq == r[1]]
-                heapq.heapify(self._heap)
-
-    def _expire_at(self, now: float) -> list[tuple[Any, Any]]:
-        out = []
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            _, seq, node = heapq.heappop(heap)
-            if node.segment == _DETACHED or node.seq != seq:
-                continue
-            out.append((node.key, self._remove(node.key, RemovalCause.EXPIRED)))
-            self._expirations += 1
-        return out
+        self._expiry.schedule(node.key, expires)
 
     def _run_expire(self, now: float) -> None:
         if self._custom_expire:
             self.expire(self._timer_w() if self._timer_w._nesting else now)
-        elif self._heap and now >= self._heap[0][0]:
+        elif now >= self._expiry.next_due():
             self._expire_at(now)
 
     def _live_node(self, key: Any) -> Optional[_Node]:
         now = self._timer_w.now()
         node = self._nodes.get(key)
-        if node is not None and node.segment != _DETACHED and now < node.expires:
+        if node is not None and node.segment != _DETACHED and now < self._expiry.expires(key):
             return node
         return None
 
@@ -298,6 +277,7 @@ class AdaptiveCache(Table[KT, VT]):
         if self._buffer:
             self._drain()
         node = self._nodes.pop(key, None)
+        self._expiry.forget(key)
         if node is not None and node.segment != _DETACHED:
             self._unlink(node)
 
@@ -335,15 +315,15 @@ class AdaptiveCache(Table[KT, VT]):
         self._weights = [0, 0, 0]
         self._nodes: dict[Any, _Node] = {}
         self._buffer = []
-        self._heap = []
+        self._expiry = Expiry()
 
     def _policy_state(self, positions: dict[Any, int]) -> Any:
         if self._buffer:
             self._drain()
         expiry = None
         if self._expiring:
-            expiry = [(positions[n.key], n.expires)
-                      for n in sorted(self._nodes.values(), key=lambda n: n.seq)]
+            expiry = [(positions[n.key], self._expiry.expires(n.key))
+                      for n in sorted(self._nodes.values(), key=lambda n: self._expiry.write_number(n.key))]
         return {"segments": [[(positions[n.key], n.referenced) for n in seg.values()] for seg in self._segments],
                 "expiry": expiry,
                 "window_max": self._window_max, "sized_for": self._sized_for,
@@ -505,7 +485,7 @@ class AdaptiveCache(Table[KT, VT]):
             if not self._expiring:
                 return math.inf if key in self._data else default
             node = self._live_node(key)
-            return node.expires if node is not None else default
+            return self._expiry.expires(key) if node is not None else default
 
     @property
     def ttl(self) -> Any:

@@ -1,7 +1,6 @@
 """LRU cache with per-item time-to-live (pure Python twin of ``fastcache._core.ttl``)."""
 from __future__ import annotations
 
-import heapq
 import time as _time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -9,6 +8,7 @@ from typing import Any, Callable, Optional, Union
 
 from .._clock import DatetimeClock, clock_for_ttl
 from .._types import RemovalCause, ttl_seconds
+from ._expiry import Expiry
 from ._table import KT, VT, Table, _marker
 
 __all__ = ("TTLCache", "Timer")
@@ -101,16 +101,14 @@ class TTLCache(Table[KT, VT]):
     An item stored at time ``t`` lives while ``timer() < t + ttl``;
     ``set(key, value, ttl=...)`` gives one item its own TTL.  Expired items
     are never returned, counted or iterated, and are removed by ``expire()``.
-    Structure: an OrderedDict in use order and a heap of expiry records
-    (stale records are skipped when popped).
+    Structure: an OrderedDict in use order and the expiry component
+    (:class:`~fastcache._py._expiry.Expiry`, shared with AdaptiveCache).
     """
 
-    __slots__ = ("_order", "_expiry", "_heap", "_write_seq", "_timer_w", "_ttl_obj",
+    __slots__ = ("_order", "_expiry", "_timer_w", "_ttl_obj",
                  "_default_ttl", "_pending_ttl", "_now", "_custom_expire")
     _order: OrderedDict[Any, None]
-    _expiry: dict[Any, tuple[float, int, Optional[float]]]
-    _heap: list[tuple[float, int, Any]]
-    _write_seq: int
+    _expiry: Expiry
     _timer_w: Timer
     _ttl_obj: Any
     _default_ttl: float
@@ -135,7 +133,6 @@ class TTLCache(Table[KT, VT]):
         self._default_ttl = ttl
         self._pending_ttl = ttl
         self._now = 0.0
-        self._write_seq = 0
         self._custom_expire = getattr(type(self), "expire") is not TTLCache.expire
 
     def _params(self) -> dict[str, Any]:
@@ -145,28 +142,6 @@ class TTLCache(Table[KT, VT]):
         return params
 
     # ------------------------------------------------------------ expiry
-
-    def _push_expiry(self, key: Any, expires: float, ttl: Optional[float]) -> None:
-        self._write_seq += 1
-        self._expiry[key] = (expires, self._write_seq, ttl)
-        heapq.heappush(self._heap, (expires, self._write_seq, key))
-
-    def _expire_at(self, now: float) -> list[tuple[Any, Any]]:
-        out = []
-        heap, expiry = self._heap, self._expiry
-        while heap:
-            expires, seq, key = heap[0]
-            record = expiry.get(key)
-            if record is not None and record[1] == seq:
-                if now < expires:
-                    break
-                out.append((key, self._remove(key, RemovalCause.EXPIRED)))
-                self._expirations += 1
-            heapq.heappop(heap)
-        if len(heap) > 2 * len(expiry) + 16:        # drop stale records
-            self._heap = [(e, s, k) for k, (e, s, _) in expiry.items()]
-            heapq.heapify(self._heap)
-        return out
 
     def _run_expire(self, now: float) -> None:
         if self._custom_expire:
@@ -182,7 +157,7 @@ class TTLCache(Table[KT, VT]):
     def _on_insert(self, key: Any) -> None:
         self._order[key] = None
         self._order.move_to_end(key)
-        self._push_expiry(key, self._now + self._pending_ttl, self._pending_ttl)
+        self._expiry.schedule(key, self._now + self._pending_ttl, self._pending_ttl)
 
     _on_update = _on_insert
 
@@ -191,19 +166,18 @@ class TTLCache(Table[KT, VT]):
 
     def _on_remove(self, key: Any) -> None:
         del self._order[key]
-        del self._expiry[key]
+        self._expiry.forget(key)
 
     def _victim(self) -> Any:
         return next(iter(self._order), _marker)
 
     def _on_clear(self) -> None:
         self._order = OrderedDict()
-        self._expiry = {}
-        self._heap = []
+        self._expiry = Expiry()
 
     def _live(self, key: Any, now: float) -> bool:
-        record = self._expiry.get(key)
-        return record is not None and now < record[0]
+        deadline = self._expiry.deadline(key)
+        return deadline is not None and now < deadline
 
     def _store_ttl(self, key: Any, value: Any, ttl: float) -> None:
         # The lock first: the timer's freeze counter is shared by all threads.
@@ -333,20 +307,19 @@ class TTLCache(Table[KT, VT]):
         """Return the time at which key expires (on the cache's timer), else default."""
         with self._lock:
             if key in self._data and self._live(key, self._timer_w.now()):
-                return self._timer_w.time_of(self._expiry[key][0])
+                return self._timer_w.time_of(self._expiry.expires(key))
             return default
 
     def _policy_state(self, positions: dict[Any, int]) -> Any:
-        exp = sorted((e, s, positions[k], ttl) for k, (e, s, ttl) in self._expiry.items())
         return {"lru": [positions[k] for k in self._order],
-                "expiry": [(pos, e, ttl) for e, _, pos, ttl in exp]}
+                "expiry": [(positions[k], e, ttl) for k, e, ttl in self._expiry.records()]}
 
     def _restore_policy(self, state: Any, keys: list[Any]) -> None:
         self._on_clear()
         for pos in state["lru"]:
             self._order[keys[pos]] = None
         for pos, expires, ttl in state["expiry"]:
-            self._push_expiry(keys[pos], expires, ttl)
+            self._expiry.schedule(keys[pos], expires, ttl)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
