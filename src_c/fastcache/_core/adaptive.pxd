@@ -4,6 +4,7 @@ from fastcache._core._table cimport Table
 from fastcache._core.frequency_sketch cimport FrequencySketch
 from fastcache._core.hash_lru cimport HashLRU
 from fastcache._core.ttl cimport Timer
+from fastcache._core._expiry cimport Expiry
 
 cdef enum:
     HIT_BUFFER = 64              # hits applied to the policy in batches of this many
@@ -19,15 +20,6 @@ ctypedef struct SegmentNode:     # per entry, in Table.side
     int32_t segment
     int32_t referenced           # used since it last reached its segment's head (second chance)
     int64_t size                 # the size the segment's weight counts for it
-
-ctypedef struct Expiry:          # per entry, once some item has a TTL
-    double expires               # INFINITY: never
-    int64_t seq                  # the write that set it (a heap record is live iff it matches)
-
-ctypedef struct ExpiryRecord:    # in the expiry heap, ordered by (expires, seq)
-    double expires
-    int64_t seq
-    int32_t ix
 
 ctypedef struct Segment:         # a CLOCK list: items leave at the head unless referenced
     int32_t head
@@ -60,22 +52,11 @@ cdef class AdaptiveCache(Table):
     cdef double default_ttl          # INFINITY without a cache-wide ttl
     cdef bint expiring               # some item may have a TTL: reads check the clock
     cdef bint _custom_expire
-    cdef Expiry *expiry
-    cdef Py_ssize_t expiry_cap
-    cdef ExpiryRecord *heap
-    cdef Py_ssize_t heap_len
-    cdef Py_ssize_t heap_cap
-    cdef int64_t write_seq
+    cdef Expiry _expiry               # the shared expiry component, used once some item has a TTL
     cdef double now_cached           # the frozen time of the write in progress
     cdef double pending_ttl          # and its TTL
 
     cdef int configure(self, Py_ssize_t entries) except -1
-    cdef int reserve_expiry(self, Py_ssize_t n) except -1
-    cdef int set_expiry(self, Py_ssize_t ix, double expires) except -1
-    cdef int heap_push(self, ExpiryRecord rec) except -1
-    cdef void heap_pop(self) noexcept
-    cdef bint heap_live(self, ExpiryRecord *rec) noexcept
-    cdef int compact_heap(self) except -1
     cdef list expire_at(self, double now)
     cdef int run_expire(self, double now) except -1
     cdef int store_ttl(self, object key, object value, double ttl) except -1

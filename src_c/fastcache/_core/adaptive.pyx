@@ -12,6 +12,7 @@ from libc.math cimport floor, fabs, INFINITY
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from fastcache._core._table cimport Table, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED
 from fastcache._core.ttl cimport Timer, as_time, check_ttl
+from fastcache._core._expiry cimport Expiry, expire_due, expiry_forget
 from fastcache._core.frequency_sketch cimport FrequencySketch, spread, sketch_increment
 from fastcache._core.hash_lru cimport HashLRU
 
@@ -37,7 +38,7 @@ def _live_keys(AdaptiveCache cache, list keys):
     for key in keys:
         with cache._timer_w:
             ix = table_lookup(cache, key, hash(key))
-            live = ix >= 0 and cache._timer_w.frozen < cache.expiry[ix].expires
+            live = ix >= 0 and cache._timer_w.frozen < cache._expiry.d[ix].expires
         if live:
             yield key
 cdef enum:
@@ -143,14 +144,8 @@ cdef class AdaptiveCache(Table):
             self.segments[s].weight = 0
         self.sketch = FrequencySketch(16)
         self.shadow = HashLRU(1)
-        self.expiry = NULL
-        self.heap = NULL
-        self.expiry_cap = self.heap_len = self.heap_cap = 0
+        self._expiry = Expiry()
         self.default_ttl = INFINITY
-
-    def __dealloc__(self):
-        PyMem_Free(self.expiry)
-        PyMem_Free(self.heap)
 
     def __init__(self, maxsize, getsizeof=None, *, ttl=None, timer=_time.monotonic, on_evict=None):
         self._init_from_params({"maxsize": maxsize, "getsizeof": getsizeof, "on_evict": on_evict,
@@ -166,11 +161,10 @@ cdef class AdaptiveCache(Table):
         self._ttl_obj = ttl
         self.default_ttl = default_ttl
         self.expiring = False
-        self.heap_len = 0
-        self.write_seq = 0
+        self._expiry.clear()
         self._custom_expire = getattr(type(self), "expire") is not AdaptiveCache.expire
         if default_ttl < INFINITY:
-            self.reserve_expiry(8)
+            self._expiry.reserve(8)
             self.expiring = True
         m = self._maxsize
         bounded = m < PY_SSIZE_T_MAX
@@ -297,125 +291,19 @@ cdef class AdaptiveCache(Table):
 
     # ------------------------------------------------------------- expiry
     #
-    # Optional, and off until an item gets a TTL: then every entry has an
-    # expiry time (INFINITY: never) and a binary heap orders the finite ones by
-    # (time, write); a rewrite leaves its old record stale (its write number no
-    # longer matches), skipped when popped and dropped when the heap is rebuilt.
-
-    cdef int reserve_expiry(self, Py_ssize_t n) except -1:
-        cdef void *p
-        cdef Py_ssize_t i
-        if n <= self.expiry_cap:
-            return 0
-        p = PyMem_Realloc(self.expiry, n * sizeof(Expiry))
-        if p == NULL:
-            raise MemoryError()
-        self.expiry = <Expiry *>p
-        for i in range(self.expiry_cap, n):
-            self.expiry[i].expires = INFINITY
-            self.expiry[i].seq = 0
-        self.expiry_cap = n
-        return 0
-
-    cdef int heap_push(self, ExpiryRecord rec) except -1:
-        cdef Py_ssize_t i, parent
-        cdef void *p
-        if self.heap_len == self.heap_cap:
-            p = PyMem_Realloc(self.heap, (16 if self.heap_cap == 0 else 2 * self.heap_cap) * sizeof(ExpiryRecord))
-            if p == NULL:
-                raise MemoryError()
-            self.heap = <ExpiryRecord *>p
-            self.heap_cap = 16 if self.heap_cap == 0 else 2 * self.heap_cap
-        i = self.heap_len
-        self.heap_len += 1
-        while i > 0:
-            parent = (i - 1) // 2
-            if (self.heap[parent].expires < rec.expires or
-                    (self.heap[parent].expires == rec.expires and self.heap[parent].seq < rec.seq)):
-                break
-            self.heap[i] = self.heap[parent]
-            i = parent
-        self.heap[i] = rec
-        return 0
-
-    cdef void heap_pop(self) noexcept:
-        cdef Py_ssize_t i = 0, child
-        cdef ExpiryRecord last
-        self.heap_len -= 1
-        if self.heap_len == 0:
-            return
-        last = self.heap[self.heap_len]
-        while True:
-            child = 2 * i + 1
-            if child >= self.heap_len:
-                break
-            if child + 1 < self.heap_len and (
-                    self.heap[child + 1].expires < self.heap[child].expires or
-                    (self.heap[child + 1].expires == self.heap[child].expires and
-                     self.heap[child + 1].seq < self.heap[child].seq)):
-                child += 1
-            if (last.expires < self.heap[child].expires or
-                    (last.expires == self.heap[child].expires and last.seq < self.heap[child].seq)):
-                break
-            self.heap[i] = self.heap[child]
-            i = child
-        self.heap[i] = last
-
-    cdef bint heap_live(self, ExpiryRecord *rec) noexcept:
-        return (self.entries[rec.ix].key != NULL and self.expiry[rec.ix].seq == rec.seq)
-
-    cdef int compact_heap(self) except -1:
-        """Rebuild the heap from the live records (stale ones pile up under rewrites)."""
-        cdef Py_ssize_t i, n = self.heap_len
-        cdef ExpiryRecord rec
-        self.heap_len = 0
-        for i in range(n):
-            if self.heap_live(&self.heap[i]):
-                rec = self.heap[i]
-                self.heap_push(rec)         # in place: the write position never passes the read one
-        return 0
-
-    cdef int set_expiry(self, Py_ssize_t ix, double expires) except -1:
-        cdef ExpiryRecord rec
-        self.write_seq += 1
-        self.expiry[ix].expires = expires
-        self.expiry[ix].seq = self.write_seq
-        if expires < INFINITY:
-            rec.expires = expires
-            rec.seq = self.write_seq
-            rec.ix = <int32_t>ix
-            self.heap_push(rec)             # cannot fail: before_store made room
-            if self.heap_len > 2 * self.used + 64:
-                self.compact_heap()
-        return 0
+    # Optional, and off until an item gets a TTL: then every write schedules
+    # its entry in the shared expiry component (fastcache._core._expiry: a ring
+    # of records per distinct TTL, a heap past eight), and reads check the clock.
 
     cdef list expire_at(self, double now):
         """Remove every item whose time has come; return their (key, value) pairs in expiry order."""
-        cdef list out = []
-        cdef ExpiryRecord rec
-        cdef Py_ssize_t ix
-        while self.heap_len and self.heap[0].expires <= now:
-            rec = self.heap[0]
-            self.heap_pop()
-            if not self.heap_live(&rec):
-                continue
-            ix = rec.ix
-            key = <object>self.entries[ix].key
-            value = <object>self.entries[ix].value
-            out.append((key, value))
-            # The allocation may have run a finalizer that changed the cache.
-            if self.entries[ix].key != <PyObject *>key or self.expiry[ix].seq != rec.seq:
-                out.pop()
-                continue
-            self.remove_at(ix, CAUSE_EXPIRED)
-            self.expirations += 1
-        return out
+        return expire_due(self, self._expiry, now)
 
     cdef int run_expire(self, double now) except -1:
         """expire(now) as the cache's own operations run it (honours an overriding expire())."""
         if self._custom_expire:
             self.expire(self._timer_w() if self._timer_w.nesting else now)
-        elif self.heap_len and now >= self.heap[0].expires:
+        elif now >= self._expiry.min_expiry:
             self.expire_at(now)
         return 0
 
@@ -423,13 +311,13 @@ cdef class AdaptiveCache(Table):
         """Entry number of key if it is stored and has not expired, else -1."""
         cdef double now = self._timer_w.now()
         cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        if ix >= 0 and now < self.expiry[ix].expires:
+        if ix >= 0 and now < self._expiry.d[ix].expires:
             return ix
         return -1
 
     cdef int store_ttl(self, object key, object value, double ttl) except -1:
         if ttl < INFINITY and not self.expiring:
-            self.reserve_expiry(max(8, 2 * self.capacity))
+            self._expiry.reserve_insert(self)
             self.expiring = True
         if not self.expiring:
             return self.store(key, value)
@@ -442,17 +330,10 @@ cdef class AdaptiveCache(Table):
     # --------------------------------------------------------- table hooks
 
     cdef int before_store(self) except -1:
-        cdef void *p
         if self.expiring:
             # Room first, so the insert below cannot fail half-way: the table
             # grows to at most twice its capacity (or 8) in one insert.
-            self.reserve_expiry(max(8, 2 * self.capacity))
-            if self.heap_len + 1 >= self.heap_cap:
-                p = PyMem_Realloc(self.heap, (2 * self.heap_cap + 16) * sizeof(ExpiryRecord))
-                if p == NULL:
-                    raise MemoryError()
-                self.heap = <ExpiryRecord *>p
-                self.heap_cap = 2 * self.heap_cap + 16
+            self._expiry.reserve_insert(self)
             self.run_expire(self.now_cached)
         return 0
 
@@ -466,7 +347,7 @@ cdef class AdaptiveCache(Table):
         self.append_node(WINDOW, ix)
         record(self, False, x)
         if self.expiring:
-            self.set_expiry(ix, self.now_cached + self.pending_ttl)
+            self._expiry.schedule(ix, self.now_cached + self.pending_ttl, self.pending_ttl)
         return 0
 
     cdef int on_update(self, Py_ssize_t ix) except -1:
@@ -479,7 +360,7 @@ cdef class AdaptiveCache(Table):
         if n.segment == PROTECTED:
             self.demote()                       # it may have grown
         if self.expiring:
-            self.set_expiry(ix, self.now_cached + self.pending_ttl)
+            self._expiry.schedule(ix, self.now_cached + self.pending_ttl, self.pending_ttl)
         return 0
 
     cdef int on_access(self, Py_ssize_t ix) except -1:
@@ -490,6 +371,7 @@ cdef class AdaptiveCache(Table):
         if self.buffered:
             self.drain()                # while every buffered entry still exists
         self.unlink_node(ix)
+        expiry_forget(self._expiry, ix)
 
     cdef Py_ssize_t victim(self) except -2:
         cdef Segment *window = &self.segments[WINDOW]
@@ -530,7 +412,7 @@ cdef class AdaptiveCache(Table):
     cdef void on_clear(self):
         cdef int s
         self.buffered = 0               # the entries are gone: their hits with them
-        self.heap_len = 0
+        self._expiry.clear()
         for s in range(3):
             self.segments[s].head = self.segments[s].tail = -1
             self.segments[s].weight = 0
@@ -550,7 +432,7 @@ cdef class AdaptiveCache(Table):
             segments.append(order)
         expiry = None
         if self.expiring:
-            expiry = sorted((self.expiry[ix].seq, positions[ix], self.expiry[ix].expires)
+            expiry = sorted((self._expiry.d[ix].seq, positions[ix], self._expiry.d[ix].expires)
                             for ix in positions)
             expiry = [(pos, expires) for _, pos, expires in expiry]
         return {"segments": segments, "window_max": self.window_max, "sized_for": self.sized_for,
@@ -575,10 +457,10 @@ cdef class AdaptiveCache(Table):
                 self.append_node(s, ix)
         self.set_window(state["window_max"])
         if state["expiry"] is not None:
-            self.reserve_expiry(max(8, self.capacity))
+            self._expiry.reserve(max(8, self.capacity))
             self.expiring = True
             for pos, expires in state["expiry"]:
-                self.set_expiry(ixs[pos], expires)
+                self._expiry.schedule(ixs[pos], expires, -1.0)       # the heap: the TTLs are not kept
         return 0
 
     # ------------------------------------------------------------ mapping API
@@ -594,7 +476,7 @@ cdef class AdaptiveCache(Table):
         if self.expiring:
             now = self._timer_w.now()
             ix = table_lookup(self, key, hash(key))
-            if ix >= 0 and now < self.expiry[ix].expires:
+            if ix >= 0 and now < self._expiry.d[ix].expires:
                 self.hits += 1
                 use(self, ix)
                 return <object>self.entries[ix].value
@@ -652,7 +534,7 @@ cdef class AdaptiveCache(Table):
         ix = table_lookup(self, key, hash(key))
         if ix < 0:
             raise KeyError(key)
-        expired = not (now < self.expiry[ix].expires)
+        expired = not (now < self._expiry.d[ix].expires)
         self.remove_at(ix, CAUSE_EXPIRED if expired else CAUSE_EXPLICIT)
         if expired:
             self.expirations += 1
@@ -728,7 +610,7 @@ cdef class AdaptiveCache(Table):
         if not self.expiring:
             return float("inf") if key in self else default
         cdef Py_ssize_t ix = self.live_index(key)
-        return self.expiry[ix].expires if ix >= 0 else default
+        return self._expiry.d[ix].expires if ix >= 0 else default
 
     @property
     def ttl(self):

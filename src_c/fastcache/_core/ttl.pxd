@@ -1,23 +1,6 @@
 from libc.stdint cimport int32_t, int64_t
-from fastcache._core._ordered cimport OrderedTable, Ring
-
-cdef enum:
-    NQUEUES = 8
-
-ctypedef struct TTLNode:          # per entry, in Table.side
-    double expires
-    int64_t wstamp                # sequence number of the entry's live expiry record
-    int64_t wseq                  # global write counter: orders equal expiry times by write
-    int32_t wq                    # which expiry queue holds it (NQUEUES: the heap)
-
-ctypedef struct ExpiryQueue:      # writes with one TTL expire in write order: a sorted ring
-    double ttl
-    Ring ring
-
-ctypedef struct HeapRec:
-    double expires
-    int64_t stamp
-    int32_t ix
+from fastcache._core._ordered cimport OrderedTable
+from fastcache._core._expiry cimport Expiry
 
 
 cdef double check_ttl(object ttl) except? -1.0
@@ -43,24 +26,10 @@ cdef class TTLCache(OrderedTable):
     cdef double default_ttl
     cdef double pending_ttl
     cdef double now_cached
-    cdef ExpiryQueue queues[NQUEUES]
-    cdef int nqueues
-    cdef HeapRec *heap
-    cdef Py_ssize_t heap_len
-    cdef Py_ssize_t heap_cap
-    cdef int64_t write_seq
-    cdef double min_expiry
+    cdef Expiry _expiry
     cdef bint _custom_expire
 
-    cdef void clear_expiry(self)
     cdef Py_ssize_t live_index(self, object key) except -2
-    cdef bint queue_rec_live(self, int q, int64_t seq, int32_t ix) noexcept
-    cdef int compact_queue(self, int q) except -1
-    cdef bint heap_rec_live(self, HeapRec *rec) noexcept
-    cdef int push_expiry(self, Py_ssize_t ix, double expires, double ttl) except -1
-    cdef int heap_push(self, HeapRec rec) except -1
-    cdef void heap_pop(self)
-    cdef void heap_sift_down(self, Py_ssize_t i)
     cdef list expire_at(self, double now)
     cdef int run_expire(self, double now) except -1
     cdef int store_ttl(self, object key, object value, double ttl) except -1

@@ -7,7 +7,8 @@ from cpython.float cimport PyFloat_AsDouble
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.math cimport INFINITY
 from fastcache._core._table cimport Table, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED
-from fastcache._core._ordered cimport OrderedTable, ring_record, Ring
+from fastcache._core._ordered cimport OrderedTable, ring_record
+from fastcache._core._expiry cimport Expiry, expire_due, expiry_forget
 
 cdef extern from *:
     """
@@ -49,8 +50,8 @@ cdef double check_ttl(object ttl) except? -1.0:
     return t
 
 
-cdef inline TTLNode *tnode(Table t, Py_ssize_t ix) noexcept:
-    return <TTLNode *>(t.side + ix * sizeof(TTLNode))
+cdef inline double expires_of(TTLCache t, Py_ssize_t ix) noexcept:
+    return t._expiry.d[ix].expires
 
 
 cdef class Timer:
@@ -132,30 +133,16 @@ cdef class TTLCache(OrderedTable):
     ``expire()``, which runs before every write and from ``len()``,
     ``currsize`` and ``repr()``.  Eviction order is LRU among live items.
 
-    Structure: the LRU ring of ``LRUCache``, plus one FIFO ring of expiry
-    records per distinct TTL (items written with one TTL expire in write
-    order, so each ring is sorted and ``expire()`` pops from the heads:
-    amortised O(1) per removed item, nothing scanned).  Past eight distinct
-    TTLs further ones go to a binary heap (O(log n)).
+    Structure: the LRU ring of ``LRUCache``, plus the expiry component
+    (``fastcache._core._expiry``, shared with AdaptiveCache): one FIFO ring
+    of expiry records per distinct TTL (items written with one TTL expire
+    in write order, so each ring is sorted and ``expire()`` pops from the
+    heads: amortised O(1) per removed item, nothing scanned), and past eight
+    distinct TTLs a binary heap (O(log n)).
     """
 
     def __cinit__(self, *args, **kwargs):
-        cdef int q
-        self.side_size = sizeof(TTLNode)
-        for q in range(NQUEUES):
-            self.queues[q].ring.buf = NULL
-            self.queues[q].ring.head = self.queues[q].ring.tail = 0
-            self.queues[q].ring.mask = -1
-        self.nqueues = 0
-        self.heap = NULL
-        self.heap_len = self.heap_cap = 0
-        self.min_expiry = INFINITY
-
-    def __dealloc__(self):
-        cdef int q
-        for q in range(NQUEUES):
-            PyMem_Free(self.queues[q].ring.buf)
-        PyMem_Free(self.heap)
+        self._expiry = Expiry()
 
     def __init__(self, maxsize, ttl, timer=_time.monotonic, getsizeof=None, *, on_evict=None):
         self._init_from_params({"maxsize": maxsize, "ttl": ttl, "timer": timer,
@@ -171,7 +158,7 @@ cdef class TTLCache(OrderedTable):
         self._timer_w = timer
         self._ttl_obj = params["ttl"]
         self.default_ttl = ttl
-        self.clear_expiry()
+        self._expiry.clear()
         cls = type(self)
         self._custom_expire = getattr(cls, "expire") is not TTLCache.expire
 
@@ -181,224 +168,39 @@ cdef class TTLCache(OrderedTable):
         params["timer"] = self._timer_w._timer
         return params
 
-    cdef void clear_expiry(self):
-        cdef int q
-        for q in range(self.nqueues):
-            self.queues[q].ring.head = self.queues[q].ring.tail = 0
-        self.nqueues = 1
-        self.queues[0].ttl = self.default_ttl
-        self.heap_len = 0
-        self.min_expiry = INFINITY
-
     # ------------------------------------------------------------- expiry
 
-    cdef int push_expiry(self, Py_ssize_t ix, double expires, double ttl) except -1:
-        cdef int q
-        cdef Ring *r
-        cdef int64_t seq
-        cdef TTLNode *n = tnode(self, ix)
-        cdef HeapRec rec
-        n.expires = expires
-        self.write_seq += 1
-        n.wseq = self.write_seq
-        if expires < self.min_expiry:
-            self.min_expiry = expires
-        for q in range(self.nqueues):
-            if self.queues[q].ttl == ttl:
-                break
-        else:
-            if self.nqueues == NQUEUES or ttl < 0:      # ttl < 0: restoring a heap item
-                n.wq = NQUEUES
-                n.wstamp = self.write_seq
-                rec.expires = expires
-                rec.stamp = self.write_seq
-                rec.ix = <int32_t>ix
-                return self.heap_push(rec)
-            q = self.nqueues
-            self.nqueues += 1
-            self.queues[q].ttl = ttl
-            self.queues[q].ring.head = self.queues[q].ring.tail = 0
-        r = &self.queues[q].ring
-        seq = r.tail
-        if seq - r.head > r.mask:
-            self.compact_queue(q)
-            seq = r.tail
-        r.buf[seq & r.mask] = <int32_t>ix
-        r.tail = seq + 1
-        n.wq = q
-        n.wstamp = seq
-        return 0
-
-    cdef bint queue_rec_live(self, int q, int64_t seq, int32_t ix) noexcept:
-        cdef TTLNode *n
-        if self.entries[ix].key == NULL:
-            return False
-        n = tnode(self, ix)
-        return n.wq == q and n.wstamp == seq
-
-    cdef int compact_queue(self, int q) except -1:
-        cdef Ring *r = &self.queues[q].ring
-        cdef int64_t seq, live = 0, n = 0, cap = 16
-        cdef int32_t ix
-        cdef int32_t *buf
-        for seq in range(r.head, r.tail):
-            if self.queue_rec_live(q, seq, r.buf[seq & r.mask]):
-                live += 1
-        while cap < 2 * live + 2:
-            cap <<= 1
-        buf = <int32_t *>PyMem_Malloc(cap * sizeof(int32_t))
-        if buf == NULL:
-            raise MemoryError()
-        for seq in range(r.head, r.tail):
-            ix = r.buf[seq & r.mask]
-            if self.queue_rec_live(q, seq, ix):
-                buf[n] = ix
-                tnode(self, ix).wstamp = n
-                n += 1
-        PyMem_Free(r.buf)
-        r.buf = buf
-        r.head = 0
-        r.tail = n
-        r.mask = cap - 1
-        return 0
-
-    cdef int heap_push(self, HeapRec rec) except -1:
-        cdef Py_ssize_t i, parent
-        cdef HeapRec *h
-        if self.heap_len == self.heap_cap:
-            cap = 16 if self.heap_cap == 0 else self.heap_cap * 2
-            h = <HeapRec *>PyMem_Realloc(self.heap, cap * sizeof(HeapRec))
-            if h == NULL:
-                raise MemoryError()
-            self.heap = h
-            self.heap_cap = cap
-        i = self.heap_len
-        self.heap_len += 1
-        while i > 0:
-            parent = (i - 1) >> 1
-            if self.heap[parent].expires < rec.expires or (
-                    self.heap[parent].expires == rec.expires and self.heap[parent].stamp < rec.stamp):
-                break
-            self.heap[i] = self.heap[parent]
-            i = parent
-        self.heap[i] = rec
-        return 0
-
-    cdef void heap_sift_down(self, Py_ssize_t i):
-        cdef HeapRec rec = self.heap[i]
-        cdef Py_ssize_t child
-        while True:
-            child = 2 * i + 1
-            if child >= self.heap_len:
-                break
-            if child + 1 < self.heap_len and (
-                    self.heap[child + 1].expires < self.heap[child].expires or (
-                    self.heap[child + 1].expires == self.heap[child].expires
-                    and self.heap[child + 1].stamp < self.heap[child].stamp)):
-                child += 1
-            if rec.expires < self.heap[child].expires or (
-                    rec.expires == self.heap[child].expires and rec.stamp < self.heap[child].stamp):
-                break
-            self.heap[i] = self.heap[child]
-            i = child
-        self.heap[i] = rec
-
-    cdef void heap_pop(self):
-        self.heap_len -= 1
-        if self.heap_len > 0:
-            self.heap[0] = self.heap[self.heap_len]
-            self.heap_sift_down(0)
-
-    cdef bint heap_rec_live(self, HeapRec *rec) noexcept:
-        cdef TTLNode *n
-        if self.entries[rec.ix].key == NULL:
-            return False
-        n = tnode(self, rec.ix)
-        return n.wq == NQUEUES and n.wstamp == rec.stamp
-
     cdef list expire_at(self, double now):
-        """Remove every item with expires <= now; return [(key, value, expires)]."""
-        cdef list out = []
-        cdef int q, sources = 0
-        cdef Ring *r
-        cdef int32_t ix
-        cdef int64_t seq
-        cdef double nxt = INFINITY, e
-        cdef int64_t wseq
-        cdef object key, value
-        cdef Py_ssize_t before
-        if now < self.min_expiry:
-            return out
-        for q in range(self.nqueues):
-            r = &self.queues[q].ring
-            before = len(out)
-            while r.head < r.tail:
-                seq = r.head
-                ix = r.buf[seq & r.mask]
-                if self.queue_rec_live(q, seq, ix):
-                    e = tnode(self, ix).expires
-                    if now < e:
-                        if e < nxt:
-                            nxt = e
-                        break
-                    r.head = seq + 1
-                    key = <object>self.entries[ix].key
-                    value = <object>self.entries[ix].value
-                    wseq = tnode(self, ix).wseq
-                    self.remove_at(ix, CAUSE_EXPIRED)
-                    self.expirations += 1
-                    # Allocate only now: a collection triggered here may run
-                    # Python code, and the table is consistent again.
-                    out.append((key, value, (e, wseq)))
-                    continue
-                r.head = seq + 1
-            if len(out) > before:
-                sources += 1
-        before = len(out)
-        while self.heap_len:
-            if self.heap_rec_live(&self.heap[0]):
-                ix = self.heap[0].ix
-                e = self.heap[0].expires
-                if now < e:
-                    if e < nxt:
-                        nxt = e
-                    break
-                self.heap_pop()
-                key = <object>self.entries[ix].key
-                value = <object>self.entries[ix].value
-                wseq = tnode(self, ix).wseq
-                self.remove_at(ix, CAUSE_EXPIRED)
-                self.expirations += 1
-                out.append((key, value, (e, wseq)))
-                continue
-            self.heap_pop()
-        if len(out) > before:
-            sources += 1
-        self.min_expiry = nxt
-        if sources > 1:
-            out.sort(key=_expires_of)
-        return out
+        """Remove every item with expires <= now; return [(key, value)] in expiry order."""
+        return expire_due(self, self._expiry, now)
 
     cdef int run_expire(self, double now) except -1:
         """expire(now) as the cache's own operations run it (honours overrides)."""
         if self._custom_expire:
             self.expire(self._timer_w() if self._timer_w.nesting else self._timer_w.time_of(now))
-        elif now >= self.min_expiry:
+        elif now >= self._expiry.min_expiry:
             self.expire_at(now)
         return 0
 
     cdef void on_clear(self):
         OrderedTable.on_clear(self)
-        self.clear_expiry()
+        self._expiry.clear()
 
     # ---------------------------------------------------------- table hooks
 
     cdef int before_store(self) except -1:
+        # Room first, so the insert below cannot fail half-way: the table grows
+        # to at most twice its capacity (or 8) in one insert.
+        self._expiry.reserve_insert(self)
         return self.run_expire(self.now_cached)
 
     cdef int on_insert(self, Py_ssize_t ix) except -1:
         ring_record(self, ix)
-        return self.push_expiry(ix, self.now_cached + self.pending_ttl, self.pending_ttl)
+        return self._expiry.schedule(ix, self.now_cached + self.pending_ttl, self.pending_ttl)
+
+    cdef void on_remove(self, Py_ssize_t ix) noexcept:
+        OrderedTable.on_remove(self, ix)
+        expiry_forget(self._expiry, ix)
 
     cdef int on_update(self, Py_ssize_t ix) except -1:
         return self.on_insert(ix)
@@ -448,7 +250,7 @@ cdef class TTLCache(OrderedTable):
         """Entry number of key if it is stored and has not expired, else -1."""
         cdef double now = self._timer_w.now()
         cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        if ix >= 0 and now < tnode(self, ix).expires:
+        if ix >= 0 and now < expires_of(self, ix):
             return ix
         return -1
 
@@ -457,7 +259,7 @@ cdef class TTLCache(OrderedTable):
         cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
         if ix >= 0:
             ring_record(self, ix)           # cachetools counts the use even if the item has expired
-            if now < tnode(self, ix).expires:
+            if now < expires_of(self, ix):
                 self.hits += 1
                 return <object>self.entries[ix].value
         self.misses += 1
@@ -488,7 +290,7 @@ cdef class TTLCache(OrderedTable):
         cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
         if ix < 0:
             raise KeyError(key)
-        expired = not (now < tnode(self, ix).expires)
+        expired = not (now < expires_of(self, ix))
         self.remove_at(ix, CAUSE_EXPIRED if expired else CAUSE_EXPLICIT)
         if expired:
             self.expirations += 1
@@ -527,7 +329,7 @@ cdef class TTLCache(OrderedTable):
         cdef double now = self._timer_w.now() if time is None else self._timer_w.number(time)
         out = self.expire_at(now)
         self.release()
-        return [(k, v) for k, v, _ in out]
+        return out
 
     def __len__(self):
         self.run_expire(self._timer_w.now())
@@ -561,30 +363,31 @@ cdef class TTLCache(OrderedTable):
         """Return the time at which key expires (on the cache's timer), else default."""
         cdef Py_ssize_t ix = self.live_index(key)
         if ix >= 0:
-            return self._timer_w.time_of(tnode(self, ix).expires)
+            return self._timer_w.time_of(expires_of(self, ix))
         return default
 
     cdef object policy_state(self, dict positions):
         cdef list exp = []
         cdef Py_ssize_t i
-        cdef TTLNode *n
+        cdef double ttl
         cdef uint64_t mutations = self.mutations
         for i in range(self.nentries):
             self.guard(mutations)
             if self.entries[i].key != NULL:
-                n = tnode(self, i)
-                exp.append((n.expires, n.wseq, n.wstamp, positions[i],
-                            self.queues[n.wq].ttl if n.wq < NQUEUES else None))
+                ttl = self._expiry.ttl_of(i)
+                exp.append((self._expiry.d[i].expires, self._expiry.d[i].seq, positions[i],
+                            ttl if ttl >= 0 else None))
         exp.sort(key=_expiry_sort_key)
         return {"lru": OrderedTable.policy_state(self, positions),
-                "expiry": [(pos, expires, ttl) for expires, _, _, pos, ttl in exp]}
+                "expiry": [(pos, expires, ttl) for expires, _, pos, ttl in exp]}
 
     cdef int restore_policy(self, object state, list ixs) except -1:
         cdef double ttl
         OrderedTable.restore_policy(self, state["lru"], ixs)
+        self._expiry.reserve(max(8, self.capacity))
         for pos, expires, ttl_obj in state["expiry"]:
             ttl = -1.0 if ttl_obj is None else ttl_obj
-            self.push_expiry(ixs[pos], expires, ttl)
+            self._expiry.schedule(ixs[pos], expires, ttl)
         return 0
 
     def __setstate__(self, state):
@@ -592,12 +395,8 @@ cdef class TTLCache(OrderedTable):
         self.expire()
 
 
-def _expires_of(item):
-    return item[2]
-
-
 def _expiry_sort_key(item):
-    return (item[0], item[1], item[2])
+    return (item[0], item[1])
 
 
 def _live_keys(TTLCache cache, list keys):
@@ -605,7 +404,7 @@ def _live_keys(TTLCache cache, list keys):
     for key in keys:
         with cache._timer_w:
             ix = table_lookup(cache, key, hash(key))
-            if ix >= 0 and cache._timer_w.frozen < tnode(cache, ix).expires:
+            if ix >= 0 and cache._timer_w.frozen < expires_of(cache, ix):
                 live = True
             else:
                 live = False
