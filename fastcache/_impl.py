@@ -36,7 +36,7 @@ NO_EXTENSIONS = os.environ.get("FASTCACHE_NO_EXTENSIONS", "") not in ("", "0") o
 def _load_compiled() -> dict[str, Any]:
     names = {"CLRUCache": ("lru", "LRUCache"), "CFIFOCache": ("fifo", "FIFOCache"),
              "CLFUCache": ("lfu", "LFUCache"), "CAdaptiveCache": ("adaptive", "AdaptiveCache"), "CTTLCache": ("ttl", "TTLCache"),
-             "CTimer": ("ttl", "Timer"), "CLRUCacheWrapper": ("_functools", "LRUCacheWrapper"),
+             "CTimer": ("_timer", "Timer"), "CLRUCacheWrapper": ("_functools", "LRUCacheWrapper"),
              "CCachedWrapper": ("_functools", "CachedWrapper"),
              "CCachedInfoWrapper": ("_functools", "CachedInfoWrapper"),
              "CHashRing": ("hashring", "HashRing"), "c_jump_hash": ("hashing", "jump_hash"),

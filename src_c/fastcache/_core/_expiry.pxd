@@ -37,7 +37,7 @@ cdef class Expiry:
     cdef double min_expiry         # no record falls due before this
 
     cdef int reserve(self, Py_ssize_t entries) except -1
-    cdef int reserve_insert(self, Table t) except -1
+    cdef int reserve_heap_room(self) except -1
     cdef void clear(self)
     cdef int schedule(self, Py_ssize_t ix, double expires, double ttl) except -1
     cdef Py_ssize_t pop_due(self, double now) except -2

@@ -13,8 +13,10 @@ reach a head, and rings are compacted when they fill.
 
 The owner reads the clock, asks :meth:`Expiry.pop_due` for the next entry
 whose time has come (in time order across rings and heap, ties in write
-order), and removes it.  Memory for the deadlines is reserved by the owner
-*before* an insert (``reserve``), so scheduling during an insert never fails.
+order), and removes it.  The owner grows the deadlines with its entry arrays
+(its ``on_grow`` hook calls ``reserve``, before a new entry number is used:
+another thread may insert while a key's ``__eq__`` runs, so room is never
+reserved ahead of time), and makes heap room before an insert.
 """
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from fastcache._core._table cimport Table, CAUSE_EXPIRED
@@ -73,17 +75,9 @@ cdef class Expiry:
         self.heap_cap = cap
         return 0
 
-    cdef int reserve_insert(self, Table t) except -1:
-        """Room for whatever one insert into t needs (called before it: scheduling cannot fail).
-        An insert takes at most entry number ``t.nentries``; the array grows by doubling,
-        never past what an unweighted bounded table can hold."""
-        cdef Py_ssize_t need = t.nentries + 1, target
-        if need > self.cap:
-            target = 2 * self.cap
-            if not t.weighted and t._maxsize < target:
-                target = t._maxsize
-            self.reserve(max(target, need, 8))
-        elif self.heap_len + 1 >= self.heap_cap:
+    cdef int reserve_heap_room(self) except -1:
+        """Room for one more heap record (called before an insert: scheduling cannot fail)."""
+        if self.heap_len + 1 >= self.heap_cap:
             self.grow_heap()
         return 0
 

@@ -88,6 +88,7 @@ cdef class Table:
     cdef object snapshot_keys(self)
 
     # policy hooks
+    cdef int on_grow(self, Py_ssize_t newcap) except -1
     cdef int before_store(self) except -1
     cdef int on_insert(self, Py_ssize_t ix) except -1
     cdef int on_update(self, Py_ssize_t ix) except -1

@@ -182,6 +182,7 @@ cdef class Table:
             if p == NULL:
                 raise MemoryError()
             self.side = <char *>p
+        self.on_grow(newcap)            # per-entry data of the policy's own (expiry deadlines)
         self.capacity = newcap
         # At least 3 slots per entry: a full table then has room for half as
         # many dummies as entries before append() sweeps them out.  With only 2
@@ -480,6 +481,10 @@ cdef class Table:
         return keys
 
     # ----------------------------------------------------------- policy hooks
+
+    cdef int on_grow(self, Py_ssize_t newcap) except -1:
+        """The entry arrays grow to newcap entries (before any of the new ones is used)."""
+        return 0
 
     cdef int before_store(self) except -1:
         return 0

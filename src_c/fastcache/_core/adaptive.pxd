@@ -3,7 +3,7 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from fastcache._core._table cimport Table
 from fastcache._core.frequency_sketch cimport FrequencySketch
 from fastcache._core.hash_lru cimport HashLRU
-from fastcache._core.ttl cimport Timer
+from fastcache._core._timer cimport Timer
 from fastcache._core._expiry cimport Expiry
 
 cdef enum:

@@ -11,7 +11,7 @@ from cpython.object cimport PyObject
 from libc.math cimport floor, fabs, INFINITY
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from fastcache._core._table cimport Table, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED
-from fastcache._core.ttl cimport Timer, as_time, check_ttl
+from fastcache._core._timer cimport Timer, as_time, check_ttl
 from fastcache._core._expiry cimport Expiry, expire_due, expiry_forget
 from fastcache._core.frequency_sketch cimport FrequencySketch, spread, sketch_increment
 from fastcache._core.hash_lru cimport HashLRU
@@ -164,7 +164,7 @@ cdef class AdaptiveCache(Table):
         self._expiry.clear()
         self._custom_expire = getattr(type(self), "expire") is not AdaptiveCache.expire
         if default_ttl < INFINITY:
-            self._expiry.reserve(8)
+            self._expiry.reserve(max(8, self.capacity))
             self.expiring = True
         m = self._maxsize
         bounded = m < PY_SSIZE_T_MAX
@@ -317,7 +317,7 @@ cdef class AdaptiveCache(Table):
 
     cdef int store_ttl(self, object key, object value, double ttl) except -1:
         if ttl < INFINITY and not self.expiring:
-            self._expiry.reserve_insert(self)
+            self._expiry.reserve(max(8, self.capacity))     # from now on on_grow keeps it in step
             self.expiring = True
         if not self.expiring:
             return self.store(key, value)
@@ -329,11 +329,14 @@ cdef class AdaptiveCache(Table):
 
     # --------------------------------------------------------- table hooks
 
+    cdef int on_grow(self, Py_ssize_t newcap) except -1:
+        if self.expiring:
+            self._expiry.reserve(newcap)
+        return 0
+
     cdef int before_store(self) except -1:
         if self.expiring:
-            # Room first, so the insert below cannot fail half-way: the table
-            # grows to at most twice its capacity (or 8) in one insert.
-            self._expiry.reserve_insert(self)
+            self._expiry.reserve_heap_room()    # so the insert below cannot fail half-way
             self.run_expire(self.now_cached)
         return 0
 

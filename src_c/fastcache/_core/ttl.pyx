@@ -1,127 +1,19 @@
 """Least Recently Used cache with per-item time-to-live (compiled)."""
 import time as _time
 from fastcache._clock import clock_for_ttl
-from fastcache._types import TTL_TYPE_ERROR, TTL_VALUE_ERROR
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
-from cpython.float cimport PyFloat_AsDouble
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.math cimport INFINITY
 from fastcache._core._table cimport Table, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED
 from fastcache._core._ordered cimport OrderedTable, ring_record
 from fastcache._core._expiry cimport Expiry, expire_due, expiry_forget
-
-cdef extern from *:
-    """
-    #if defined(__linux__)
-    #include <time.h>
-    #define FC_FAST_MONOTONIC 1
-    static double fc_monotonic(void) {
-        /* The clock and the arithmetic of CPython's time.monotonic() on Linux,
-           so values from both compare exactly. */
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec) / 1e9;
-    }
-    #else
-    #define FC_FAST_MONOTONIC 0
-    static double fc_monotonic(void) { return 0.0; }
-    #endif
-    """
-    const int FC_FAST_MONOTONIC
-    double fc_monotonic() nogil
-
+from fastcache._core._timer cimport Timer, as_time, check_ttl, fc_monotonic
 
 cdef object _marker = object()
 
 
-cdef double as_time(object t) except? -1.0:
-    if isinstance(t, (int, float)) and not isinstance(t, bool):
-        return PyFloat_AsDouble(t)
-    raise TypeError("timer must return a real number of seconds, not %r" % type(t).__name__)
-
-
-cdef double check_ttl(object ttl) except? -1.0:
-    # the one rule of fastcache._types.ttl_seconds (a positive number of seconds, inf: never)
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-        raise TypeError(TTL_TYPE_ERROR % ("ttl", type(ttl).__name__))
-    cdef double t = ttl
-    if not t > 0:
-        raise ValueError(TTL_VALUE_ERROR % ("ttl", ttl))
-    return t
-
-
 cdef inline double expires_of(TTLCache t, Py_ssize_t ix) noexcept:
     return t._expiry.d[ix].expires
-
-
-cdef class Timer:
-    """The cache's timer: call it for the time; ``with cache.timer as now``
-    freezes time for everything the cache does inside the block (nestable),
-    as in cachetools.  Other attributes are forwarded to the wrapped timer."""
-
-    def __cinit__(self, timer):
-        if not callable(timer):
-            raise TypeError("timer must be callable")
-        self._timer = timer
-        self.nesting = 0
-        self.fast_monotonic = FC_FAST_MONOTONIC and timer is _time.monotonic
-        self.clock = None
-
-    cdef double number(self, object t) except? -1.0:
-        """A time of this timer's as a double (datetimes through the clock)."""
-        if self.clock is not None:
-            return self.clock.number(t)
-        return as_time(t)
-
-    cdef double ttl_number(self, object ttl) except? -1.0:
-        """A TTL as a double on this timer's scale."""
-        if self.clock is None:
-            return check_ttl(ttl)
-        return self.clock.ttl(ttl)
-
-    cdef object time_of(self, double t):
-        """A double time as a value of the user's timer (a datetime with a clock)."""
-        return t if self.clock is None else self.clock.time(t)
-
-    cdef double now(self) except? -1.0:
-        if self.nesting:
-            return self.frozen
-        if self.fast_monotonic:
-            return fc_monotonic()
-        return self.number(self._timer())
-
-    def __call__(self):
-        if self.nesting:
-            if self.frozen_obj is None:
-                self.frozen_obj = self.frozen
-            return self.frozen_obj
-        return self._timer()
-
-    def __enter__(self):
-        if self.nesting == 0:
-            t = self._timer()
-            self.frozen = self.number(t)
-            self.frozen_obj = t
-        elif self.frozen_obj is None:
-            self.frozen_obj = self.frozen
-        self.nesting += 1
-        return self.frozen_obj
-
-    def __exit__(self, *exc):
-        self.nesting -= 1
-
-    def __copy__(self):
-        return Timer(self._timer)
-
-    def __deepcopy__(self, memo):
-        import copy
-        return Timer(copy.deepcopy(self._timer, memo))
-
-    def __reduce__(self):
-        return Timer, (self._timer,)
-
-    def __getattr__(self, name):
-        return getattr(self._timer, name)
 
 
 cdef class TTLCache(OrderedTable):
@@ -159,6 +51,7 @@ cdef class TTLCache(OrderedTable):
         self._ttl_obj = params["ttl"]
         self.default_ttl = ttl
         self._expiry.clear()
+        self._expiry.reserve(max(8, self.capacity))     # from now on on_grow keeps it in step
         cls = type(self)
         self._custom_expire = getattr(cls, "expire") is not TTLCache.expire
 
@@ -188,10 +81,11 @@ cdef class TTLCache(OrderedTable):
 
     # ---------------------------------------------------------- table hooks
 
+    cdef int on_grow(self, Py_ssize_t newcap) except -1:
+        return self._expiry.reserve(newcap)
+
     cdef int before_store(self) except -1:
-        # Room first, so the insert below cannot fail half-way: the table grows
-        # to at most twice its capacity (or 8) in one insert.
-        self._expiry.reserve_insert(self)
+        self._expiry.reserve_heap_room()    # so the insert below cannot fail half-way
         return self.run_expire(self.now_cached)
 
     cdef int on_insert(self, Py_ssize_t ix) except -1:
