@@ -6,11 +6,15 @@ call site.  What only some L2s can do is a protocol of its own, tested once,
 when the tiered cache is built (never per call): :class:`Namespaced` (a key
 prefix and a default TTL), :class:`InvalidationSource` (clients to publish
 and subscribe invalidations on) and :class:`InvalidationRouter` (which client
-announces which keys, for a sharded L2).
+announces which keys, for a sharded L2).  ``L2`` is generated from
+``AsyncL2`` (``_async_l2.py``) by ``scripts/unasync.py``, like every sync/async pair.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional, Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, runtime_checkable
+
+from ._async_l2 import AsyncL2
+from ._sync_l2 import L2
 
 __all__ = ("L1Cache", "L2", "AsyncL2", "Namespaced", "InvalidationSource", "InvalidationRouter")
 
@@ -30,46 +34,6 @@ class L1Cache(Protocol):
     def __contains__(self, key: Any) -> bool: ...
 
     def __len__(self) -> int: ...
-
-
-class L2(Protocol):
-    """A shared tier for :class:`~fastcache.TieredCache` (``RedisCache``, ``ShardedRedisCache``)."""
-
-    def get_with_ttl(self, key: Any) -> tuple[bool, Any, Optional[float]]: ...
-
-    def get_many_with_ttl(self, keys: Iterable[Any]) -> Mapping[Any, tuple[Any, Optional[float]]]: ...
-
-    def set(self, key: Any, value: Any, ttl: Any = ..., tags: Optional[Iterable[str]] = None) -> None: ...
-
-    def set_many(self, mapping: Mapping[Any, Any], ttl: Any = ...) -> None: ...
-
-    def delete(self, key: Any) -> bool: ...
-
-    def delete_many(self, keys: Iterable[Any]) -> int: ...
-
-    def invalidate_tag(self, tag: str) -> list[Any]: ...
-
-    def clear(self) -> int: ...
-
-
-class AsyncL2(Protocol):
-    """A shared tier for :class:`~fastcache.AsyncTieredCache` (``AsyncRedisCache``, ...)."""
-
-    async def get_with_ttl(self, key: Any) -> tuple[bool, Any, Optional[float]]: ...
-
-    async def get_many_with_ttl(self, keys: Iterable[Any]) -> Mapping[Any, tuple[Any, Optional[float]]]: ...
-
-    async def set(self, key: Any, value: Any, ttl: Any = ..., tags: Optional[Iterable[str]] = None) -> None: ...
-
-    async def set_many(self, mapping: Mapping[Any, Any], ttl: Any = ...) -> None: ...
-
-    async def delete(self, key: Any) -> bool: ...
-
-    async def delete_many(self, keys: Iterable[Any]) -> int: ...
-
-    async def invalidate_tag(self, tag: str) -> list[Any]: ...
-
-    async def clear(self) -> int: ...
 
 
 @runtime_checkable

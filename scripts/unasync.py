@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # (async source, generated sync file), relative to the repository root
 PAIRS: list[tuple[str, str]] = [
+    ("fastcache/_async_l2.py", "fastcache/_sync_l2.py"),
+    ("fastcache/redis/_async_get_or_load.py", "fastcache/redis/_sync_get_or_load.py"),
     ("fastcache/redis/_async_cache.py", "fastcache/redis/_sync_cache.py"),
     ("fastcache/redis/_async_sharded.py", "fastcache/redis/_sync_sharded.py"),
     ("fastcache/_async_tiered.py", "fastcache/_sync_tiered.py"),

@@ -28,6 +28,7 @@ CYTHON = ROOT / "src_c" / "fastcache"
 LAYERS = {
     "base": ("fastcache._types", "fastcache._clock", "fastcache.keys", "fastcache._weakself",
              "fastcache.singleflight", "fastcache._concurrency", "fastcache.errors", "fastcache.protocols",
+             "fastcache._async_l2", "fastcache._sync_l2",
              "fastcache._wire", "fastcache.loading", "fastcache.serializers", "fastcache.tags",
              "fastcache.breaker"),
     "core": ("fastcache._core", "fastcache._py", "fastcache._impl"),

@@ -11,7 +11,8 @@ from .._impl import key_slot
 from ..serializers import Serializer
 from ..tags import check_tags
 from ._base import TIMEOUTS, AsyncMembership, RedisCacheBase, blocking_pool_options, is_wrongtype
-from ._common import DEFAULT, TAG_POP, AsyncGetOrLoad, Key, pttl_to_seconds, reply_error, unique
+from ._async_get_or_load import AsyncGetOrLoad
+from ._common import DEFAULT, TAG_POP, Key, pttl_to_seconds, reply_error, unique
 
 __all__ = ("AsyncRedisCache",)
 

@@ -6,7 +6,8 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional
 from ..errors import L2_ERRORS
 from ._async_cache import AsyncRedisCache
 from ._base import AsyncMembership
-from ._common import DEFAULT, AsyncGetOrLoad, Key
+from ._async_get_or_load import AsyncGetOrLoad
+from ._common import DEFAULT, Key
 from ._sharded_base import _FAILURES, AsyncShardFanOut, NodeUnavailable, _Node, _ShardedBase
 
 __all__ = ("AsyncShardedRedisCache",)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
-from ..loading import aload_missing, load_missing
 from ..serializers import JSONSerializer, SerializationError, Serializer
 
 log = logging.getLogger("fastcache.redis")
@@ -98,40 +97,6 @@ def reply_error(key: Key, reply: Any, name: str) -> bool:
 def unique(keys: Iterable[Key]) -> list[Key]:
     """Keys in order, without repeats."""
     return list(dict.fromkeys(keys))
-
-
-_LOAD_MISS: Any = object()
-
-
-class GetOrLoad:
-    """``get_or_load`` for the sync Redis caches (plain and sharded)."""
-
-    def get(self, key: Key, default: Any = None) -> Any:  # pragma: no cover - provided by the cache
-        raise NotImplementedError
-
-    def get_or_load(self, key: Key, loader: Callable[[Any], Any], ttl: Any = DEFAULT) -> Any:
-        """The value for key; on a miss ``loader(key)`` runs once across this
-        process's threads and its result is stored with ``ttl``.  For once across
-        processes, use ``CacheAside(cache, lease=RedisLease(...))``."""
-        value = self.get(key, _LOAD_MISS)
-        if value is not _LOAD_MISS:
-            return value
-        return load_missing(self, key, loader, ttl)
-
-
-class AsyncGetOrLoad:
-    """``get_or_load`` for the asyncio Redis caches (plain and sharded)."""
-
-    async def get(self, key: Key, default: Any = None) -> Any:  # pragma: no cover - provided by the cache
-        raise NotImplementedError
-
-    async def get_or_load(self, key: Key, loader: Callable[[Any], Any], ttl: Any = DEFAULT) -> Any:
-        """The value for key; on a miss ``loader(key)`` (sync or async) runs once
-        across this loop's tasks and its result is stored with ``ttl``."""
-        value = await self.get(key, _LOAD_MISS)
-        if value is not _LOAD_MISS:
-            return value
-        return await aload_missing(self, key, loader, ttl)
 
 
 # A tag's Redis set gets the key added and lives as long as its longest-lived

@@ -13,7 +13,8 @@ from .._impl import key_slot
 from ..serializers import Serializer
 from ..tags import check_tags
 from ._base import TIMEOUTS, Membership, RedisCacheBase, blocking_pool_options, is_wrongtype
-from ._common import DEFAULT, TAG_POP, GetOrLoad, Key, pttl_to_seconds, reply_error, unique
+from ._sync_get_or_load import GetOrLoad
+from ._common import DEFAULT, TAG_POP, Key, pttl_to_seconds, reply_error, unique
 
 __all__ = ("RedisCache",)
 

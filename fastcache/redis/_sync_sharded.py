@@ -8,7 +8,8 @@ from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional
 from ..errors import L2_ERRORS
 from ._sync_cache import RedisCache
 from ._base import Membership
-from ._common import DEFAULT, GetOrLoad, Key
+from ._sync_get_or_load import GetOrLoad
+from ._common import DEFAULT, Key
 from ._sharded_base import _FAILURES, ShardFanOut, NodeUnavailable, _Node, _ShardedBase
 
 __all__ = ("ShardedRedisCache",)
