@@ -28,8 +28,8 @@ import logging
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
 from . import entry as E
-from .core import (SAFE_METHODS, Forward, HTTPCacheCore, HTTPCacheStats, Judgement, Label, Reject, Request,
-                   Revalidated, Serve, ServeStale, header_pairs)
+from .core import (HIT, SAFE_METHODS, STALE, Forward, HTTPCacheCore, HTTPCacheStats, Judgement, Label, Reject,
+                   Request, Revalidated, Serve, ServeStale, header_pairs)
 from .entry import Entry
 from .purge import Purger
 
@@ -61,13 +61,16 @@ class FetchMode(enum.Enum):
     STALE_ERROR = "stale-error"     # a 5xx (or an exception) and stale-if-error: serve the stale copy
 
 
+_PENDING, _STORE, _PASS, _REVALIDATED, _STALE_ERROR = FetchMode    # constants: see http.core.HIT
+
+
 class _Fetch:
     """One trip to the app: what came back and what the cache does with it."""
 
     __slots__ = ("mode", "status", "judgement", "parts", "size", "entry", "started", "quiet")
 
     def __init__(self) -> None:
-        self.mode = FetchMode.PENDING
+        self.mode = _PENDING
         self.status = 0
         self.judgement: Optional[Judgement] = None
         self.parts: list[bytes] = []
@@ -195,7 +198,7 @@ class CacheMiddleware:
                 got = None
             if core.coalesced_hit(req, got):
                 assert got is not None
-                await self._serve(send, req, got, Label.HIT, core.timer())
+                await self._serve(send, req, got, HIT, core.timer())
                 return
             core.count("misses")
             await self._fetch(scope, receive, send, req, step, entries, None)
@@ -228,7 +231,7 @@ class CacheMiddleware:
                     self._encoded.clear()
                 memo = self._encoded[id(stored)] = (stored, _encode(stored))
             headers = memo[1] + [(b"age", str(E.age_of(entry, now)).encode()),
-                                 (core.x_cache.encode("latin-1"), label.value.encode())]
+                                 (core.x_cache.encode("latin-1"), label.raw)]
             await send({"type": "http.response.start", "status": entry.status, "headers": headers})
             await send({"type": "http.response.body", "body": entry.body})
             return
@@ -268,16 +271,16 @@ class CacheMiddleware:
             if kind == "http.response.start":
                 await self._on_start(message, f, req, forward, entries, send, flight)
             elif kind == "http.response.body":
-                if f.mode is FetchMode.REVALIDATED or f.mode is FetchMode.STALE_ERROR:
+                if f.mode is _REVALIDATED or f.mode is _STALE_ERROR:
                     return
                 body = message.get("body", b"")
                 more = message.get("more_body", False)
-                if f.mode is FetchMode.STORE:
+                if f.mode is _STORE:
                     # stored before the last chunk goes out: a client that has the response
                     # finds it in the cache on its next request
                     f.size += len(body)
                     if f.size > core.max_body_size:
-                        f.mode, f.parts = FetchMode.PASS, []
+                        f.mode, f.parts = _PASS, []
                         self._land(req.key, flight, None)
                     else:
                         f.parts.append(body)
@@ -296,9 +299,9 @@ class CacheMiddleware:
             stale = None if f.started else core.failed(req, forward)
             if stale is None:
                 raise
-            f.mode, f.entry = FetchMode.STALE_ERROR, stale.entry
+            f.mode, f.entry = _STALE_ERROR, stale.entry
         if send is not None and f.entry is not None:
-            await self._serve(send, req, f.entry, Label.HIT if f.mode is FetchMode.REVALIDATED else Label.STALE,
+            await self._serve(send, req, f.entry, HIT if f.mode is _REVALIDATED else STALE,
                               core.timer())
 
     async def _on_start(self, message: Message, f: _Fetch, req: Request, forward: Forward,
@@ -308,16 +311,16 @@ class CacheMiddleware:
         f.status = status = message["status"]
         step = core.responded(req, forward, status, header_pairs(message.get("headers", ())))
         if isinstance(step, Revalidated):
-            f.mode, f.entry = FetchMode.REVALIDATED, step.entry
+            f.mode, f.entry = _REVALIDATED, step.entry
             if step.updated:
                 await self._set(req, entries, step.entry, core.tags_of(req.path, step.entry))
                 self._land(req.key, flight, step.entry)
             return
         if isinstance(step, ServeStale):
-            f.mode, f.entry = FetchMode.STALE_ERROR, step.entry
+            f.mode, f.entry = _STALE_ERROR, step.entry
             return
         f.judgement = step
-        f.mode = FetchMode.STORE if step.store else FetchMode.PASS
+        f.mode = _STORE if step.store else _PASS
         if not step.store:
             self._land(req.key, flight, None)
         if send is None:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from . import entry as E
 from .cache_control import CacheControl
-from .entry import Entry, Freshness
+from .entry import FRESH, REVALIDATE, STALE_SWR, Entry, Freshness
 from .rules import PolicyLike, RouteRules
 from .store import HTTPStore, response_tags
 
@@ -39,6 +39,20 @@ class Label(enum.Enum):
     HIT = "HIT"
     STALE = "STALE"
     MISS = "MISS"
+
+    # The header's text and bytes, read on every response: plain attributes, set below,
+    # because Enum's ``value`` is a Python-level property (two calls per read).
+    text: str
+    raw: bytes
+
+
+for _label in Label:
+    _label.text = _label.value
+    _label.raw = _label.value.encode("ascii")
+
+# The members as module constants: reading one off its Enum class runs a Python-level
+# descriptor (about 65 ns here), too much for code that runs on every request.
+HIT, STALE, MISS = Label
 
 
 class NotStored(enum.Enum):
@@ -63,7 +77,9 @@ class NotStored(enum.Enum):
         return self in _THIS_REQUEST
 
 
-_THIS_REQUEST = frozenset({NotStored.NOT_GET, NotStored.REQUEST_NO_STORE, NotStored.AUTHORIZED_REQUEST})
+(_NOT_GET, _REQUEST_NO_STORE, _AUTHORIZED_REQUEST, _STATUS, _SET_COOKIE, _VARY_STAR, _MALFORMED_CACHE_CONTROL,
+ _PRIVATE, _NO_STORE, _NO_FRESHNESS, _NOTHING_TO_REUSE) = NotStored          # as constants: see HIT above
+_THIS_REQUEST = frozenset({_NOT_GET, _REQUEST_NO_STORE, _AUTHORIZED_REQUEST})
 
 
 @dataclass
@@ -181,15 +197,17 @@ class HTTPCacheCore:
         now = self.timer()
         if stale is not None:
             state = E.assess(stale, now, req.cc, req.pragma_no_cache)
-            if state is Freshness.FRESH:
+            if state is FRESH:
                 self.count("hits")
-                return Serve(stale, Label.HIT, now)
-            if state is not Freshness.REVALIDATE:
+                return Serve(stale, HIT, now)
+            if state is not REVALIDATE:
                 self.count("stale")
-                refresh = self.forward(req, stale) if state is Freshness.STALE_SWR else None
-                return Serve(stale, Label.STALE, now, refresh)
+                refresh = self.forward(req, stale) if state is STALE_SWR else None
+                return Serve(stale, STALE, now, refresh)
         if req.cc is not None and req.cc.only_if_cached:
             return Reject(504, b"not in cache (only-if-cached)")
+        if stale is None:                       # the common miss: nothing to revalidate
+            return Forward(None, None, req.method == "GET")
         return self.forward(req, stale)
 
     @staticmethod
@@ -202,7 +220,7 @@ class HTTPCacheCore:
     def coalesced_hit(self, req: Request, got: Optional[Entry]) -> bool:
         """Whether what another request's response stored answers this one (fresh, same variant), counted."""
         if (got is not None and E.pick([got], req.headers) is not None
-                and E.assess(got, self.timer(), req.cc, req.pragma_no_cache) is Freshness.FRESH):
+                and E.assess(got, self.timer(), req.cc, req.pragma_no_cache) is FRESH):
             self.count("hits")
             return True
         return False
@@ -275,7 +293,10 @@ class HTTPCacheCore:
     def upstream_headers(self, req: Request, revalidating: Optional[Entry]) -> list[tuple[str, str]]:
         """Request headers for the app: the client's conditionals removed (the cache wants a full
         response to store), the stored entry's validators added when revalidating it."""
-        return [(k, v) for k, v in req.headers.items() if k not in _CONDITIONAL] + validators(revalidating)
+        out = [(k, v) for k, v in req.headers.items() if k not in _CONDITIONAL]
+        if revalidating is not None:
+            out += validators(revalidating)
+        return out
 
     # -- responses --------------------------------------------------------------
 
@@ -297,7 +318,7 @@ class HTTPCacheCore:
             headers = [h for h in headers if h[0] != "surrogate-key"] + [["surrogate-key", value]]
             header_map["surrogate-key"] = value
         if self.x_cache:
-            headers = headers + [[self.x_cache, Label.MISS.value]]
+            headers = headers + [[self.x_cache, MISS.text]]
         reason = self._unstorable(req, status, header_map)
         if reason is not None:
             return Judgement(False, headers, reason, header_map=header_map)
@@ -306,20 +327,20 @@ class HTTPCacheCore:
             if "cache-control" in header_map:
                 log.warning("fastcache.http: not storing %s: malformed Cache-Control %.200r",
                             req.path, header_map["cache-control"])
-                return Judgement(False, headers, NotStored.MALFORMED_CACHE_CONTROL, header_map=header_map)
+                return Judgement(False, headers, _MALFORMED_CACHE_CONTROL, header_map=header_map)
             cc = CacheControl()
         if not cc.storable_shared:
-            return Judgement(False, headers, NotStored.PRIVATE if cc.private else NotStored.NO_STORE,
+            return Judgement(False, headers, _PRIVATE if cc.private else _NO_STORE,
                              header_map=header_map)
         if ("authorization" in req.headers and not (cc.public or cc.s_maxage is not None or cc.must_revalidate)):
-            return Judgement(False, headers, NotStored.AUTHORIZED_REQUEST, header_map=header_map)  # RFC 9111 3.5
+            return Judgement(False, headers, _AUTHORIZED_REQUEST, header_map=header_map)  # RFC 9111 3.5
         lifetime = E.lifetime_of(cc, header_map, self.timer())
         if lifetime is None:
-            return Judgement(False, headers, NotStored.NO_FRESHNESS, header_map=header_map)
+            return Judgement(False, headers, _NO_FRESHNESS, header_map=header_map)
         has_validator = "etag" in header_map or "last-modified" in header_map or self.add_etag
         if (lifetime == 0 or cc.no_cache) and not has_validator and not cc.stale_while_revalidate \
                 and not cc.stale_if_error:
-            return Judgement(False, headers, NotStored.NOTHING_TO_REUSE, header_map=header_map)
+            return Judgement(False, headers, _NOTHING_TO_REUSE, header_map=header_map)
         vary = [v.strip().lower() for v in header_map.get("vary", "").split(",") if v.strip()]
         return Judgement(True, headers, cc=cc, lifetime=lifetime, vary=vary, header_map=header_map,
                          tags=self._tags(req.path, header_map.get("surrogate-key")))
@@ -327,16 +348,16 @@ class HTTPCacheCore:
     @staticmethod
     def _unstorable(req: Request, status: int, header_map: Mapping[str, str]) -> Optional[NotStored]:
         if req.method != "GET":
-            return NotStored.NOT_GET
+            return _NOT_GET
         if req.no_store:
-            return NotStored.REQUEST_NO_STORE
+            return _REQUEST_NO_STORE
         if status not in E.STORABLE_STATUS:
-            return NotStored.STATUS
+            return _STATUS
         if "set-cookie" in header_map:
-            return NotStored.SET_COOKIE          # one client's cookie must not be replayed to others
+            return _SET_COOKIE          # one client's cookie must not be replayed to others
         if header_map.get("vary", "").strip() == "*" or "*" in (
                 v.strip() for v in header_map.get("vary", "").split(",")):
-            return NotStored.VARY_STAR
+            return _VARY_STAR
         return None
 
     @staticmethod
@@ -380,7 +401,7 @@ class HTTPCacheCore:
         """Status, headers and body for the client from a stored entry."""
         extra = [["age", str(E.age_of(entry, now))]]
         if self.x_cache:
-            extra.append([self.x_cache, label.value])
+            extra.append([self.x_cache, label.text])
         if E.not_modified(req.headers, entry.etag, entry.last_modified):
             return 304, E.not_modified_headers(entry.headers) + extra, b""
         body = b"" if req.method == "HEAD" else entry.body
@@ -388,7 +409,7 @@ class HTTPCacheCore:
 
     def miss_304_headers(self, judgement: Judgement) -> list[list[str]]:
         """Headers of a 304 answered from the app's full response."""
-        extra = [[self.x_cache, Label.MISS.value]] if self.x_cache else []
+        extra = [[self.x_cache, MISS.text]] if self.x_cache else []
         return E.not_modified_headers(judgement.headers) + extra
 
     def miss_conditional(self, req: Request, status: int, judgement: Judgement) -> bool:

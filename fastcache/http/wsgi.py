@@ -25,8 +25,8 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from . import entry as E
-from .core import (SAFE_METHODS, Forward, HTTPCacheCore, HTTPCacheStats, Label, Reject, Request, Revalidated, Serve,
-                   ServeStale, validators)
+from .core import (HIT, SAFE_METHODS, STALE, Forward, HTTPCacheCore, HTTPCacheStats, Label, Reject, Request,
+                   Revalidated, Serve, ServeStale, validators)
 from .entry import Entry
 from .purge import Purger
 
@@ -199,7 +199,7 @@ class WSGICacheMiddleware:
             got = flight.entry
             if core.coalesced_hit(req, got):
                 assert got is not None
-                return self._serve(start_response, req, got, Label.HIT, core.timer())
+                return self._serve(start_response, req, got, HIT, core.timer())
         core.count("misses")
         leader = flight if mine else None
         try:
@@ -248,8 +248,9 @@ class WSGICacheMiddleware:
     @staticmethod
     def _upstream_environ(environ: dict[str, Any], revalidating: Optional[Entry]) -> dict[str, Any]:
         env = {k: v for k, v in environ.items() if k not in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")}
-        for name, value in validators(revalidating):
-            env["HTTP_" + name.upper().replace("-", "_")] = value
+        if revalidating is not None:
+            for name, value in validators(revalidating):
+                env["HTTP_" + name.upper().replace("-", "_")] = value
         return env
 
     def _fetch(self, environ: dict[str, Any], start_response: StartResponse, req: Request, forward: Forward,
@@ -279,7 +280,7 @@ class WSGICacheMiddleware:
             stale = core.failed(req, forward)
             if stale is None:
                 raise
-            return self._serve(start_response, req, stale.entry, Label.STALE, core.timer())
+            return self._serve(start_response, req, stale.entry, STALE, core.timer())
         status_line, raw_headers = captured
         status = int(status_line.split(None, 1)[0])
         step = core.responded(req, forward, status, [[k.lower(), v] for k, v in raw_headers])
@@ -288,10 +289,10 @@ class WSGICacheMiddleware:
             if step.updated:
                 self._set(req, entries, step.entry, core.tags_of(req.path, step.entry))
                 self._land(req.key, flight, step.entry)
-            return self._serve(start_response, req, step.entry, Label.HIT, core.timer())
+            return self._serve(start_response, req, step.entry, HIT, core.timer())
         if isinstance(step, ServeStale):
             _close(result)
-            return self._serve(start_response, req, step.entry, Label.STALE, core.timer())
+            return self._serve(start_response, req, step.entry, STALE, core.timer())
         j = step
         if not j.store:
             self._land(req.key, flight, None)
@@ -316,7 +317,7 @@ class WSGICacheMiddleware:
             stale = core.failed(req, forward)
             if stale is None:
                 raise
-            return self._serve(start_response, req, stale.entry, Label.STALE, core.timer())
+            return self._serve(start_response, req, stale.entry, STALE, core.timer())
         _close(result)
         body = b"".join(parts)
         new = core.entry(req, j, status, body)
