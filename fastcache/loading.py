@@ -17,7 +17,7 @@ from typing import Any, Callable, Hashable, Optional
 from ._types import DEFAULT
 from .singleflight import AsyncSingleFlight, SingleFlight
 
-__all__ = ("call_async", "call_sync", "load_missing", "aload_missing")
+__all__ = ("call_async", "call_sync", "load_missing", "aload_missing", "store_value", "check_ttl_support")
 
 log = logging.getLogger("fastcache")
 
@@ -72,15 +72,18 @@ def _flight_for(cache: Any, kind: type) -> Any:
     return attached(cache, kind, kind)
 
 
-def _check_ttl_support(cache: Any, ttl: Optional[float]) -> None:
+def check_ttl_support(cache: Any, ttl: Optional[float]) -> None:
+    """TypeError, before anything is written, when a TTL is asked of a cache without them."""
     if ttl is not None and not callable(getattr(cache, "set", None)):
         raise TypeError(f"{type(cache).__name__} has no per-item TTL; use a TTLCache, RedisCache or TieredCache")
 
 
-def _store(cache: Any, key: Any, value: Any, ttl: Optional[float]) -> Any:
-    """Store value (with ttl where given); what an asyncio cache's set returned, to await."""
+def store_value(cache: Any, key: Any, value: Any, ttl: Optional[float] = None) -> Any:
+    """Store value in any fastcache cache, with ttl where given (TypeError if the cache has no
+    per-item TTL); what an asyncio cache's ``set`` returned, for the caller to await."""
     setter = getattr(cache, "set", None)
     if setter is None:
+        check_ttl_support(cache, ttl)
         cache[key] = value
         return None
     return setter(key, value) if ttl is None else setter(key, value, ttl=ttl)
@@ -95,12 +98,12 @@ def _store_failed(key: Any, exc: BaseException) -> None:
 def load_missing(cache: Any, key: Any, loader: Callable[[Any], Any], ttl: Any = None) -> Any:
     """``loader(key)`` once across this process's threads, its value stored in cache (with ttl)."""
     ttl = None if ttl is DEFAULT else ttl
-    _check_ttl_support(cache, ttl)
+    check_ttl_support(cache, ttl)
 
     def load() -> Any:
         value = loader(key)
         try:
-            _store(cache, key, value, ttl)
+            store_value(cache, key, value, ttl)
         except Exception as exc:
             _store_failed(key, exc)
         return value
@@ -111,12 +114,12 @@ async def aload_missing(cache: Any, key: Any, loader: Callable[[Any], Any], ttl:
     """``loader(key)`` (sync or async) once across this loop's tasks, its value stored in cache."""
     ttl = None if ttl is DEFAULT else ttl
     if not inspect.iscoroutinefunction(getattr(cache, "set", None)):
-        _check_ttl_support(cache, ttl)
+        check_ttl_support(cache, ttl)
 
     async def load() -> Any:
         value = await call_async(loader, key)
         try:
-            stored = _store(cache, key, value, ttl)
+            stored = store_value(cache, key, value, ttl)
             if inspect.isawaitable(stored):
                 await stored
         except Exception as exc:

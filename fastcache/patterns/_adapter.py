@@ -7,25 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-
-def check_ttl_support(cache: Any, ttl: Optional[float]) -> None:
-    """TypeError, before anything is written, when a TTL is asked of a cache without them."""
-    if ttl is not None and getattr(cache, "set", None) is None:
-        raise TypeError(f"{type(cache).__name__} has no per-item TTL; use a TTLCache, RedisCache or TieredCache")
-
-
-def cache_set(cache: Any, key: Any, value: Any, ttl: Optional[float] = None) -> None:
-    """Store value in cache, with a TTL where the cache takes one."""
-    setter = getattr(cache, "set", None)
-    if setter is not None:
-        if ttl is None:
-            setter(key, value)
-        else:
-            setter(key, value, ttl=ttl)
-        return
-    if ttl is not None:
-        raise TypeError(f"{type(cache).__name__} has no per-item TTL; use a TTLCache, RedisCache or TieredCache")
-    cache[key] = value
+from ..loading import check_ttl_support, store_value
 
 
 def cache_delete(cache: Any, key: Any) -> None:
@@ -60,7 +42,7 @@ class CacheAccess:
         return self.cache.get(key, default)
 
     def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> None:
-        cache_set(self.cache, key, value, ttl)
+        store_value(self.cache, key, value, ttl)
 
     def delete(self, key: Any) -> None:
         cache_delete(self.cache, key)
@@ -86,12 +68,9 @@ class AsyncCacheAccess:
         return self.cache.get(key, default)
 
     async def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> None:
-        if not self.is_async:
-            cache_set(self.cache, key, value, ttl)
-        elif ttl is None:
-            await self.cache.set(key, value)
-        else:
-            await self.cache.set(key, value, ttl=ttl)
+        stored = store_value(self.cache, key, value, ttl)
+        if self.is_async:
+            await stored
 
     async def delete(self, key: Any) -> None:
         if self.is_async:

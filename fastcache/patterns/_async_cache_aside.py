@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Optional
 
+from ..loading import call_async, store_value
 from ..singleflight import FOLLOW, LEAD
 from ._cache_aside_core import (_ERROR, _HIT, _MISS, ENTRY_MARK, _MISS_ACTION, _REFRESH, _STALE, AsyncRefreshTasks,
                                 CacheAsideCore, LoaderReturnedAwaitable, log, loader_returned_awaitable)
@@ -128,20 +129,8 @@ class AsyncCacheAsideIO(AsyncRefreshTasks, CacheAsideCore):
         return value
 
     async def _aput(self, key: Any, item: Any, is_error: bool) -> None:
-        ttl = self._store_ttl(is_error)
         try:
-            if ttl is None:
-                setter = getattr(self.cache, "set", None)
-                if setter is None:
-                    self.cache[key] = item
-                elif self.is_async:
-                    await setter(key, item)
-                else:
-                    setter(key, item)
-            elif self.is_async:
-                await self.cache.set(key, item, ttl=ttl)
-            else:
-                self.cache.set(key, item, ttl=ttl)
+            await call_async(store_value, self.cache, key, item, self._store_ttl(is_error))
         except ValueError:
             pass                                # too large for the cache: returned uncached
         except Exception as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Optional
 
+from ..loading import call_sync, store_value
 from ..singleflight import FOLLOW, LEAD
 from ._cache_aside_core import (_ERROR, _HIT, _MISS, ENTRY_MARK, _MISS_ACTION, _REFRESH, _STALE, RefreshTasks,
                                 CacheAsideCore, LoaderReturnedAwaitable, log, loader_returned_awaitable)
@@ -130,20 +131,8 @@ class CacheAsideIO(RefreshTasks, CacheAsideCore):
         return value
 
     def _put(self, key: Any, item: Any, is_error: bool) -> None:
-        ttl = self._store_ttl(is_error)
         try:
-            if ttl is None:
-                setter = getattr(self.cache, "set", None)
-                if setter is None:
-                    self.cache[key] = item
-                elif self.is_async:
-                    setter(key, item)
-                else:
-                    setter(key, item)
-            elif self.is_async:
-                self.cache.set(key, item, ttl=ttl)
-            else:
-                self.cache.set(key, item, ttl=ttl)
+            call_sync(store_value, self.cache, key, item, self._store_ttl(is_error))
         except ValueError:
             pass                                # too large for the cache: returned uncached
         except Exception as exc:

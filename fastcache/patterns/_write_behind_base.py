@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from ._adapter import cache_set
+from ..loading import store_value
 
 log = logging.getLogger("fastcache.patterns")
 
@@ -107,7 +107,7 @@ class _WriteQueue:
         else:
             self._since[key] = time.monotonic()
         if ttl is not _NO_CACHE:
-            cache_set(self.cache, key, value, ttl)
+            store_value(self.cache, key, value, ttl)
         self._pending[key] = value
         if entry_id is not None:
             self._ids.setdefault(key, []).append(entry_id)
