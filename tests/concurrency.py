@@ -10,14 +10,8 @@ import time
 from typing import Any, Awaitable, Callable
 
 from conftest import wait_for
-
-
-async def async_sleep(seconds: float) -> None:
-    await asyncio.sleep(seconds)
-
-
-def sync_sleep(seconds: float) -> None:
-    time.sleep(seconds)
+from fastcache._concurrency import async_sleep as async_sleep  # the library's own pair
+from fastcache._concurrency import sync_sleep as sync_sleep
 
 
 async def async_wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
