@@ -22,7 +22,6 @@ __all__ = ("TieredStats", "MISS")
 
 
 MISS: Any = object()
-_MISS = MISS
 
 
 @dataclass
@@ -190,8 +189,8 @@ class _TieredLogic:
         result: dict[Any, Any] = {}
         missing = []
         for k in keys:
-            v = get_l1(k, _MISS)
-            if v is _MISS:
+            v = get_l1(k, MISS)
+            if v is MISS:
                 missing.append(k)
             else:
                 result[k] = v

@@ -68,10 +68,6 @@ def attached(owner: Any, kind: Hashable, make: Callable[[], Any]) -> Any:
         return obj
 
 
-def _flight_for(cache: Any, kind: type) -> Any:
-    return attached(cache, kind, kind)
-
-
 def check_ttl_support(cache: Any, ttl: Optional[float]) -> None:
     """TypeError, before anything is written, when a TTL is asked of a cache without them."""
     if ttl is not None and not callable(getattr(cache, "set", None)):
@@ -107,7 +103,7 @@ def load_missing(cache: Any, key: Any, loader: Callable[[Any], Any], ttl: Any = 
         except Exception as exc:
             _store_failed(key, exc)
         return value
-    return _flight_for(cache, SingleFlight).do(key, load)[0]
+    return attached(cache, SingleFlight, SingleFlight).do(key, load)[0]
 
 
 async def aload_missing(cache: Any, key: Any, loader: Callable[[Any], Any], ttl: Any = None) -> Any:
@@ -125,4 +121,4 @@ async def aload_missing(cache: Any, key: Any, loader: Callable[[Any], Any], ttl:
         except Exception as exc:
             _store_failed(key, exc)
         return value
-    return (await _flight_for(cache, AsyncSingleFlight).do(key, load))[0]
+    return (await attached(cache, AsyncSingleFlight, AsyncSingleFlight).do(key, load))[0]

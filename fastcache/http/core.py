@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from . import entry as E
 from .cache_control import CacheControl
-from .entry import FRESH, REVALIDATE, STALE_SWR, Entry, Freshness
+from .entry import FRESH, REVALIDATE, STALE_SWR, Entry
 from .rules import PolicyLike, RouteRules
 from .store import HTTPStore, response_tags
 

@@ -11,7 +11,8 @@ from typing import Any, Callable, Optional
 from ..loading import call_async, store_value
 from ..singleflight import FOLLOW, LEAD
 from ._cache_aside_core import (_ERROR, _HIT, _MISS, ENTRY_MARK, _MISS_ACTION, _REFRESH, _STALE, AsyncRefreshTasks,
-                                CacheAsideCore, LoaderReturnedAwaitable, log, loader_returned_awaitable)
+                                CacheAsideCore, LoaderReturnedAwaitable, log,
+                                loader_returned_awaitable)  # noqa: F401  (the sync twin's '# sync:' lines)
 
 __all__ = ("AsyncCacheAsideIO",)
 

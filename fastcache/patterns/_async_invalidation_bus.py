@@ -1,7 +1,6 @@
 """The invalidation bus's I/O, written once for sync and asyncio (see :mod:`fastcache.patterns.invalidation_bus`)."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Iterable, Optional, Union
 
 import redis
@@ -29,7 +28,7 @@ class AsyncInvalidationBus(AsyncPurgeTasks, BusBase):
             client = redis.asyncio.Redis.from_url(client, socket_timeout=2.0, socket_connect_timeout=2.0)
         self._init_bus(client, channel)
         self._listener = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._init_purges()
 
     async def start(self) -> None:
         """Start listening (idempotent)."""

@@ -127,6 +127,9 @@ class BusBase:
 class PurgeTasks:
     """On the thread bus an asyncio cache's tag purge cannot run: it is skipped, with a warning."""
 
+    def _init_purges(self) -> None:
+        """Nothing to keep: nothing runs in the background."""
+
     def _on_pending(self, pending: list[Any]) -> None:
         for aw in pending:
             aw.close()
@@ -141,6 +144,9 @@ class AsyncPurgeTasks:
     """On the asyncio bus an asyncio cache's tag purge runs as a task of the running loop."""
 
     _tasks: set["asyncio.Task[Any]"]
+
+    def _init_purges(self) -> None:
+        self._tasks = set()             # the purges running, for settle()
 
     def _on_pending(self, pending: list[Any]) -> None:
         for aw in pending:

@@ -11,7 +11,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from ..loading import store_value
 
@@ -213,8 +213,8 @@ class Flusher:
     def _write_store(self, batch: dict[Any, Any]) -> None:
         self._write_batch(batch)
 
-    def close(self, timeout: Optional[float] = None) -> bool:  # pragma: no cover - the queue's own
-        raise NotImplementedError
+    if TYPE_CHECKING:
+        def close(self, timeout: Optional[float] = None) -> bool: ...     # the queue's own
 
 
 class AsyncFlusher:
