@@ -41,7 +41,7 @@ class Label(enum.Enum):
     MISS = "MISS"
 
     # The header's text and bytes, read on every response: plain attributes, set below,
-    # because Enum's ``value`` is a Python-level property (two calls per read).
+    # because Enum's ``value`` is a Python-level property (two Python calls per read).
     text: str
     raw: bytes
 
@@ -51,7 +51,8 @@ for _label in Label:
     _label.raw = _label.value.encode("ascii")
 
 # The members as module constants: reading one off its Enum class runs a Python-level
-# descriptor (about 65 ns here), too much for code that runs on every request.
+# descriptor (timeit here: 76 ns, 8x the 9.5 ns of reading a module constant), too
+# much for code that runs on every request.
 HIT, STALE, MISS = Label
 
 
