@@ -17,7 +17,8 @@ from typing import Any, Callable, Hashable, Optional
 from ._types import DEFAULT
 from .singleflight import AsyncSingleFlight, SingleFlight
 
-__all__ = ("call_async", "call_sync", "load_missing", "aload_missing", "store_value", "check_ttl_support")
+__all__ = ("call_async", "call_sync", "load_missing", "aload_missing", "store_value", "check_ttl_support",
+           "LoaderReturnedAwaitable", "reject_coroutine_function")
 
 log = logging.getLogger("fastcache")
 
@@ -30,9 +31,30 @@ async def call_async(fn: Callable[..., Any], *args: Any) -> Any:
     return value
 
 
+class LoaderReturnedAwaitable(TypeError):
+    """Sync code got an awaitable from a user's function (a usage error: never cached or stored)."""
+
+
+def returned_awaitable(value: Any) -> LoaderReturnedAwaitable:
+    """The usage error for sync code handed an awaitable (closed, so it is never awaited)."""
+    if inspect.iscoroutine(value):
+        value.close()                           # no "was never awaited" warning
+    return LoaderReturnedAwaitable("a function returned an awaitable in sync code: use the asyncio "
+                                   "class (or aget()) for coroutine functions")
+
+
+def reject_coroutine_function(fn: Any, what: str) -> None:
+    """TypeError, when a sync class is built, for a coroutine function it could never await."""
+    if inspect.iscoroutinefunction(fn):
+        raise TypeError(f"{what} is a coroutine function: use the asyncio class for it")
+
+
 def call_sync(fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)``."""
-    return fn(*args)
+    """``fn(*args)``; an awaitable result is a usage error (:class:`LoaderReturnedAwaitable`)."""
+    value = fn(*args)
+    if inspect.isawaitable(value):
+        raise returned_awaitable(value)
+    return value
 
 
 # -- get_or_load on a cache ------------------------------------------------------------
@@ -97,7 +119,7 @@ def load_missing(cache: Any, key: Any, loader: Callable[[Any], Any], ttl: Any = 
     check_ttl_support(cache, ttl)
 
     def load() -> Any:
-        value = loader(key)
+        value = call_sync(loader, key)
         try:
             store_value(cache, key, value, ttl)
         except Exception as exc:

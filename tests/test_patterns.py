@@ -254,3 +254,30 @@ def test_len_of_the_sync_journal(redis_url):
     journal.append("a", 1)
     assert len(journal) == 1 == journal.length()
     assert not hasattr(AsyncRedisStreamJournal, "__len__")
+
+
+def test_sync_classes_refuse_coroutine_functions_instead_of_dropping_their_work():
+    # the sync twins (generated from the asyncio source) cannot await: a coroutine function
+    # is refused when the class is built, and an awaitable from a loader is a usage error
+    from fastcache.loading import LoaderReturnedAwaitable
+    from fastcache.patterns import WriteThrough
+
+    async def write(key, value):
+        pass
+
+    async def write_batch(batch):
+        pass
+    with pytest.raises(TypeError, match="write is a coroutine function"):
+        WriteThrough(LRUCache(10), write)
+    with pytest.raises(TypeError, match="delete is a coroutine function"):
+        WriteThrough(LRUCache(10), print, delete=write)
+    with pytest.raises(TypeError, match="write_batch is a coroutine function"):
+        WriteBehind(LRUCache(10), write_batch)
+
+    async def load(key):
+        return key
+    cache = LRUCache(10)
+    for _ in range(2):
+        with pytest.raises(LoaderReturnedAwaitable, match="awaitable"):
+            cache.get_or_load("k", load)
+    assert "k" not in cache

@@ -8,11 +8,10 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Optional
 
-from ..loading import call_async, store_value
+from ..loading import LoaderReturnedAwaitable, call_async, returned_awaitable, store_value  # noqa: F401
 from ..singleflight import FOLLOW, LEAD
 from ._cache_aside_core import (_ERROR, _HIT, _MISS, ENTRY_MARK, _MISS_ACTION, _REFRESH, _STALE, AsyncRefreshTasks,
-                                CacheAsideCore, LoaderReturnedAwaitable, log,
-                                loader_returned_awaitable)  # noqa: F401  (the sync twin's '# sync:' lines)
+                                CacheAsideCore, log)
 
 __all__ = ("AsyncCacheAsideIO",)
 
@@ -73,7 +72,7 @@ class AsyncCacheAsideIO(AsyncRefreshTasks, CacheAsideCore):
         try:
             value = fn(key)
             if inspect.isawaitable(value):
-                value = await value  # sync: raise loader_returned_awaitable(value)
+                value = await value  # sync: raise returned_awaitable(value)
         except BaseException as exc:
             if isinstance(exc, Exception):
                 self._stats.load_errors += 1
@@ -120,7 +119,7 @@ class AsyncCacheAsideIO(AsyncRefreshTasks, CacheAsideCore):
         try:
             value = fn(key)
             if inspect.isawaitable(value):
-                value = await value  # sync: raise loader_returned_awaitable(value)
+                value = await value  # sync: raise returned_awaitable(value)
         except Exception as exc:
             self._stats.load_errors += 1
             if negative and self.negative_ttl is not None and not isinstance(exc, LoaderReturnedAwaitable):

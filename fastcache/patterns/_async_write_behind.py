@@ -6,6 +6,7 @@ import time
 from typing import Any, Callable, Optional
 
 from .._concurrency import AsyncWaitCondition, async_sleep
+from ..loading import reject_coroutine_function  # noqa: F401  (the sync twin)
 from ._adapter import AsyncCacheAccess
 from ._write_behind_base import _NO_CACHE, AsyncFlusher, WriteBehindStats, _WriteQueue
 
@@ -32,6 +33,7 @@ class AsyncWriteBehind(_WriteQueue, AsyncFlusher):
                  journal: Any = None) -> None:
         self._configure(cache, write_batch, max_batch, max_delay, max_pending, on_full, block_timeout,
                         max_attempts, retry_delay, max_retry_delay, dead_letter, journal)
+        # sync-only: reject_coroutine_function(write_batch, "write_batch")
         self._access = AsyncCacheAccess(cache)
         self._cond = AsyncWaitCondition()
         self._started = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional
 
-from ..loading import call_async
+from ..loading import call_async, reject_coroutine_function  # noqa: F401  (the sync twin)
 from ._adapter import AsyncCacheAccess
 
 __all__ = ("AsyncWriteThrough",)
@@ -27,6 +27,8 @@ class AsyncWriteThrough:
             raise TypeError("write must be callable: write(key, value)")
         if delete is not None and not callable(delete):
             raise TypeError("delete must be callable: delete(key)")
+        # sync-only: reject_coroutine_function(write, "write")
+        # sync-only: reject_coroutine_function(delete, "delete")
         self.cache = cache
         self._access = AsyncCacheAccess(cache)
         self._write = write

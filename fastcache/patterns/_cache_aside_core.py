@@ -41,10 +41,6 @@ _HIT, _REFRESH, _STALE, _EARLY, _STALE_IF_ERROR, _ERROR, _MISS_ACTION = (
     Action.HIT, Action.REFRESH, Action.STALE, Action.EARLY, Action.STALE_IF_ERROR, Action.ERROR, Action.MISS)
 
 
-class LoaderReturnedAwaitable(TypeError):
-    """A sync read got an awaitable from its loader (a usage error, never cached)."""
-
-
 def _seconds(name: str, value: Any, *, allow_zero: bool = True) -> Optional[float]:
     if value is None:
         return None
@@ -67,14 +63,6 @@ class CacheAsideStats:
     refreshes: int = 0           # background reloads started
     early_reloads: int = 0       # XFetch reloads before expiry
     negative_hits: int = 0       # cached exceptions raised again
-
-
-def loader_returned_awaitable(value: Any) -> LoaderReturnedAwaitable:
-    """The usage error of a sync read whose loader returned an awaitable (closed, never awaited)."""
-    if inspect.iscoroutine(value):
-        value.close()                           # no "was never awaited" warning
-    return LoaderReturnedAwaitable("the loader returned an awaitable: use aget() (or an async cache) "
-                                   "for async loaders")
 
 
 class CacheAsideCore:

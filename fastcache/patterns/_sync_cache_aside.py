@@ -10,11 +10,10 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Optional
 
-from ..loading import call_sync, store_value
+from ..loading import LoaderReturnedAwaitable, call_sync, returned_awaitable, store_value  # noqa: F401
 from ..singleflight import FOLLOW, LEAD
 from ._cache_aside_core import (_ERROR, _HIT, _MISS, ENTRY_MARK, _MISS_ACTION, _REFRESH, _STALE, RefreshTasks,
-                                CacheAsideCore, LoaderReturnedAwaitable, log,
-                                loader_returned_awaitable)  # noqa: F401  (the sync twin's '# sync:' lines)
+                                CacheAsideCore, log)
 
 __all__ = ("CacheAsideIO",)
 
@@ -75,7 +74,7 @@ class CacheAsideIO(RefreshTasks, CacheAsideCore):
         try:
             value = fn(key)
             if inspect.isawaitable(value):
-                raise loader_returned_awaitable(value)
+                raise returned_awaitable(value)
         except BaseException as exc:
             if isinstance(exc, Exception):
                 self._stats.load_errors += 1
@@ -122,7 +121,7 @@ class CacheAsideIO(RefreshTasks, CacheAsideCore):
         try:
             value = fn(key)
             if inspect.isawaitable(value):
-                raise loader_returned_awaitable(value)
+                raise returned_awaitable(value)
         except Exception as exc:
             self._stats.load_errors += 1
             if negative and self.negative_ttl is not None and not isinstance(exc, LoaderReturnedAwaitable):

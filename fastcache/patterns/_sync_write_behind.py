@@ -8,6 +8,7 @@ import time
 from typing import Any, Callable, Optional
 
 from .._concurrency import WaitCondition, sync_sleep
+from ..loading import reject_coroutine_function  # noqa: F401  (the sync twin)
 from ._adapter import CacheAccess
 from ._write_behind_base import _NO_CACHE, Flusher, WriteBehindStats, _WriteQueue
 
@@ -34,6 +35,7 @@ class WriteBehind(_WriteQueue, Flusher):
                  journal: Any = None) -> None:
         self._configure(cache, write_batch, max_batch, max_delay, max_pending, on_full, block_timeout,
                         max_attempts, retry_delay, max_retry_delay, dead_letter, journal)
+        reject_coroutine_function(write_batch, "write_batch")
         self._access = CacheAccess(cache)
         self._cond = WaitCondition()
         self._started = False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional
 
-from ..loading import call_sync
+from ..loading import call_sync, reject_coroutine_function  # noqa: F401  (the sync twin)
 from ._adapter import CacheAccess
 
 __all__ = ("WriteThrough",)
@@ -29,6 +29,8 @@ class WriteThrough:
             raise TypeError("write must be callable: write(key, value)")
         if delete is not None and not callable(delete):
             raise TypeError("delete must be callable: delete(key)")
+        reject_coroutine_function(write, "write")
+        reject_coroutine_function(delete, "delete")
         self.cache = cache
         self._access = CacheAccess(cache)
         self._write = write

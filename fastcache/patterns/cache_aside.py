@@ -47,7 +47,8 @@ from ..loading import attached
 from ..loading import load_missing as load_missing
 from ..singleflight import LoadTimeout
 from ._async_cache_aside import AsyncCacheAsideIO
-from ._cache_aside_core import ENTRY_MARK, Action, CacheAsideStats, LoaderReturnedAwaitable
+from ..loading import LoaderReturnedAwaitable
+from ._cache_aside_core import ENTRY_MARK, Action, CacheAsideStats
 from ._sync_cache_aside import CacheAsideIO
 
 __all__ = ("CacheAside", "CacheAsideStats", "get_or_load", "aget_or_load", "LoadTimeout", "ENTRY_MARK",
