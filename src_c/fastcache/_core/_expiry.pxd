@@ -52,7 +52,7 @@ cdef list expire_due(Table t, Expiry e, double now)
 
 
 cdef inline void expiry_forget(Expiry e, Py_ssize_t ix) noexcept:
-    """Entry ix was removed: no deadline, and any record of it is stale."""
-    if ix < e.cap:
-        e.d[ix].expires = INFINITY
-        e.d[ix].queue = NO_RECORD
+    """Entry ix was removed: no deadline, and any record of it is stale.  The owner keeps
+    the deadlines as large as its entry arrays (its on_grow hook), so ix is in range."""
+    e.d[ix].expires = INFINITY
+    e.d[ix].queue = NO_RECORD

@@ -374,7 +374,8 @@ cdef class AdaptiveCache(Table):
         if self.buffered:
             self.drain()                # while every buffered entry still exists
         self.unlink_node(ix)
-        expiry_forget(self._expiry, ix)
+        if self.expiring:                   # else the deadlines are not kept (nor sized)
+            expiry_forget(self._expiry, ix)
 
     cdef Py_ssize_t victim(self) except -2:
         cdef Segment *window = &self.segments[WINDOW]
