@@ -25,7 +25,7 @@ from ._py.lfu import LFUCache as PyLFUCache
 from ._py.lru import LRUCache as PyLRUCache
 from ._py.tiered import L1Entry as PyL1Entry
 from ._py.tiered import TieredFront as PyTieredFront
-from ._py.ttl import Timer as PyTimer
+from ._py._timer import Timer as PyTimer
 from ._py.ttl import TTLCache as PyTTLCache
 
 NO_EXTENSIONS = os.environ.get("FASTCACHE_NO_EXTENSIONS", "") not in ("", "0") or (

@@ -88,7 +88,7 @@ def cached(cache: Any, key: Callable[..., Any] = hashkey, lock: Any = None,
     ttl = options.get("ttl")
     if ttl_only and ttl is not None and is_mapping:
         if not callable(getattr(cache, "set", None)):
-            raise TypeError(f"{type(cache).__name__} has no per-item TTL; use a TTLCache, or a freshness "
+            raise TypeError(f"{type(cache).__name__} has no per-item TTL; use a fastcache cache, or a freshness "
                             "option (stale_while_revalidate...) whose entries carry their own expiry")
         check_ttl(ttl)
 

@@ -93,7 +93,8 @@ def attached(owner: Any, kind: Hashable, make: Callable[[], Any]) -> Any:
 def check_ttl_support(cache: Any, ttl: Optional[float]) -> None:
     """TypeError, before anything is written, when a TTL is asked of a cache without them."""
     if ttl is not None and not callable(getattr(cache, "set", None)):
-        raise TypeError(f"{type(cache).__name__} has no per-item TTL; use a TTLCache, RedisCache or TieredCache")
+        raise TypeError(f"{type(cache).__name__} has no per-item TTL (no set(key, value, ttl=)); use a fastcache cache "
+                        "(every L1 class takes one), RedisCache or TieredCache")
 
 
 def store_value(cache: Any, key: Any, value: Any, ttl: Optional[float] = None) -> Any:

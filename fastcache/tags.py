@@ -139,7 +139,7 @@ class TaggedCache:
         else:
             setter = getattr(self.cache, "set", None)
             if setter is None:
-                raise TypeError(f"{type(self.cache).__name__} has no per-item TTL; use a TTLCache")
+                raise TypeError(f"{type(self.cache).__name__} has no per-item TTL; use a fastcache cache")
             setter(key, value, ttl=ttl)
         self.tags.add(key, checked)
 

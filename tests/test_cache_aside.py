@@ -85,8 +85,10 @@ def test_get_or_load_ttl_where_the_cache_takes_one(impl):
     assert cache.expires_at("k") == 5
     t.tick(6)
     assert cache.get_or_load("k", lambda k: "again") == "again"
+    lru = impl.LRUCache(10, timer=t)                 # every L1 class takes a per-item TTL
+    assert lru.get_or_load("k", str.upper, ttl=5) == "K" and lru.expires_at("k") == t() + 5
     with pytest.raises(TypeError, match="no per-item TTL"):
-        impl.LRUCache(10).get_or_load("k", str.upper, ttl=5)
+        get_or_load({}, "k", str.upper, ttl=5)        # a dict does not
 
 
 @pytest.mark.parametrize("threads", [16])
@@ -593,8 +595,11 @@ def test_cached_ttl_alone_keeps_the_compiled_wrapper(impl):
     g = cached(TTLCache(10, ttl=60), ttl=5)(len)
     if fastcache.USING_EXTENSIONS:
         assert type(g).__module__ == "fastcache._core._functools"
+    h = cached(LRUCache(10), ttl=5)(len)             # every L1 class takes a per-item TTL
+    if fastcache.USING_EXTENSIONS:
+        assert type(h).__module__ == "fastcache._core._functools"
     with pytest.raises(TypeError, match="no per-item TTL"):
-        cached(LRUCache(10), ttl=5)
+        cached({}, ttl=5)
     with pytest.raises(TypeError, match="ttl"):
         cached(TTLCache(10, ttl=60), ttl="5")
 

@@ -11,10 +11,14 @@ import pytest
 
 from conftest import FakeTimer
 
-KINDS = ["lru", "fifo", "lfu", "ttl", "adaptive", "adaptive-weighted", "adaptive-ttl", "lru-weighted", "wrapper"]
+KINDS = ["lru", "fifo", "lfu", "ttl", "adaptive", "adaptive-weighted", "adaptive-ttl", "lru-weighted", "wrapper",
+         "lru-item-ttl", "fifo-item-ttl", "lfu-item-ttl"]
+ITEM_TTL = {"lru-item-ttl": "LRUCache", "fifo-item-ttl": "FIFOCache", "lfu-item-ttl": "LFUCache"}
 
 
 def build(impl: Any, kind: str) -> Any:
+    if kind in ITEM_TTL:                # per-item TTLs: eleven distinct ones, rings and heap
+        return getattr(impl, ITEM_TTL[kind])(500, timer=FakeTimer())
     if kind == "lru":
         return impl.LRUCache(500, on_evict=lambda k, v, c: None)
     if kind == "lru-weighted":
@@ -51,11 +55,14 @@ def test_flat_refcounts_and_memory(impl: Any, kind: str) -> None:
         cache = build(impl, kind)
 
         def run(n: int) -> None:
-            timer = cache.timer if kind in ("ttl", "adaptive-ttl") else None
+            timer = cache.timer if kind in ("ttl", "adaptive-ttl") or kind in ITEM_TTL else None
+            item_ttl = kind in ITEM_TTL
             for j in range(n):
                 i, r = plan[j & 4095]
                 k = keys[i]
-                if r < 0.5:
+                if item_ttl and r < 0.3:
+                    cache.set(k, values[i], ttl=1 + i % 11)
+                elif r < 0.5:
                     cache[k] = values[i]
                 elif r < 0.85:
                     cache.get(k)

@@ -45,7 +45,9 @@ class Model:
         return self.clock
 
     def _live(self, key: Any) -> bool:
-        return self.policy != "ttl" or self.timer.time < self.expires[key][0]
+        # every policy takes a per-item TTL; an item written without one never expires
+        # (TTLCache: the cache-wide TTL)
+        return key not in self.expires or self.timer.time < self.expires[key][0]
 
     def _use(self, key: Any) -> None:
         if self.policy in ("lru", "lfu", "ttl"):
@@ -56,8 +58,10 @@ class Model:
     def _write(self, key: Any, ttl: Optional[float]) -> None:
         self.last[key] = self._tick()
         self.count[key] = self.count.get(key, 0) + 1
-        if self.policy == "ttl":
+        if self.policy == "ttl" or ttl is not None:
             self.expires[key] = (self.timer.time + (self.ttl if ttl is None else ttl), self.clock)
+        else:
+            self.expires.pop(key, None)
 
     def _remove(self, key: Any) -> Any:
         for d in (self.size, self.last, self.count, self.expires):
@@ -65,8 +69,6 @@ class Model:
         return self.data.pop(key)
 
     def expire(self) -> list[tuple[Any, Any]]:
-        if self.policy != "ttl":
-            return []
         dead = sorted((self.expires[k], k) for k in self.data if not self._live(k))
         return [(k, self._remove(k)) for _, k in dead]
 
@@ -114,8 +116,9 @@ class Model:
                 if not self._live(key):
                     raise KeyError(key)
                 return self.data[key]
-            self._use(key)
-            return self.data[key]
+            if self._live(key):
+                self._use(key)
+                return self.data[key]
         raise KeyError(key)
 
     def get(self, key: Any, default: Any = None) -> Any:
@@ -187,7 +190,7 @@ class CacheMachine(RuleBasedStateMachine):
             self.subjects = [cls(maxsize, self.ttl, self.timer, getsizeof) for cls in classes]
             self.reference = cachetools.TTLCache(maxsize, self.ttl, self.timer, getsizeof)
         else:
-            self.subjects = [cls(maxsize, getsizeof) for cls in classes]
+            self.subjects = [cls(maxsize, getsizeof, timer=self.timer) for cls in classes]
             self.reference = getattr(cachetools, cname)(maxsize, getsizeof)
         self.model = Model(self.policy, maxsize, self.weighted, self.ttl, self.timer)
 
@@ -205,9 +208,8 @@ class CacheMachine(RuleBasedStateMachine):
 
     @rule(key=KEYS, value=VALUES, ttl=st.sampled_from([1, 3, 10, 25]))
     def set_with_ttl(self, key: int, value: int, ttl: int) -> None:
-        if self.policy != "ttl":
-            return
-        self.reference = None            # cachetools has no per-item TTL: stop comparing with it
+        # every policy takes a per-item TTL; cachetools has none: stop comparing with it
+        self.reference = None
         self.check(lambda c: c.set(key, value, ttl=ttl), lambda m: m.set(key, value, ttl))
 
     @rule(key=KEYS)
@@ -261,12 +263,18 @@ class CacheMachine(RuleBasedStateMachine):
 
     @rule(delta=st.sampled_from([1, 2, 5, 10]))
     def tick(self, delta: int) -> None:
+        # every clock in play: a pickled or deep-copied cache carries its own copy of it
+        seen = {id(self.timer)}
         self.timer.tick(delta)
+        for subject in self.subjects:
+            timer = subject._params()["timer"]
+            if id(timer) not in seen:
+                seen.add(id(timer))
+                timer.tick(delta)
 
     @rule()
     def expire(self) -> None:
-        if self.policy == "ttl":
-            self.check(lambda c: c.expire(), lambda m: m.expire())
+        self.check(lambda c: c.expire(), lambda m: m.expire(), with_cachetools=self.policy == "ttl")
 
     @rule()
     def clear(self) -> None:
@@ -279,10 +287,8 @@ class CacheMachine(RuleBasedStateMachine):
         clones = [fn(s) for s in self.subjects]
         for clone, original in zip(clones, self.subjects):
             assert list(clone) == list(original) and clone.currsize == original.currsize
-        # A pickled or deep-copied TTL cache gets its own copy of the fake clock,
-        # which the test cannot tick; a shallow copy shares it and carries on.
-        if how == "copy" or self.policy != "ttl":
-            self.subjects = clones
+        # A pickled or deep-copied cache gets its own copy of the fake clock (tick() moves it too).
+        self.subjects = clones
 
     @invariant()
     def stats_agree(self) -> None:

@@ -4,6 +4,7 @@ The base of LRU (moves an entry to the end on every use) and FIFO (on writes onl
 """
 from __future__ import annotations
 
+import time as _time
 from collections import OrderedDict
 from typing import Any, Callable, Optional, Union
 
@@ -20,8 +21,10 @@ class OrderedTable(Table[KT, VT]):
     _order: OrderedDict[Any, None]
 
     def __init__(self, maxsize: Union[int, float], getsizeof: Optional[Callable[[Any], int]] = None,
-                 *, on_evict: Optional[Callable[[Any, Any, RemovalCause], object]] = None) -> None:
+                 *, timer: Callable[[], Any] = _time.monotonic,
+                 on_evict: Optional[Callable[[Any, Any, RemovalCause], object]] = None) -> None:
         self._init_table(maxsize, getsizeof, on_evict)
+        self._init_expiry(timer, None)
 
     def _on_insert(self, key: Any) -> None:
         self._order[key] = None

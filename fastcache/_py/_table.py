@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copyreg
 import logging
+import math
 import threading
+import time as _time
 from collections.abc import (
     Callable,
     ItemsView,
@@ -22,8 +24,10 @@ from collections.abc import (
 )
 from typing import Any, Optional, TypeVar, Union
 
+from .._clock import clock_for_ttl
 from .._types import CacheStats, RemovalCause
-from ._expiry import NONE_DUE
+from ._expiry import NONE_DUE, Expiry
+from ._timer import Timer
 
 __all__ = ("Table",)
 
@@ -76,7 +80,8 @@ class Table(MutableMapping[KT, VT]):
         "_data", "_sizes", "_maxsize", "_maxsize_obj", "_currsize", "_weighted",
         "_getsizeof_arg", "_sizer", "_mutations", "_on_evict", "_custom_popitem",
         "_evicting", "_hits", "_misses", "_evictions", "_expirations", "_lock",
-        "_removed", "__dict__", "__weakref__",
+        "_removed", "_timer_w", "_ttl_obj", "_default_ttl", "_expiring", "_custom_expire",
+        "_expiry", "_now", "_pending_ttl", "_pending_queue", "__dict__", "__weakref__",
     )
     _data: dict[Any, Any]
     _sizes: dict[Any, int]
@@ -96,6 +101,16 @@ class Table(MutableMapping[KT, VT]):
     _expirations: int
     _lock: threading.RLock
     _removed: list[Removal]
+    # expiry: off (and the clock never read) until some item has a finite TTL
+    _timer_w: Timer
+    _ttl_obj: Any                       # the cache-wide TTL as given, or None
+    _default_ttl: float                 # inf without a cache-wide TTL
+    _expiring: bool                     # some item may have a deadline: reads check the clock
+    _custom_expire: bool                # a subclass overrides expire()
+    _expiry: Expiry
+    _now: float                         # the frozen time of the write in progress
+    _pending_ttl: float                 # and its TTL
+    _pending_queue: Optional[float]     # the TTL kept with the deadline (None: a deadline write)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         self = super().__new__(cls)
@@ -114,6 +129,15 @@ class Table(MutableMapping[KT, VT]):
         self._custom_popitem = False
         self._evicting = 0
         self._hits = self._misses = self._evictions = self._expirations = 0
+        self._timer_w = Timer(_time.monotonic)
+        self._ttl_obj = None
+        self._default_ttl = math.inf
+        self._expiring = False
+        self._custom_expire = False
+        self._expiry = Expiry()
+        self._now = 0.0
+        self._pending_ttl = math.inf
+        self._pending_queue = None
         self._on_clear()        # the policy's fresh order structures
         return self
 
@@ -141,6 +165,85 @@ class Table(MutableMapping[KT, VT]):
             self._sizer = None
         self._weighted = self._sizer is not None
         self._custom_popitem = _defines_popitem_in_python(cls)
+        self._custom_expire = getattr(cls, "expire") is not getattr(_base_class_of(cls), "expire")
+        self._expiring = False
+        self._expiry.clear()
+
+    def _init_expiry(self, timer: Callable[[], Any], ttl: Any) -> None:
+        """The clock (``timer=``) and the cache-wide TTL (None: items live until removed)."""
+        t = Timer(timer)
+        default_ttl = math.inf
+        if ttl is not None:
+            t.clock = clock_for_ttl(ttl)
+            default_ttl = t.ttl_number(ttl)
+        self._timer_w = t
+        self._ttl_obj = ttl
+        self._default_ttl = default_ttl
+        if default_ttl < math.inf:
+            self._expiring = True
+
+    def _use_timer(self, timer: Callable[[], Any]) -> None:
+        """Measure deadlines on ``timer`` from now on (an owner's clock: TieredCache's ``timer=``).
+        Refused once the cache holds items, or if it has a timer of its own."""
+        if self._timer_w._timer is timer:
+            return
+        if self._timer_w._timer is not _time.monotonic or self._timer_w.clock is not None:
+            raise ValueError("the cache has a timer of its own; give timer= to one of the two")
+        if self._data:
+            raise ValueError("the cache already holds items timed on its own clock")
+        self._timer_w = Timer(timer)
+
+    # ------------------------------------------------------------------ expiry
+    # One layer for every policy (see the compiled twin): deadlines in an Expiry,
+    # off until some item gets a finite TTL; reads check them through _live().
+
+    def _live(self, key: Any) -> bool:
+        """key is stored and has not expired (call with the lock held)."""
+        if key not in self._data:
+            return False
+        return not self._expiring or self._timer_w.now() < self._expiry.expires(key)
+
+    def _run_expire(self, now: float) -> None:
+        """expire(now) as the cache's own operations run it (honours an overriding expire())."""
+        if self._custom_expire:
+            self.expire(self._timer_w() if self._timer_w._nesting else self._timer_w.time_of(now))
+        elif now >= self._expiry.next_due():
+            self._expire_at(now)
+
+    def _store_ttl(self, key: Any, value: Any, ttl: float) -> None:
+        """cache[key] = value living ttl seconds (inf: until removed)."""
+        if not self._expiring:
+            if ttl == math.inf:
+                self._store(key, value)         # the clock is not read while nothing expires
+                return
+            self._expiring = True
+        # The lock first: the timer's freeze counter is shared by all threads.
+        with self._lock, self._timer_w:
+            self._now = now = self._timer_w.now()
+            if self._timer_w.clock is not None:
+                self._timer_w.clock.check_expiry(now, ttl)
+            self._pending_ttl = ttl
+            self._pending_queue = ttl
+            self._store(key, value)
+
+    def _store_until(self, key: Any, value: Any, expires: float) -> None:
+        """cache[key] = value until ``expires`` on the cache's clock (TieredCache's L1 copies);
+        a shorter cache-wide TTL still bounds it."""
+        if expires == math.inf and not self._expiring and self._default_ttl == math.inf:
+            self._store(key, value)
+            return
+        self._expiring = True
+        with self._lock, self._timer_w:
+            self._now = now = self._timer_w.now()
+            ttl = expires - now
+            if ttl > self._default_ttl:
+                self._pending_ttl = self._pending_queue = self._default_ttl
+            else:
+                self._pending_ttl, self._pending_queue = ttl, None
+            self._store(key, value)
+
+    def _schedule_write(self, key: Any) -> None:
+        self._expiry.schedule(key, self._now + self._pending_ttl, self._pending_queue)
 
     # ------------------------------------------------------------ policy hooks
 
@@ -181,10 +284,9 @@ class Table(MutableMapping[KT, VT]):
         self._mutations += 1
 
     def _expire_at(self, now: float) -> list[tuple[Any, Any]]:
-        """Remove every item whose deadline (in the subclass's ``_expiry``) has come, in expiry
-        order; the removed (key, value) pairs.  For the caches that expire items."""
+        """Remove every item whose deadline has come, in expiry order; the removed (key, value) pairs."""
         out: list[tuple[Any, Any]] = []
-        expiry = self._expiry  # type: ignore[attr-defined]
+        expiry = self._expiry
         while True:
             key = expiry.pop_due(now)
             if key is NONE_DUE:
@@ -194,6 +296,8 @@ class Table(MutableMapping[KT, VT]):
 
     def _remove(self, key: Any, cause: RemovalCause) -> Any:
         self._on_remove(key)
+        if self._expiring:
+            self._expiry.forget(key)
         value = self._data.pop(key)
         self._currsize -= self._sizes.pop(key) if self._weighted else 1
         self._mutations += 1
@@ -238,6 +342,8 @@ class Table(MutableMapping[KT, VT]):
             raise ValueError("value too large")
         try:
             with self._lock:
+                if self._expiring:
+                    self._run_expire(self._now)     # expired items go before live ones are evicted
                 self._before_store()
                 data = self._data
                 if key in data:
@@ -246,6 +352,8 @@ class Table(MutableMapping[KT, VT]):
                         data[key] = value
                         self._removed.append((key, old, RemovalCause.REPLACED))
                         self._on_update(key)
+                        if self._expiring:
+                            self._schedule_write(key)
                         return
                     diff = size - self._sizes[key]
                     while self._currsize + diff > self._maxsize:
@@ -258,6 +366,8 @@ class Table(MutableMapping[KT, VT]):
                         self._currsize += diff
                         self._sizes[key] = size
                         self._on_update(key)
+                        if self._expiring:
+                            self._schedule_write(key)
                         return
                 else:
                     while self._currsize + size > self._maxsize:
@@ -267,6 +377,8 @@ class Table(MutableMapping[KT, VT]):
                         return
                 self._append(key, value, size)
                 self._on_insert(key)
+                if self._expiring:
+                    self._schedule_write(key)
         finally:
             self._release()
 
@@ -286,22 +398,33 @@ class Table(MutableMapping[KT, VT]):
 
     # -------------------------------------------------------- mapping protocol
 
+    # Expired items are never returned, counted or iterated: every read goes
+    # through _live(), and len(), currsize, iteration and popitem() expire what
+    # is due first.
+
     def __len__(self) -> int:
+        if self._expiring:
+            with self._lock:
+                self._run_expire(self._timer_w.now())
+            self._release()
         return len(self._data)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._data
+        if not self._expiring:
+            return key in self._data
+        with self._lock:
+            return self._live(key)
 
     def __getitem__(self, key: KT) -> VT:
         with self._lock:
-            if key in self._data:
+            if self._live(key):
                 self._hits += 1
                 self._on_access(key)
                 return self._data[key]  # type: ignore[no-any-return]
             self._misses += 1
         value = self.__missing__(key)
         with self._lock:
-            if key in self._data:
+            if self._live(key):
                 self._on_access(key)
         return value
 
@@ -309,17 +432,42 @@ class Table(MutableMapping[KT, VT]):
         raise KeyError(key)
 
     def __setitem__(self, key: KT, value: VT) -> None:
-        self._store(key, value)
+        if self._expiring:
+            self._store_ttl(key, value, self._default_ttl)
+        else:
+            self._store(key, value)
+
+    def set(self, key: KT, value: VT, ttl: Any = None) -> None:
+        """Store value under key; ``ttl`` gives this item its own time to live (seconds;
+        a timedelta where the cache-wide TTL is one; ``inf``: never expires), else the
+        cache-wide TTL applies (none: the item stays until removed or evicted)."""
+        self._store_ttl(key, value, self._default_ttl if ttl is None else self._timer_w.ttl_number(ttl))
 
     def __delitem__(self, key: KT) -> None:
         with self._lock:
             if key not in self._data:
                 raise KeyError(key)
-            self._remove(key, RemovalCause.EXPLICIT)
+            expired = self._expiring and not self._live(key)
+            self._remove(key, RemovalCause.EXPIRED if expired else RemovalCause.EXPLICIT)
+            if expired:
+                self._expirations += 1
         self._release()
+        if expired:
+            raise KeyError(key)
 
     def __iter__(self) -> Iterator[KT]:
+        if self._expiring:
+            return self._live_keys(list(self._data))
         return self._iter_keys()
+
+    def _live_keys(self, keys: list[Any]) -> Iterator[KT]:
+        # A snapshot in insertion order, skipping what has expired when reached,
+        # so mutating the cache while iterating is allowed (as in cachetools).
+        for key in keys:
+            with self._lock:
+                live = self._live(key)
+            if live:
+                yield key
 
     def _iter_keys(self) -> Iterator[KT]:
         mutations, used = self._mutations, len(self._data)
@@ -340,9 +488,9 @@ class Table(MutableMapping[KT, VT]):
         return iter(list(self._data)[::-1])
 
     def get(self, key: KT, default: Any = None) -> Any:
-        """Return the value for key (updating the policy's order), else default."""
+        """Return the (live) value for key (updating the policy's order), else default."""
         with self._lock:
-            if key in self._data:
+            if self._live(key):
                 self._hits += 1
                 self._on_access(key)
                 return self._data[key]
@@ -360,13 +508,16 @@ class Table(MutableMapping[KT, VT]):
         return load_missing(self, key, loader, ttl)
 
     def peek(self, key: KT, default: Any = None) -> Any:
-        """Return the value for key without counting it as a use, else default."""
-        return self._data.get(key, default)
+        """Return the (live) value for key without counting it as a use, else default."""
+        if not self._expiring:
+            return self._data.get(key, default)
+        with self._lock:
+            return self._data[key] if self._live(key) else default
 
     def pop(self, key: KT, default: Any = _marker) -> Any:
-        """Remove key and return its value; default (or KeyError) if absent."""
+        """Remove key and return its (live) value; default (or KeyError) if absent or expired."""
         with self._lock:
-            if key not in self._data:
+            if not self._live(key):
                 if default is _marker:
                     raise KeyError(key)
                 return default
@@ -375,7 +526,14 @@ class Table(MutableMapping[KT, VT]):
         return value
 
     def popitem(self) -> tuple[KT, VT]:
-        """Remove and return the (key, value) pair the policy evicts next."""
+        """Remove and return the (key, value) pair the policy evicts next (expired items go first)."""
+        if self._expiring:
+            with self._lock, self._timer_w:
+                self._run_expire(self._timer_w.now())
+                return self._pop_victim()
+        return self._pop_victim()
+
+    def _pop_victim(self) -> tuple[KT, VT]:
         with self._lock:
             key = self._victim()
             if key is _marker:
@@ -388,7 +546,13 @@ class Table(MutableMapping[KT, VT]):
         return key, value
 
     def setdefault(self, key: KT, default: Any = None) -> Any:
-        """Return cache[key] if present (a use), else store and return default."""
+        """Return cache[key] if present and live (a use), else store and return default."""
+        if self._expiring:
+            with self._lock, self._timer_w:         # one time for the check and the write
+                if key in self:
+                    return self[key]
+                self[key] = default
+                return default
         with self._lock:
             if key in self:
                 return self[key]
@@ -418,6 +582,7 @@ class Table(MutableMapping[KT, VT]):
             self._sizes.clear()
             self._currsize = 0
             self._mutations += 1
+            self._expiry.clear()
             self._on_clear()
         self._release()
 
@@ -449,8 +614,40 @@ class Table(MutableMapping[KT, VT]):
 
     @property
     def currsize(self) -> int:
-        """The current size of the cache (the sum of item sizes)."""
+        """The current size of the cache (the sum of the live items' sizes)."""
+        if self._expiring:
+            with self._lock:
+                self._run_expire(self._timer_w.now())
+            self._release()
         return self._currsize
+
+    def expire(self, time: Any = None) -> list[tuple[KT, VT]]:
+        """Remove expired items (as of ``time``, default now); return the removed
+        (key, value) pairs in expiry order."""
+        if not self._expiring:
+            return []
+        now = self._timer_w.now() if time is None else self._timer_w.number(time)
+        with self._lock:
+            out = self._expire_at(now)
+        self._release()
+        return out
+
+    def expires_at(self, key: KT, default: Any = None) -> Any:
+        """The time at which key expires on the cache's timer (inf: never), else default."""
+        with self._lock:
+            if not self._live(key):
+                return default
+            return self._timer_w.time_of(self._expiry.expires(key)) if self._expiring else math.inf
+
+    @property
+    def ttl(self) -> Any:
+        """The cache-wide time to live as given, or None."""
+        return self._ttl_obj
+
+    @property
+    def timer(self) -> Timer:
+        """The timer (a wrapper that can freeze time in a ``with`` block)."""
+        return self._timer_w
 
     @staticmethod
     def getsizeof(value: Any) -> int:
@@ -481,7 +678,7 @@ class Table(MutableMapping[KT, VT]):
 
     def _params(self) -> dict[str, Any]:
         return {"maxsize": self._maxsize_obj, "getsizeof": self._getsizeof_arg,
-                "on_evict": self._on_evict}
+                "on_evict": self._on_evict, "timer": self._timer_w._timer, "ttl": self._ttl_obj}
 
     def __getstate__(self) -> dict[str, Any]:
         with self._lock:
@@ -489,8 +686,11 @@ class Table(MutableMapping[KT, VT]):
             positions = {k: i for i, k in enumerate(self._data)}
             inst = dict(self.__dict__)
             inst.pop("getsizeof", None)
+            expiry = None
+            if self._expiring:
+                expiry = [(positions[k], e, ttl) for k, e, ttl in self._expiry.records()]
             return {"params": self._params(), "items": items,
-                    "policy": self._policy_state(positions), "dict": inst,
+                    "policy": self._policy_state(positions), "expiry": expiry, "dict": inst,
                     "stats": (self._hits, self._misses, self._evictions, self._expirations)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -501,10 +701,17 @@ class Table(MutableMapping[KT, VT]):
             self._append(key, value, size)
             keys.append(key)
         self._restore_policy(state["policy"], keys)
+        if state.get("expiry") is not None:
+            self._expiring = True
+            for pos, expires, ttl in state["expiry"]:
+                self._expiry.schedule(keys[pos], expires, ttl)
         self._hits, self._misses, self._evictions, self._expirations = state["stats"]
+        if self._expiring:
+            self.expire()
 
     def _init_from_params(self, params: dict[str, Any]) -> None:
         self._init_table(params["maxsize"], params["getsizeof"], params["on_evict"])
+        self._init_expiry(params.get("timer", _time.monotonic), params.get("ttl"))
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         return (copyreg.__newobj__, (type(self),), self.__getstate__())  # type: ignore[attr-defined]

@@ -9,12 +9,10 @@ from __future__ import annotations
 import math
 import time as _time
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from .._types import RemovalCause
-from ._expiry import Expiry
 from ._table import KT, VT, Table, _marker
-from .ttl import Timer, as_time, check_ttl
 from .frequency_sketch import FrequencySketch, spread
 from .hash_lru import HashLRU
 
@@ -67,8 +65,7 @@ class AdaptiveCache(Table[KT, VT]):
     __slots__ = ("_segments", "_weights", "_nodes", "_sketch", "_shadow", "_window_max",
                  "_protected_max", "_sized_for", "_climbing", "_direction", "_step",
                  "_previous_rate", "_sample_size", "_sample_count", "_sample_hits", "_shadow_hits",
-                 "_buffer", "_timer_w", "_ttl_obj", "_default_ttl", "_expiring", "_custom_expire",
-                 "_expiry", "_now", "_pending_ttl")
+                 "_buffer")
     _buffer: list[_Node]
 
     def __init__(self, maxsize: Union[int, float], getsizeof: Optional[Callable[[Any], int]] = None,
@@ -78,18 +75,8 @@ class AdaptiveCache(Table[KT, VT]):
                                 "ttl": ttl, "timer": timer})
 
     def _init_from_params(self, params: dict[str, Any]) -> None:
-        ttl = params.get("ttl")
-        default_ttl = math.inf if ttl is None else check_ttl(ttl)
-        timer = Timer(params.get("timer", _time.monotonic))
         self._init_table(params["maxsize"], params["getsizeof"], params["on_evict"])
-        self._timer_w = timer
-        self._ttl_obj = ttl
-        self._default_ttl = default_ttl
-        self._expiring = default_ttl < math.inf
-        self._expiry = Expiry()
-        self._now = 0.0
-        self._pending_ttl = math.inf
-        self._custom_expire = getattr(type(self), "expire") is not AdaptiveCache.expire
+        self._init_expiry(params.get("timer", _time.monotonic), params.get("ttl"))
         m = self._maxsize
         bounded = m < _UNBOUNDED
         self._sketch = FrequencySketch(16)
@@ -100,12 +87,6 @@ class AdaptiveCache(Table[KT, VT]):
         self._step = max(1.0, m * _STEP)
         self._previous_rate = -1.0
         self._set_window(0 if m <= 1 else max(1, math.floor(m * _INITIAL_WINDOW + 0.5)) if bounded else m // 100)
-
-    def _params(self) -> dict[str, Any]:
-        params = super()._params()
-        params["ttl"] = self._ttl_obj
-        params["timer"] = self._timer_w._timer
-        return params
 
     def _configure(self, entries: int) -> None:
         self._sized_for = entries
@@ -184,40 +165,6 @@ class AdaptiveCache(Table[KT, VT]):
 
     # --------------------------------------------------------- table hooks
 
-    # ------------------------------------------------------------- expiry
-
-    def _set_expiry(self, node: _Node, expires: float) -> None:
-        self._expiry.schedule(node.key, expires)
-
-    def _run_expire(self, now: float) -> None:
-        if self._custom_expire:
-            self.expire(self._timer_w() if self._timer_w._nesting else now)
-        elif now >= self._expiry.next_due():
-            self._expire_at(now)
-
-    def _live_node(self, key: Any) -> Optional[_Node]:
-        now = self._timer_w.now()
-        node = self._nodes.get(key)
-        if node is not None and node.segment != _DETACHED and now < self._expiry.expires(key):
-            return node
-        return None
-
-    def _store_ttl(self, key: Any, value: Any, ttl: float) -> None:
-        with self._lock:
-            if ttl < math.inf:
-                self._expiring = True
-            if not self._expiring:
-                self._store(key, value)
-                return
-            with self._timer_w:
-                self._now = self._timer_w.now()
-                self._pending_ttl = ttl
-                self._store(key, value)
-
-    def _before_store(self) -> None:
-        if self._expiring:
-            self._run_expire(self._now)
-
     def _size_of(self, key: Any) -> int:
         return self._sizes[key] if self._weighted else 1
 
@@ -229,8 +176,6 @@ class AdaptiveCache(Table[KT, VT]):
         self._sketch.increment(node.x)
         self._append_to(_WINDOW, node)
         self._record(False, node.x)
-        if self._expiring:
-            self._set_expiry(node, self._now + self._pending_ttl)
 
     def _touch(self, node: _Node) -> None:
         if node.segment == _PROBATION:
@@ -251,8 +196,6 @@ class AdaptiveCache(Table[KT, VT]):
             self._touch(node)
         if node.segment == _PROTECTED:
             self._demote()
-        if self._expiring:
-            self._set_expiry(node, self._now + self._pending_ttl)
 
     def _on_access(self, key: Any) -> None:
         node = self._nodes.get(key)
@@ -277,7 +220,6 @@ class AdaptiveCache(Table[KT, VT]):
         if self._buffer:
             self._drain()
         node = self._nodes.pop(key, None)
-        self._expiry.forget(key)
         if node is not None and node.segment != _DETACHED:
             self._unlink(node)
 
@@ -315,17 +257,11 @@ class AdaptiveCache(Table[KT, VT]):
         self._weights = [0, 0, 0]
         self._nodes: dict[Any, _Node] = {}
         self._buffer = []
-        self._expiry = Expiry()
 
     def _policy_state(self, positions: dict[Any, int]) -> Any:
         if self._buffer:
             self._drain()
-        expiry = None
-        if self._expiring:
-            expiry = [(positions[n.key], self._expiry.expires(n.key))
-                      for n in sorted(self._nodes.values(), key=lambda n: self._expiry.write_number(n.key))]
         return {"segments": [[(positions[n.key], n.referenced) for n in seg.values()] for seg in self._segments],
-                "expiry": expiry,
                 "window_max": self._window_max, "sized_for": self._sized_for,
                 "climber": (self._climbing, self._direction, self._step, self._previous_rate,
                             self._sample_count, self._sample_hits, self._shadow_hits),
@@ -346,161 +282,6 @@ class AdaptiveCache(Table[KT, VT]):
                 self._nodes[key] = node
                 self._append_to(segment, node)
         self._set_window(state["window_max"])
-        if state["expiry"] is not None:
-            self._expiring = True
-            for pos, expires in state["expiry"]:
-                self._set_expiry(self._nodes[keys[pos]], expires)
-
-    # ------------------------------------------------------------ mapping API
-    # Without expiry these are the table's; with it, as TTLCache's (see the compiled twin).
-
-    def __getitem__(self, key: KT) -> VT:
-        if not self._expiring:
-            return super().__getitem__(key)
-        with self._lock:
-            node = self._live_node(key)
-            if node is not None:
-                self._hits += 1
-                self._on_access(key)
-                return self._data[key]  # type: ignore[no-any-return]
-            self._misses += 1
-        return self.__missing__(key)
-
-    def get(self, key: KT, default: Any = None) -> Any:
-        """Return the (live) value for key and count the use, else default."""
-        if not self._expiring:
-            return super().get(key, default)
-        with self._lock:
-            if self._live_node(key) is not None:
-                self._hits += 1
-                self._on_access(key)
-                return self._data[key]
-            self._misses += 1
-            return default
-
-    def peek(self, key: KT, default: Any = None) -> Any:
-        """Return the (live) value for key without counting a use, else default."""
-        if not self._expiring:
-            return super().peek(key, default)
-        with self._lock:
-            return self._data[key] if self._live_node(key) is not None else default
-
-    def __contains__(self, key: object) -> bool:
-        if not self._expiring:
-            return super().__contains__(key)
-        with self._lock:
-            return self._live_node(key) is not None
-
-    def __setitem__(self, key: KT, value: VT) -> None:
-        self._store_ttl(key, value, self._default_ttl)
-
-    def set(self, key: KT, value: VT, ttl: Optional[float] = None) -> None:
-        """Store value under key; ``ttl`` (seconds) gives it its own time to live."""
-        self._store_ttl(key, value, self._default_ttl if ttl is None else check_ttl(ttl))
-
-    def __delitem__(self, key: KT) -> None:
-        if not self._expiring:
-            super().__delitem__(key)
-            return
-        with self._lock:
-            if key not in self._data:
-                raise KeyError(key)
-            expired = self._live_node(key) is None
-            self._remove(key, RemovalCause.EXPIRED if expired else RemovalCause.EXPLICIT)
-            if expired:
-                self._expirations += 1
-        self._release()
-        if expired:
-            raise KeyError(key)
-
-    def pop(self, key: KT, default: Any = _marker) -> Any:
-        """Remove key and return its (live) value; default (or KeyError) if absent or expired."""
-        if not self._expiring:
-            return super().pop(key, default)
-        with self._lock:
-            if self._live_node(key) is None:
-                if default is _marker:
-                    raise KeyError(key)
-                return default
-            value = self._remove(key, RemovalCause.EXPLICIT)
-        self._release()
-        return value
-
-    def setdefault(self, key: KT, default: Any = None) -> Any:
-        """Return the live value for key (a use), else store and return default."""
-        if not self._expiring:
-            return super().setdefault(key, default)
-        with self._lock, self._timer_w:
-            return super().setdefault(key, default)
-
-    def popitem(self) -> tuple[KT, VT]:
-        """Remove and return the (key, value) pair the policy evicts next (expired items go first)."""
-        if not self._expiring:
-            return super().popitem()
-        with self._lock, self._timer_w:
-            self._run_expire(self._timer_w.now())
-            return super().popitem()
-
-    def expire(self, time: Any = None) -> list[tuple[KT, VT]]:
-        """Remove expired items; return the removed (key, value) pairs in expiry order."""
-        if not self._expiring:
-            return []
-        now = self._timer_w.now() if time is None else as_time(time)
-        with self._lock:
-            out = self._expire_at(now)
-        self._release()
-        return out
-
-    def __len__(self) -> int:
-        if self._expiring:
-            with self._lock:
-                self._run_expire(self._timer_w.now())
-            self._release()
-        return len(self._data)
-
-    @property
-    def currsize(self) -> int:
-        """The current size of the (live) items."""
-        if self._expiring:
-            with self._lock:
-                self._run_expire(self._timer_w.now())
-            self._release()
-        return self._currsize
-
-    def __iter__(self) -> Iterator[KT]:
-        if not self._expiring:
-            return super().__iter__()
-        return self._live_keys(list(self._data))
-
-    def _live_keys(self, keys: list[Any]) -> Iterator[KT]:
-        for key in keys:
-            with self._lock:
-                live = self._live_node(key) is not None
-            if live:
-                yield key
-
-    def expires_at(self, key: KT, default: Any = None) -> Any:
-        """The time at which key expires on the cache's timer (inf: never), else default."""
-        with self._lock:
-            if not self._expiring:
-                return math.inf if key in self._data else default
-            node = self._live_node(key)
-            return self._expiry.expires(key) if node is not None else default
-
-    @property
-    def ttl(self) -> Any:
-        """The cache-wide time to live, or None."""
-        return self._ttl_obj
-
-    @property
-    def timer(self) -> Timer:
-        """The timer (a wrapper that can freeze time in a ``with`` block)."""
-        return self._timer_w
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        if self._expiring:
-            self.expire()
 
     # ---------------------------------------------------------- inspection
 

@@ -13,6 +13,11 @@ class FIFOCache(OrderedTable[KT, VT]):
     ``popitem()`` removes the item stored longest ago; an update re-inserts.
     Reads do not change the order.  Structure: a dict plus an OrderedDict
     kept in write order.
+
+    ``set(key, value, ttl=...)`` gives an item a time to live, measured on
+    ``timer`` (``time.monotonic`` unless injected); expired items are never
+    returned, counted or iterated, and the clock is never read until some
+    item has a TTL.
     """
 
     __slots__ = ()

@@ -1,6 +1,7 @@
 """Least Frequently Used cache (pure Python twin of ``fastcache._core.lfu``)."""
 from __future__ import annotations
 
+import time as _time
 from collections import OrderedDict
 from typing import Any, Callable, Optional, Union
 
@@ -38,6 +39,11 @@ class LFUCache(Table[KT, VT]):
     ``popitem()`` removes the item used least often; among equals, the least
     recently used one.  Structure: the O(1) LFU scheme, a list of frequency
     buckets in increasing count, each an LRU-ordered set of keys.
+
+    ``set(key, value, ttl=...)`` gives an item a time to live, measured on
+    ``timer`` (``time.monotonic`` unless injected); expired items are never
+    returned, counted or iterated, and the clock is never read until some
+    item has a TTL.
     """
 
     __slots__ = ("_root", "_bucket_of")
@@ -45,8 +51,10 @@ class LFUCache(Table[KT, VT]):
     _bucket_of: dict[Any, _Bucket]
 
     def __init__(self, maxsize: Union[int, float], getsizeof: Optional[Callable[[Any], int]] = None,
-                 *, on_evict: Optional[Callable[[Any, Any, RemovalCause], object]] = None) -> None:
+                 *, timer: Callable[[], Any] = _time.monotonic,
+                 on_evict: Optional[Callable[[Any, Any, RemovalCause], object]] = None) -> None:
         self._init_table(maxsize, getsizeof, on_evict)
+        self._init_expiry(timer, None)
 
     def _on_clear(self) -> None:
         self._root = _Bucket(0)

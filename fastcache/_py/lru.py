@@ -13,6 +13,11 @@ class LRUCache(OrderedTable[KT, VT]):
     ``popitem()`` removes the least recently used item; ``cache[key]``,
     ``get`` and ``cache[key] = value`` count as uses, ``in`` and ``peek`` do
     not.  Structure: a dict plus an OrderedDict kept in use order.
+
+    ``set(key, value, ttl=...)`` gives an item a time to live, measured on
+    ``timer`` (``time.monotonic`` unless injected); expired items are never
+    returned, counted or iterated, and the clock is never read until some
+    item has a TTL.
     """
 
     __slots__ = ()

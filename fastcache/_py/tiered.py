@@ -1,11 +1,35 @@
-"""Pure-Python twin of ``fastcache._core.tiered`` (the L1 hit path of TieredCache)."""
+"""Pure-Python twin of ``fastcache._core.tiered`` (the L1 hit path of TieredCache).
+
+With one of fastcache's caches as L1 (these pure classes here) an L1 copy's
+deadline is the cache's own (its expiry layer, on its timer); any other
+mapping holds :class:`L1Entry` objects (value plus deadline).
+"""
 from __future__ import annotations
 
 import math
 import time
 from typing import Any, Callable, Optional
 
+from .adaptive import AdaptiveCache
+from .fifo import FIFOCache
+from .lfu import LFUCache
+from .lru import LRUCache
+from .ttl import TTLCache
+
 _MISSING: Any = object()
+
+
+def _caches_with_expiry() -> tuple[type, ...]:
+    """fastcache's L1 classes, pure and (where built) compiled: each keeps its items' deadlines."""
+    out: list[type] = [LRUCache, LFUCache, FIFOCache, TTLCache, AdaptiveCache]
+    try:
+        from .._core import adaptive, fifo, lfu, lru, ttl
+    except ImportError:
+        return tuple(out)
+    return (*out, lru.LRUCache, lfu.LFUCache, fifo.FIFOCache, ttl.TTLCache, adaptive.AdaptiveCache)
+
+
+_OWN_EXPIRY = _caches_with_expiry()
 
 
 class L1Entry:
@@ -32,23 +56,32 @@ class TieredFront:
     l1_hits: int
 
     def _setup_front(self, l1: Any, timer: Optional[Callable[[], float]] = None) -> None:
-        self.l1 = l1
-        self._l1_get = l1.get
         if timer is not None and not callable(timer):
             raise TypeError(f"timer must be callable, not {type(timer).__name__}")
+        self._table: Any = None
+        if type(l1) in _OWN_EXPIRY:
+            self._table = l1
+            if timer is not None:
+                l1._use_timer(timer)            # deadlines on one clock: the cache's
+        self.l1 = l1
+        self._l1_get = l1.get
         self._timer = timer or time.monotonic
         self.clock_slack = 0.0
         self.l1_hits = 0
 
     def now(self) -> float:
         """The time on this cache's clock (what deadlines are measured on)."""
-        t = self._timer()
+        t = self._timer() if self._table is None else self._table.timer()
         if isinstance(t, bool) or not isinstance(t, (int, float)):
             raise TypeError(f"timer must return a number of seconds, not {type(t).__name__}")
         return float(t)
 
     def _lookup_l1(self, key: Any) -> Any:
         v = self._l1_get(key, _MISSING)
+        if self._table is not None:
+            if v is not _MISSING:
+                self.l1_hits += 1
+            return v
         if type(v) is L1Entry and (v.expires == math.inf or self.now() < v.expires):
             self.l1_hits += 1
             return v.value
@@ -68,10 +101,18 @@ class TieredFront:
 
     def _store(self, key: Any, value: Any, expires: float = math.inf) -> None:
         """Put value in L1 with a deadline (on this cache's clock)."""
-        self.l1[key] = L1Entry(value, expires)
+        if self._table is not None:
+            self._table._store_until(key, value, expires)
+        else:
+            self.l1[key] = L1Entry(value, expires)
 
     def l1_deadline(self, key: Any) -> Optional[float]:
-        """The deadline of key's L1 copy (None: no deadline); KeyError if L1 has none."""
+        """The deadline of key's live L1 copy (None: no deadline); KeyError if L1 has none."""
+        if self._table is not None:
+            deadline = self._table.expires_at(key, _MISSING)
+            if deadline is _MISSING:
+                raise KeyError(key)
+            return None if deadline == math.inf else float(deadline)
         v = self._l1_get(key, _MISSING)
         if type(v) is not L1Entry:
             raise KeyError(key)

@@ -109,8 +109,8 @@ class CacheAsideCore:
         self.is_async = is_async_cache(cache)
         self._has_ttl = callable(getattr(cache, "set", None))
         if self.ttl is not None and not self.enveloped and not self._has_ttl:
-            raise TypeError(f"{type(cache).__name__} has no per-item TTL; use a TTLCache, RedisCache "
-                            "or TieredCache, or a freshness option (the entry then carries its own expiry)")
+            raise TypeError(f"{type(cache).__name__} has no per-item TTL; use a fastcache cache "
+                            "(every L1 class takes one), RedisCache or TieredCache, or a freshness option (the entry then carries its own expiry)")
         self._executor = executor
         self._own_executor: Optional[ThreadPoolExecutor] = None
         self._refreshing: set[Hashable] = set()

@@ -146,7 +146,10 @@ async def test_ttl_reaches_the_cache_and_is_checked_first():
     wb = AsyncWriteBehind(cache, store.write_batch, max_delay=0)
     await wb.set("a", 1, ttl=5)
     assert cache.expires_at("a") == pytest.approx(cache.timer() + 5, abs=1)
-    no_ttl = AsyncWriteBehind(LRUCache(10), store.write_batch)
+    lru = LRUCache(10)                                   # every L1 class takes a per-item TTL
+    assert await AsyncWriteBehind(lru, store.write_batch, max_delay=0).set("c", 1, ttl=5) is None
+    assert lru.expires_at("c") == pytest.approx(lru.timer() + 5, abs=1)
+    no_ttl = AsyncWriteBehind({}, store.write_batch)      # a dict does not
     with pytest.raises(TypeError, match="per-item TTL"):
         await no_ttl.set("b", 1, ttl=5)
     assert await wb.close(timeout=10) and await no_ttl.close(timeout=10) and "b" not in store.data

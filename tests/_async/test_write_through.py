@@ -51,8 +51,11 @@ async def test_invalidate_option_and_ttl():
     assert "a" not in cache and store.data["a"] == "new"
     await AsyncWriteThrough(cache, store.write).set("b", 1, ttl=5)
     assert cache.expires_at("b") == pytest.approx(cache.timer() + 5, abs=1)
+    lru = LRUCache(10)                                   # every L1 class takes a per-item TTL
+    await AsyncWriteThrough(lru, store.write).set("d", 1, ttl=5)
+    assert lru.expires_at("d") == pytest.approx(lru.timer() + 5, abs=1)
     with pytest.raises(TypeError, match="per-item TTL"):
-        await AsyncWriteThrough(LRUCache(10), store.write).set("c", 1, ttl=5)
+        await AsyncWriteThrough({}, store.write).set("c", 1, ttl=5)     # a dict does not
     assert "c" not in store.data                         # refused before the store was written
 
 

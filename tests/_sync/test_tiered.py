@@ -108,13 +108,23 @@ def test_l1_deadlines_follow_entries_through_eviction_and_reuse(make):
                 del model[k]                 # evicted by L1's LRU
 
 
-def test_values_written_around_the_tiered_cache_are_not_served(make):
-    tc = make(invalidation=False)
-    tc.l1["sneaky"] = "no deadline known"
-    assert tc.get_l1("sneaky") is None
+def test_values_written_straight_into_l1(make):
+    # A fastcache L1 keeps its items' deadlines itself: an item written into it directly
+    # is an L1 item like any other, served until its own TTL.  Any other mapping holds
+    # L1Entry objects (value plus deadline), so a value written around the tiered cache
+    # there has no known deadline and is never served.
+    timer = FakeTimer()
+    tc = make(invalidation=False, timer=timer)
+    tc.l1.set("direct", "v", ttl=5)
+    assert tc.get_l1("direct") == "v" and tc.l1_deadline("direct") == timer() + 5
+    timer.tick(5)
+    assert tc.get_l1("direct") is None
+    plain = make(l1={}, invalidation=False)
+    plain.l1["sneaky"] = "no deadline known"
+    assert plain.get_l1("sneaky") is None
     with pytest.raises(KeyError):
-        tc.l1_deadline("sneaky")
-    assert tc.get("sneaky", "from L2") == "from L2"
+        plain.l1_deadline("sneaky")
+    assert plain.get("sneaky", "from L2") == "from L2"
 
 
 def test_other_l1_kinds(make):

@@ -6,6 +6,7 @@ checking keys and values.
 """
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import fastcache
@@ -27,6 +28,14 @@ lru["b"] = "x"      # type: ignore[assignment]
 wrong: str = lru["a"]   # type: ignore[assignment]
 ttl[2] = 2          # type: ignore[index]
 adaptive["c"] = b"x"    # type: ignore[assignment]
+
+# every L1 class takes timer= and a per-item TTL
+timed: LRUCache[str, int] = LRUCache(10, timer=time.monotonic)
+for cache in (timed, lfu, fifo, ttl, adaptive):
+    cache.set("a", 1, ttl=5)
+    when: float = cache.expires_at("a", 0.0)
+    gone: list[tuple[str, int]] = cache.expire()
+timed.set("a", "x", ttl=5)  # type: ignore[arg-type]
 
 
 class Service:

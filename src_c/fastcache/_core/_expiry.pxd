@@ -1,8 +1,7 @@
 # Per-item expiry, one component for every compiled cache that expires items.
 from libc.math cimport INFINITY
 from libc.stdint cimport int32_t, int64_t
-from fastcache._core._ordered cimport Ring
-from fastcache._core._table cimport Table
+from fastcache._core._ring cimport Ring
 
 cdef enum:
     NQUEUES = 8                # FIFO queues, one per distinct TTL; past that, the heap
@@ -46,9 +45,9 @@ cdef class Expiry:
     cdef int grow_heap(self) except -1
     cdef int heap_push(self, HeapRec rec) except -1
     cdef void heap_pop(self) noexcept
+    cdef void compact_heap(self) noexcept
+    cdef void sift_down(self, Py_ssize_t i, HeapRec last) noexcept
 
-
-cdef list expire_due(Table t, Expiry e, double now)
 
 
 cdef inline void expiry_forget(Expiry e, Py_ssize_t ix) noexcept:

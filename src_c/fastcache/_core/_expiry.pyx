@@ -19,7 +19,6 @@ another thread may insert while a key's ``__eq__`` runs, so room is never
 reserved ahead of time), and makes heap room before an insert.
 """
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
-from fastcache._core._table cimport Table, CAUSE_EXPIRED
 from libc.math cimport INFINITY
 from libc.stdint cimport int32_t, int64_t
 
@@ -67,8 +66,15 @@ cdef class Expiry:
         return 0
 
     cdef int grow_heap(self) except -1:
+        """Room for more heap records: first by dropping the stale ones (rewritten or removed
+        entries), so a heap of rewritten keys stays as large as the live deadlines it orders."""
         cdef Py_ssize_t cap = 2 * self.heap_cap + 16
-        cdef void *p = PyMem_Realloc(self.heap, cap * sizeof(HeapRec))
+        cdef void *p
+        if self.heap_len > 64:
+            self.compact_heap()
+            if 2 * (self.heap_len + 1) <= self.heap_cap:
+                return 0
+        p = PyMem_Realloc(self.heap, cap * sizeof(HeapRec))
         if p == NULL:
             raise MemoryError()
         self.heap = <HeapRec *>p
@@ -183,13 +189,28 @@ cdef class Expiry:
         self.heap[i] = rec
         return 0
 
+    cdef void compact_heap(self) noexcept:
+        """Keep only the live records (in place, no allocation), then restore the heap order."""
+        cdef Py_ssize_t i, n = 0
+        cdef HeapRec rec
+        for i in range(self.heap_len):
+            rec = self.heap[i]
+            if self.d[rec.ix].queue == IN_HEAP and self.d[rec.ix].stamp == rec.seq:
+                self.heap[n] = rec
+                n += 1
+        self.heap_len = n
+        for i in range(n // 2 - 1, -1, -1):
+            self.sift_down(i, self.heap[i])
+
     cdef void heap_pop(self) noexcept:
-        cdef Py_ssize_t i = 0, child
-        cdef HeapRec last
         self.heap_len -= 1
         if self.heap_len == 0:
             return
-        last = self.heap[self.heap_len]
+        self.sift_down(0, self.heap[self.heap_len])
+
+    cdef void sift_down(self, Py_ssize_t i, HeapRec last) noexcept:
+        """Put ``last`` at slot i or below, moving smaller children up."""
+        cdef Py_ssize_t child
         while True:
             child = 2 * i + 1
             if child >= self.heap_len:
@@ -249,20 +270,3 @@ cdef class Expiry:
         self.d[best].queue = NO_RECORD
         return best
 
-
-cdef list expire_due(Table t, Expiry e, double now):
-    """Remove from t every entry whose deadline in e is <= now; their (key, value) pairs in expiry order."""
-    cdef list out = []
-    cdef Py_ssize_t ix
-    cdef object key, value
-    while True:
-        ix = e.pop_due(now)
-        if ix < 0:
-            return out
-        key = <object>t.entries[ix].key
-        value = <object>t.entries[ix].value
-        t.remove_at(ix, CAUSE_EXPIRED)
-        t.expirations += 1
-        # Allocate only now: a collection triggered here may run Python code,
-        # and the table is consistent again.
-        out.append((key, value))

@@ -1,13 +1,7 @@
 # Order kept as a ring of records: LRU (records on insert, update and hit) and FIFO (insert, update).
 from libc.stdint cimport int32_t, int64_t, uint32_t
 from fastcache._core._table cimport Table, Entry
-
-ctypedef struct Ring:
-    int32_t *buf           # entry numbers; a record is live iff stamps[ix] == its sequence number (mod 2**32)
-    int64_t head           # sequence number of the oldest record
-    int64_t tail           # sequence number the next record gets
-    int64_t mask           # ring capacity - 1 (a power of two)
-
+from fastcache._core._ring cimport Ring
 
 cdef class OrderedTable(Table):
     cdef Ring ring

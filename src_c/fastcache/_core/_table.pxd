@@ -1,6 +1,9 @@
 # Declarations of the insertion-ordered hash table every cache policy extends.
 from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ
+from libc.math cimport INFINITY
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from fastcache._core._expiry cimport Expiry
+from fastcache._core._timer cimport Timer, fc_monotonic, fc_coarse_now
 
 cdef enum:
     IX_EMPTY = -1          # index slot never used
@@ -67,6 +70,16 @@ cdef class Table:
         unsigned long long misses
         unsigned long long evictions
         unsigned long long expirations
+        # expiry: off (and the clock never read) until some item has a finite TTL
+        Timer _timer_w
+        object _ttl_obj            # the cache-wide TTL as given, or None
+        double default_ttl         # INFINITY without a cache-wide TTL
+        bint expiring              # some item may have a deadline: reads check the clock
+        bint _custom_expire        # a Python subclass overrides expire()
+        Expiry _expiry             # the deadlines (sized with the entries once expiring)
+        double now_cached          # the frozen time of the write in progress
+        double pending_ttl         # and its TTL
+        double pending_queue       # the TTL whose ring holds the deadline's record (< 0: the heap)
         dict __dict__
         object __weakref__
 
@@ -86,6 +99,20 @@ cdef class Table:
     cdef int drop_all(self, int cause) except -1
     cdef int guard(self, uint64_t mutations) except -1
     cdef object snapshot_keys(self)
+
+    # expiry
+    cdef int init_expiry(self, object timer, object ttl) except -1
+    cdef int start_expiring(self) except -1
+    cdef int use_timer(self, object timer) except -1
+    cdef int use_coarse_clock(self) except -1
+    cdef Py_ssize_t live_index(self, object key) except -2
+    cdef list expire_at(self, double now)
+    cdef int run_expire(self, double now) except -1
+    cdef int store_ttl(self, object key, object value, double ttl) except -1
+    cdef int store_until(self, object key, object value, double expires) except -1
+    cdef object expiry_state(self, dict positions)
+    cdef int restore_expiry(self, object state, list ixs) except -1
+    cdef object pop_victim(self)
 
     # policy hooks
     cdef int on_grow(self, Py_ssize_t newcap) except -1
@@ -155,3 +182,11 @@ cdef inline Py_ssize_t table_lookup(Table t, object key, Py_hash_t h) except -2:
                     if eq:
                         return ix
             i = probe_next(i, &perturb, mask)
+
+
+cdef inline Py_ssize_t find_live(Table t, object key) except -2:
+    """Entry number of key if stored and live, else -1: the hit path of every policy.
+    Without expiry one flag test more than a plain lookup; the clock is never read."""
+    if t.expiring:
+        return t.live_index(key)
+    return table_lookup(t, key, hash(key))

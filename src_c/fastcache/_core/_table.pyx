@@ -28,10 +28,15 @@ from libc.string cimport memset, memcpy, memmove
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, INT32_MAX
 import copyreg
 import logging
+import time as _time
 import types
 from collections.abc import KeysView, ValuesView, ItemsView, Mapping, MutableMapping
 
+from fastcache._clock import clock_for_ttl
 from fastcache._types import RemovalCause, CacheStats
+from fastcache._core._expiry cimport Expiry, expiry_forget
+from fastcache._core._timer cimport Timer, fc_monotonic, fc_coarse_now
+from fastcache._core._timer import coarse_monotonic, coarse_clock_slack
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -104,6 +109,10 @@ cdef class Table:
         self.tag_shift = 25
         self.ix_mask = (1 << 25) - 1
         self.tag_mask = 63
+        self._expiry = Expiry()
+        self._timer_w = None
+        self._ttl_obj = None
+        self.default_ttl = INFINITY
 
     def __dealloc__(self):
         cdef Py_ssize_t i
@@ -145,6 +154,55 @@ cdef class Table:
             self._sizer = None
         self.weighted = self._sizer is not None
         self._custom_popitem = _defines_popitem_in_python(cls)
+        self._custom_expire = getattr(cls, "expire") is not getattr(_base_class_of(cls), "expire")
+        self.expiring = False
+        self._expiry.clear()
+        if self._timer_w is None:
+            self._timer_w = Timer(_time.monotonic)
+        return 0
+
+    cdef int init_expiry(self, object timer, object ttl) except -1:
+        """The clock (``timer=``) and the cache-wide TTL (None: items live until removed)."""
+        cdef Timer t = Timer(timer)
+        cdef double default_ttl = INFINITY
+        if ttl is not None:
+            t.clock = clock_for_ttl(ttl)
+            if t.clock is not None:
+                t.fast_monotonic = False    # every reading goes through the clock (a float is refused)
+            default_ttl = t.ttl_number(ttl)
+        self._timer_w = t
+        self._ttl_obj = ttl
+        self.default_ttl = default_ttl
+        if default_ttl < INFINITY:
+            self.start_expiring()
+        return 0
+
+    cdef int use_coarse_clock(self) except -1:
+        """Read the coarse monotonic clock (TieredCache's L1, whose hits must cost what a bare
+        hit costs).  Only in place of the default time.monotonic: the same clock, so deadlines
+        already written stay valid (to within one tick)."""
+        if self._timer_w._timer is _time.monotonic and self._timer_w.clock is None \
+                and coarse_clock_slack() is not None:
+            self._timer_w = Timer(coarse_monotonic)
+        return 0
+
+    cdef int use_timer(self, object timer) except -1:
+        """Measure deadlines on ``timer`` from now on (an owner's clock: TieredCache's ``timer=``).
+        Refused once the cache holds items, or if it has a timer of its own."""
+        if self._timer_w._timer is timer:
+            return 0
+        if self._timer_w._timer is not _time.monotonic or self._timer_w.clock is not None:
+            raise ValueError("the cache has a timer of its own; give timer= to one of the two")
+        if self.used:
+            raise ValueError("the cache already holds items timed on its own clock")
+        self._timer_w = Timer(timer)
+        return 0
+
+    cdef int start_expiring(self) except -1:
+        """From now on reads check deadlines (and the clock, for items that have one)."""
+        if not self.expiring:
+            self._expiry.reserve(max(8, self.capacity))     # from now on grow() keeps it in step
+            self.expiring = True
         return 0
 
     # ------------------------------------------------------------------ table
@@ -182,7 +240,9 @@ cdef class Table:
             if p == NULL:
                 raise MemoryError()
             self.side = <char *>p
-        self.on_grow(newcap)            # per-entry data of the policy's own (expiry deadlines)
+        if self.expiring:
+            self._expiry.reserve(newcap)
+        self.on_grow(newcap)            # per-entry data of the policy's own
         self.capacity = newcap
         # At least 3 slots per entry: a full table then has room for half as
         # many dummies as entries before append() sweeps them out.  With only 2
@@ -281,6 +341,8 @@ cdef class Table:
         self.index[s] = IX_DUMMY
         self.ndummies += 1
         self.on_remove(ix)
+        if self.expiring:
+            expiry_forget(self._expiry, ix)
         e.key = NULL
         e.value = NULL
         if link.prev >= 0:
@@ -380,6 +442,9 @@ cdef class Table:
         elif self._maxsize < 1:
             raise ValueError("value too large")
         try:
+            if self.expiring:
+                self._expiry.reserve_heap_room()    # so the insert below cannot fail half-way
+                self.run_expire(self.now_cached)    # expired items go before live ones are evicted
             self.before_store()
             ix = self.lookup(key, h)
             if ix >= 0:
@@ -387,6 +452,8 @@ cdef class Table:
                     # An update never evicts when every item has size 1.
                     self.replace_value(ix, value)
                     self.on_update(ix)
+                    if self.expiring:
+                        schedule_write(self, ix)
                     return 0
                 diff = size - self.entries[ix].size
                 while self._currsize + diff > self._maxsize:
@@ -398,6 +465,8 @@ cdef class Table:
                     self._currsize += diff
                     self.entries[ix].size = size
                     self.on_update(ix)
+                    if self.expiring:
+                        schedule_write(self, ix)
                     return 0
             else:
                 while self._currsize + size > self._maxsize:
@@ -407,6 +476,8 @@ cdef class Table:
                     return self.store_hashed(key, h, value)
             ix = self.append(key, h, value, size)
             self.on_insert(ix)
+            if self.expiring:
+                schedule_write(self, ix)
         finally:
             if self.ngraves:
                 self.release()
@@ -456,6 +527,7 @@ cdef class Table:
         self.mutations += 1
         if self.index != NULL:
             memset(self.index, 0xff, (<size_t>1 << self.index_bits) * sizeof(int32_t))
+        self._expiry.clear()
         self.on_clear()
         return 0
 
@@ -479,6 +551,113 @@ cdef class Table:
             keys.append(<object>self.entries[ix].key)
             ix = self.order[ix].next
         return keys
+
+    # ------------------------------------------------------------------ expiry
+    #
+    # One layer for every policy: the deadlines live in an Expiry beside the
+    # entries (fastcache._core._expiry), off until some item gets a finite TTL.
+    # Reads check them through find_live(): "read the clock before the lookup,
+    # expired means absent" in one place.  A Python timer runs bytecode, during
+    # which another thread may change the table, so it is read before the lookup;
+    # time.monotonic's clock is read in C after it, and only for an entry that has
+    # a deadline.  Writes freeze the time (one reading per write, as cachetools),
+    # expire what is due first, then store, then schedule the entry's deadline.
+
+    cdef Py_ssize_t live_index(self, object key) except -2:
+        """Entry number of key if it is stored and has not expired, else -1."""
+        cdef Timer timer = self._timer_w
+        cdef double now, expires
+        cdef Py_ssize_t ix
+        if (timer.fast_monotonic or timer.coarse) and not timer.nesting:
+            ix = table_lookup(self, key, hash(key))
+            if ix >= 0:
+                expires = self._expiry.d[ix].expires
+                if expires != INFINITY and not (fc_coarse_now() if timer.coarse else fc_monotonic()) < expires:
+                    return -1
+            return ix
+        now = timer.now()
+        ix = table_lookup(self, key, hash(key))
+        if ix >= 0 and now < self._expiry.d[ix].expires:
+            return ix
+        return -1
+
+    cdef list expire_at(self, double now):
+        """Remove every item whose deadline is <= now; their (key, value) pairs in expiry order."""
+        cdef list out = []
+        cdef Py_ssize_t ix
+        cdef object key, value
+        if not self.expiring:
+            return out
+        while True:
+            ix = self._expiry.pop_due(now)
+            if ix < 0:
+                return out
+            key = <object>self.entries[ix].key
+            value = <object>self.entries[ix].value
+            self.remove_at(ix, CAUSE_EXPIRED)
+            self.expirations += 1
+            # Allocate only now: a collection triggered here may run Python code,
+            # and the table is consistent again.
+            out.append((key, value))
+
+    cdef int run_expire(self, double now) except -1:
+        """expire(now) as the cache's own operations run it (honours an overriding expire())."""
+        if self._custom_expire:
+            self.expire(self._timer_w() if self._timer_w.nesting else self._timer_w.time_of(now))
+        elif now >= self._expiry.min_expiry:
+            self.expire_at(now)
+        return 0
+
+    cdef int store_ttl(self, object key, object value, double ttl) except -1:
+        """cache[key] = value living ttl seconds (INFINITY: until removed)."""
+        cdef Timer timer
+        cdef double now
+        if not self.expiring:
+            if ttl == INFINITY:
+                return self.store(key, value)       # the clock is not read while nothing expires
+            self.start_expiring()
+        timer = self._timer_w
+        if timer.nesting:
+            now = timer.frozen
+        elif timer.fast_monotonic or timer.coarse:
+            now = fc_coarse_now() if timer.coarse else fc_monotonic()
+            timer.frozen = now
+            timer.frozen_obj = None     # boxed only if someone asks (Timer.__call__)
+        else:
+            raw = timer._timer()
+            now = timer.number(raw)
+            timer.frozen = now
+            timer.frozen_obj = raw
+        if timer.clock is not None:
+            timer.clock.check_expiry(now, ttl)
+        # A coarse clock lags by up to one tick: the deadline is written that much early,
+        # so the item never outlives its TTL (same rings: every item of a TTL shifts alike).
+        return store_frozen(self, key, value, now, ttl - timer.slack, ttl)
+
+    cdef int store_until(self, object key, object value, double expires) except -1:
+        """cache[key] = value until ``expires`` on the cache's clock (TieredCache's L1 copies);
+        a shorter cache-wide TTL still bounds it.  Deadlines of this kind go to the heap."""
+        cdef Timer timer = self._timer_w
+        cdef double now, ttl
+        if expires == INFINITY and not self.expiring and self.default_ttl == INFINITY:
+            return self.store(key, value)
+        self.start_expiring()
+        now = timer.now()
+        if not timer.nesting:
+            timer.frozen = now
+            timer.frozen_obj = None if timer.clock is None else timer.time_of(now)
+        ttl = expires - now
+        if ttl > self.default_ttl:
+            return store_frozen(self, key, value, now, self.default_ttl, self.default_ttl)
+        return store_frozen(self, key, value, now, ttl, -1.0)
+
+    def _store_until(self, key, value, double expires):
+        """store_until() for Python callers (the pure TieredCache front over a compiled L1)."""
+        self.store_until(key, value, expires)
+
+    def _use_timer(self, timer):
+        """use_timer() for Python callers."""
+        self.use_timer(timer)
 
     # ----------------------------------------------------------- policy hooks
 
@@ -515,21 +694,28 @@ cdef class Table:
 
     # -------------------------------------------------------- mapping protocol
 
+    # Expired items are never returned, counted or iterated: every read goes
+    # through find_live(), and len(), currsize, iteration and popitem() expire
+    # what is due first.
+
     def __len__(self):
+        if self.expiring:
+            self.run_expire(self._timer_w.now())
+            self.release()
         return self.used
 
     def __contains__(self, key):
-        return self.lookup(key, hash(key)) >= 0
+        return find_live(self, key) >= 0
 
     def __getitem__(self, key):
-        cdef Py_ssize_t ix = self.lookup(key, hash(key))
+        cdef Py_ssize_t ix = find_live(self, key)
         if ix >= 0:
             self.hits += 1
             self.on_access(ix)
             return <object>self.entries[ix].value
         self.misses += 1
         value = self.__missing__(key)
-        ix = self.lookup(key, hash(key))     # __missing__ may have stored it
+        ix = find_live(self, key)            # __missing__ may have stored it
         if ix >= 0:
             self.on_access(ix)
         return value
@@ -538,24 +724,49 @@ cdef class Table:
         raise KeyError(key)
 
     def __setitem__(self, key, value):
-        self.store(key, value)
+        if self.expiring:
+            self.store_ttl(key, value, self.default_ttl)
+        else:
+            self.store(key, value)
+
+    def set(self, key, value, ttl=None):
+        """Store value under key; ``ttl`` gives this item its own time to live (seconds;
+        a timedelta where the cache-wide TTL is one; ``inf``: never expires), else the
+        cache-wide TTL applies (none: the item stays until removed or evicted)."""
+        self.store_ttl(key, value, self.default_ttl if ttl is None else self._timer_w.ttl_number(ttl))
 
     def __delitem__(self, key):
-        cdef Py_ssize_t ix = self.lookup(key, hash(key))
+        cdef double now
+        cdef Py_ssize_t ix
+        cdef bint expired = False
+        if self.expiring:
+            now = self._timer_w.now()
+            ix = table_lookup(self, key, hash(key))
+            expired = ix >= 0 and not now < self._expiry.d[ix].expires
+        else:
+            ix = table_lookup(self, key, hash(key))
         if ix < 0:
             raise KeyError(key)
-        self.remove_at(ix, CAUSE_EXPLICIT)
+        self.remove_at(ix, CAUSE_EXPIRED if expired else CAUSE_EXPLICIT)
+        if expired:
+            self.expirations += 1
         self.release()
+        if expired:
+            raise KeyError(key)
 
     def __iter__(self):
+        if self.expiring:
+            # A snapshot in insertion order, skipping what has expired when reached,
+            # so mutating the cache while iterating is allowed (as in cachetools).
+            return _live_keys(self, self.snapshot_keys())
         return _TableIterator(self)
 
     def __reversed__(self):
         return iter(self.snapshot_keys()[::-1])
 
     def get(self, key, default=None):
-        """Return the value for key (updating the policy's order), else default."""
-        cdef Py_ssize_t ix = self.lookup(key, hash(key))
+        """Return the (live) value for key (updating the policy's order), else default."""
+        cdef Py_ssize_t ix = find_live(self, key)
         if ix >= 0:
             self.hits += 1
             self.on_access(ix)
@@ -564,8 +775,8 @@ cdef class Table:
         return default
 
     def peek(self, key, default=None):
-        """Return the value for key without counting it as a use, else default."""
-        cdef Py_ssize_t ix = self.lookup(key, hash(key))
+        """Return the (live) value for key without counting it as a use, else default."""
+        cdef Py_ssize_t ix = find_live(self, key)
         if ix >= 0:
             return <object>self.entries[ix].value
         return default
@@ -584,8 +795,8 @@ cdef class Table:
         return _load_missing(self, key, loader, ttl)
 
     def pop(self, key, default=_marker):
-        """Remove key and return its value; default (or KeyError) if absent."""
-        cdef Py_ssize_t ix = self.lookup(key, hash(key))
+        """Remove key and return its (live) value; default (or KeyError) if absent or expired."""
+        cdef Py_ssize_t ix = find_live(self, key)
         if ix < 0:
             if default is _marker:
                 raise KeyError(key)
@@ -596,7 +807,14 @@ cdef class Table:
         return value
 
     def popitem(self):
-        """Remove and return the (key, value) pair the policy evicts next."""
+        """Remove and return the (key, value) pair the policy evicts next (expired items go first)."""
+        if self.expiring:
+            with self._timer_w:
+                self.run_expire(self._timer_w.frozen)
+                return self.pop_victim()
+        return self.pop_victim()
+
+    cdef object pop_victim(self):
         cdef Py_ssize_t ix = self.victim()
         cdef int cause = CAUSE_SIZE if self._evicting else CAUSE_EXPLICIT
         if ix < 0:
@@ -610,7 +828,13 @@ cdef class Table:
         return (key, value)
 
     def setdefault(self, key, default=None):
-        """Return cache[key] if present (a use), else store and return default."""
+        """Return cache[key] if present and live (a use), else store and return default."""
+        if self.expiring:
+            with self._timer_w:             # one time for the check and the write
+                if key in self:
+                    return self[key]
+                self[key] = default
+                return default
         if key in self:
             return self[key]
         self[key] = default
@@ -676,8 +900,41 @@ cdef class Table:
 
     @property
     def currsize(self):
-        """The current size of the cache (the sum of item sizes)."""
+        """The current size of the cache (the sum of the live items' sizes)."""
+        if self.expiring:
+            self.run_expire(self._timer_w.now())
+            self.release()
         return self._currsize
+
+    def expire(self, time=None):
+        """Remove expired items (as of ``time``, default now); return the removed
+        (key, value) pairs in expiry order."""
+        cdef double now
+        if not self.expiring:
+            return []
+        now = self._timer_w.now() if time is None else self._timer_w.number(time)
+        out = self.expire_at(now)
+        self.release()
+        return out
+
+    def expires_at(self, key, default=None):
+        """The time at which key expires on the cache's timer (inf: never), else default."""
+        cdef Py_ssize_t ix = find_live(self, key)
+        if ix < 0:
+            return default
+        if not self.expiring:
+            return float("inf")
+        return self._timer_w.time_of(self._expiry.d[ix].expires)
+
+    @property
+    def ttl(self):
+        """The cache-wide time to live as given, or None."""
+        return self._ttl_obj
+
+    @property
+    def timer(self):
+        """The timer (a wrapper that can freeze time in a ``with`` block)."""
+        return self._timer_w
 
     @staticmethod
     def getsizeof(value):
@@ -708,7 +965,32 @@ cdef class Table:
 
     def _params(self):
         return {"maxsize": self._maxsize_obj, "getsizeof": self._getsizeof_arg,
-                "on_evict": self._on_evict}
+                "on_evict": self._on_evict, "timer": self._timer_w._timer, "ttl": self._ttl_obj}
+
+    cdef object expiry_state(self, dict positions):
+        """[(position, expires, ttl or None)] in the order the deadlines fall due, or None."""
+        cdef list exp = []
+        cdef Py_ssize_t i
+        cdef double ttl
+        cdef uint64_t mutations = self.mutations
+        if not self.expiring:
+            return None
+        for i in range(self.nentries):
+            self.guard(mutations)
+            if self.entries[i].key != NULL:
+                ttl = self._expiry.ttl_of(i)
+                exp.append((self._expiry.d[i].expires, self._expiry.d[i].seq, positions[i],
+                            ttl if ttl >= 0 else None))
+        exp.sort(key=_expiry_sort_key)
+        return [(pos, expires, ttl_obj) for expires, _, pos, ttl_obj in exp]
+
+    cdef int restore_expiry(self, object state, list ixs) except -1:
+        if state is None:
+            return 0
+        self.start_expiring()
+        for pos, expires, ttl in state:     # in the order they fall due: each ring stays sorted
+            self._expiry.schedule(ixs[pos], expires, -1.0 if ttl is None else ttl)
+        return 0
 
     def __getstate__(self):
         cdef Py_ssize_t n = 0
@@ -724,11 +1006,12 @@ cdef class Table:
             n += 1
             ix = self.order[ix].next
         policy = self.policy_state(positions)
+        expiry = self.expiry_state(positions)
         self.guard(mutations)
         inst = dict(getattr(self, "__dict__"))
         inst.pop("getsizeof", None)
         return {"params": self._params(), "items": items,
-                "policy": policy, "dict": inst,
+                "policy": policy, "expiry": expiry, "dict": inst,
                 "stats": (self.hits, self.misses, self.evictions, self.expirations)}
 
     def __setstate__(self, state):
@@ -739,10 +1022,14 @@ cdef class Table:
         for key, value, size in state["items"]:
             ixs.append(self.append(key, hash(key), value, size))
         self.restore_policy(state["policy"], ixs)
+        self.restore_expiry(state.get("expiry"), ixs)
         self.hits, self.misses, self.evictions, self.expirations = state["stats"]
+        if self.expiring:
+            self.expire()
 
     def _init_from_params(self, params):
         self.init_table(params["maxsize"], params["getsizeof"], params["on_evict"])
+        self.init_expiry(params.get("timer", _time.monotonic), params.get("ttl"))
 
     def __reduce_ex__(self, protocol):
         return (copyreg.__newobj__, (type(self),), self.__getstate__())
@@ -792,3 +1079,39 @@ cdef class _TableIterator:
 
 
 MutableMapping.register(Table)
+
+
+cdef inline int schedule_write(Table t, Py_ssize_t ix) except -1:
+    """The entry just written gets the deadline of the write in progress."""
+    return t._expiry.schedule(ix, t.now_cached + t.pending_ttl, t.pending_queue)
+
+
+cdef int store_frozen(Table t, object key, object value, double now, double ttl,
+                      double queue) except -1:
+    """store() at the frozen time ``now``; the entry lives ``ttl`` seconds (``queue``: the
+    TTL whose ring keeps its record, < 0 for the heap)."""
+    cdef Timer timer = t._timer_w
+    timer.nesting += 1          # freeze time for the whole write, as cachetools does
+    try:
+        t.now_cached = now
+        t.pending_ttl = ttl
+        t.pending_queue = queue
+        t.store(key, value)
+    finally:
+        timer.nesting -= 1
+    return 0
+
+
+def _live_keys(Table cache, list keys):
+    """A snapshot's keys, skipping what has expired when reached."""
+    cdef Py_ssize_t ix
+    for key in keys:
+        with cache._timer_w:
+            ix = table_lookup(cache, key, hash(key))
+            live = ix >= 0 and cache._timer_w.frozen < cache._expiry.d[ix].expires
+        if live:
+            yield key
+
+
+def _expiry_sort_key(item):
+    return (item[0], item[1])

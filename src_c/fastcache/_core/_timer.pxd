@@ -11,13 +11,29 @@ cdef extern from *:
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec) / 1e9;
     }
+    /* The same clock at the kernel tick's resolution, read from the vDSO without
+       touching the clock source: it lags CLOCK_MONOTONIC by less than one tick. */
+    static double fc_coarse_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        return (double)((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec) / 1e9;
+    }
+    static double fc_coarse_resolution(void) {
+        struct timespec ts;
+        if (clock_getres(CLOCK_MONOTONIC_COARSE, &ts) != 0) return -1.0;
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    }
     #else
     #define FC_FAST_MONOTONIC 0
     static double fc_monotonic(void) { return 0.0; }
+    static double fc_coarse_now(void) { return -1.0; }
+    static double fc_coarse_resolution(void) { return -1.0; }
     #endif
     """
     const int FC_FAST_MONOTONIC
     double fc_monotonic() nogil
+    double fc_coarse_now() nogil
+    double fc_coarse_resolution() nogil
 
 
 cdef double check_ttl(object ttl) except? -1.0
@@ -30,6 +46,8 @@ cdef class Timer:
     cdef object frozen_obj
     cdef double frozen
     cdef bint fast_monotonic
+    cdef bint coarse                  # the timer is coarse_monotonic: read in C, deadlines written early
+    cdef readonly double slack        # how far the coarse clock may lag (one tick); 0 otherwise
     cdef public object clock          # a DatetimeClock for timedelta TTLs, else None
     cdef double number(self, object t) except? -1.0
     cdef double ttl_number(self, object ttl) except? -1.0

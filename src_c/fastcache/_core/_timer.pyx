@@ -23,6 +23,27 @@ cdef double check_ttl(object ttl) except? -1.0:
     return t
 
 
+def coarse_monotonic():
+    """``time.monotonic``'s clock at the kernel tick's resolution (Linux's
+    ``CLOCK_MONOTONIC_COARSE``, a few nanoseconds to read): a cache whose timer this
+    is reads it in C and writes each deadline one tick (``Timer.slack``) early, so no
+    item outlives its TTL; it may expire up to two ticks early.  ``time.monotonic``
+    where there is no usable coarse clock."""
+    if COARSE_RESOLUTION > 0:
+        return fc_coarse_now()
+    return _time.monotonic()
+
+
+cdef double COARSE_RESOLUTION = fc_coarse_resolution() if FC_FAST_MONOTONIC else -1.0
+if COARSE_RESOLUTION > 0.05:            # too coarse to be useful for deadlines
+    COARSE_RESOLUTION = -1.0
+
+
+def coarse_clock_slack():
+    """``coarse_monotonic``'s resolution in seconds, or None where it is ``time.monotonic``."""
+    return COARSE_RESOLUTION if COARSE_RESOLUTION > 0 else None
+
+
 cdef class Timer:
     """The cache's timer: call it for the time; ``with cache.timer as now``
     freezes time for everything the cache does inside the block (nestable),
@@ -34,6 +55,8 @@ cdef class Timer:
         self._timer = timer
         self.nesting = 0
         self.fast_monotonic = FC_FAST_MONOTONIC and timer is _time.monotonic
+        self.coarse = timer is coarse_monotonic and COARSE_RESOLUTION > 0
+        self.slack = COARSE_RESOLUTION if self.coarse else 0.0
         self.clock = None
 
     cdef double number(self, object t) except? -1.0:
@@ -57,6 +80,8 @@ cdef class Timer:
             return self.frozen
         if self.fast_monotonic:
             return fc_monotonic()
+        if self.coarse:
+            return fc_coarse_now()
         return self.number(self._timer())
 
     def __call__(self):

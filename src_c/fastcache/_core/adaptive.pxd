@@ -3,8 +3,6 @@ from libc.stdint cimport int32_t, int64_t, uint64_t
 from fastcache._core._table cimport Table
 from fastcache._core.frequency_sketch cimport FrequencySketch
 from fastcache._core.hash_lru cimport HashLRU
-from fastcache._core._timer cimport Timer
-from fastcache._core._expiry cimport Expiry
 
 cdef enum:
     HIT_BUFFER = 64              # hits applied to the policy in batches of this many
@@ -46,21 +44,7 @@ cdef class AdaptiveCache(Table):
     cdef int32_t hit_buffer[HIT_BUFFER]   # entry numbers of hits not yet applied
     cdef int buffered
 
-    # expiry (optional TTL)
-    cdef Timer _timer_w
-    cdef object _ttl_obj
-    cdef double default_ttl          # INFINITY without a cache-wide ttl
-    cdef bint expiring               # some item may have a TTL: reads check the clock
-    cdef bint _custom_expire
-    cdef Expiry _expiry               # the shared expiry component, used once some item has a TTL
-    cdef double now_cached           # the frozen time of the write in progress
-    cdef double pending_ttl          # and its TTL
-
     cdef int configure(self, Py_ssize_t entries) except -1
-    cdef list expire_at(self, double now)
-    cdef int run_expire(self, double now) except -1
-    cdef int store_ttl(self, object key, object value, double ttl) except -1
-    cdef Py_ssize_t live_index(self, object key) except -2
     cdef void unlink_node(self, Py_ssize_t ix) noexcept
     cdef void append_node(self, int segment, Py_ssize_t ix) noexcept
     cdef void demote(self) noexcept

@@ -8,11 +8,9 @@ is the eviction policy.
 import time as _time
 from cpython.mem cimport PyMem_Realloc, PyMem_Free
 from cpython.object cimport PyObject
-from libc.math cimport floor, fabs, INFINITY
+from libc.math cimport floor, fabs
 from libc.stdint cimport int32_t, int64_t, uint64_t
-from fastcache._core._table cimport Table, table_lookup, CAUSE_EXPLICIT, CAUSE_EXPIRED
-from fastcache._core._timer cimport Timer, as_time, check_ttl
-from fastcache._core._expiry cimport Expiry, expire_due, expiry_forget
+from fastcache._core._table cimport Table, find_live
 from fastcache._core.frequency_sketch cimport FrequencySketch, spread, sketch_increment
 from fastcache._core.hash_lru cimport HashLRU
 
@@ -30,17 +28,8 @@ cdef extern from *:
     void prefetch "fc_prefetch"(const void *p) noexcept
 
 cdef tuple SEGMENT_NAMES = ("window", "probation", "protected")
-cdef object _marker = object()
 
 
-def _live_keys(AdaptiveCache cache, list keys):
-    cdef Py_ssize_t ix
-    for key in keys:
-        with cache._timer_w:
-            ix = table_lookup(cache, key, hash(key))
-            live = ix >= 0 and cache._timer_w.frozen < cache._expiry.d[ix].expires
-        if live:
-            yield key
 cdef enum:
     MIN_SAMPLE = 1000           # accesses per climber period, at least...
     MAX_SAMPLE = 300000         # ...and at most: a large cache must adapt within a few million requests
@@ -144,8 +133,6 @@ cdef class AdaptiveCache(Table):
             self.segments[s].weight = 0
         self.sketch = FrequencySketch(16)
         self.shadow = HashLRU(1)
-        self._expiry = Expiry()
-        self.default_ttl = INFINITY
 
     def __init__(self, maxsize, getsizeof=None, *, ttl=None, timer=_time.monotonic, on_evict=None):
         self._init_from_params({"maxsize": maxsize, "getsizeof": getsizeof, "on_evict": on_evict,
@@ -153,19 +140,8 @@ cdef class AdaptiveCache(Table):
 
     def _init_from_params(self, params):
         cdef Py_ssize_t m
-        ttl = params.get("ttl")
-        cdef double default_ttl = INFINITY if ttl is None else check_ttl(ttl)
-        timer = Timer(params.get("timer", _time.monotonic))
         self.init_table(params["maxsize"], params["getsizeof"], params["on_evict"])
-        self._timer_w = timer
-        self._ttl_obj = ttl
-        self.default_ttl = default_ttl
-        self.expiring = False
-        self._expiry.clear()
-        self._custom_expire = getattr(type(self), "expire") is not AdaptiveCache.expire
-        if default_ttl < INFINITY:
-            self._expiry.reserve(max(8, self.capacity))
-            self.expiring = True
+        self.init_expiry(params.get("timer", _time.monotonic), params.get("ttl"))
         m = self._maxsize
         bounded = m < PY_SSIZE_T_MAX
         self.configure(m if bounded and not self.weighted and m <= (1 << 24) else 64)
@@ -175,12 +151,6 @@ cdef class AdaptiveCache(Table):
         self.step = max(1.0, m * STEP)
         self.previous_rate = -1.0
         self.set_window(0 if m <= 1 else max(1, <Py_ssize_t>floor(m * INITIAL_WINDOW + 0.5)) if bounded else m // 100)
-
-    def _params(self):
-        params = Table._params(self)
-        params["ttl"] = self._ttl_obj
-        params["timer"] = self._timer_w._timer
-        return params
 
     cdef int configure(self, Py_ssize_t entries) except -1:
         """Size the sketch, the shadow and the sample period for about ``entries`` items."""
@@ -289,57 +259,6 @@ cdef class AdaptiveCache(Table):
 
     # --------------------------------------------------------- table hooks
 
-    # ------------------------------------------------------------- expiry
-    #
-    # Optional, and off until an item gets a TTL: then every write schedules
-    # its entry in the shared expiry component (fastcache._core._expiry: a ring
-    # of records per distinct TTL, a heap past eight), and reads check the clock.
-
-    cdef list expire_at(self, double now):
-        """Remove every item whose time has come; return their (key, value) pairs in expiry order."""
-        return expire_due(self, self._expiry, now)
-
-    cdef int run_expire(self, double now) except -1:
-        """expire(now) as the cache's own operations run it (honours an overriding expire())."""
-        if self._custom_expire:
-            self.expire(self._timer_w() if self._timer_w.nesting else now)
-        elif now >= self._expiry.min_expiry:
-            self.expire_at(now)
-        return 0
-
-    cdef Py_ssize_t live_index(self, object key) except -2:
-        """Entry number of key if it is stored and has not expired, else -1."""
-        cdef double now = self._timer_w.now()
-        cdef Py_ssize_t ix = table_lookup(self, key, hash(key))
-        if ix >= 0 and now < self._expiry.d[ix].expires:
-            return ix
-        return -1
-
-    cdef int store_ttl(self, object key, object value, double ttl) except -1:
-        if ttl < INFINITY and not self.expiring:
-            self._expiry.reserve(max(8, self.capacity))     # from now on on_grow keeps it in step
-            self.expiring = True
-        if not self.expiring:
-            return self.store(key, value)
-        with self._timer_w:                 # one time for the whole write, as cachetools
-            self.now_cached = self._timer_w.frozen
-            self.pending_ttl = ttl
-            self.store(key, value)
-        return 0
-
-    # --------------------------------------------------------- table hooks
-
-    cdef int on_grow(self, Py_ssize_t newcap) except -1:
-        if self.expiring:
-            self._expiry.reserve(newcap)
-        return 0
-
-    cdef int before_store(self) except -1:
-        if self.expiring:
-            self._expiry.reserve_heap_room()    # so the insert below cannot fail half-way
-            self.run_expire(self.now_cached)
-        return 0
-
     cdef int on_insert(self, Py_ssize_t ix) except -1:
         cdef uint64_t x = mixed_hash(self, ix)
         if self.used > self.sized_for:
@@ -349,8 +268,6 @@ cdef class AdaptiveCache(Table):
         node_at(self, ix).referenced = 0
         self.append_node(WINDOW, ix)
         record(self, False, x)
-        if self.expiring:
-            self._expiry.schedule(ix, self.now_cached + self.pending_ttl, self.pending_ttl)
         return 0
 
     cdef int on_update(self, Py_ssize_t ix) except -1:
@@ -362,8 +279,6 @@ cdef class AdaptiveCache(Table):
             touch(self, ix)
         if n.segment == PROTECTED:
             self.demote()                       # it may have grown
-        if self.expiring:
-            self._expiry.schedule(ix, self.now_cached + self.pending_ttl, self.pending_ttl)
         return 0
 
     cdef int on_access(self, Py_ssize_t ix) except -1:
@@ -374,8 +289,6 @@ cdef class AdaptiveCache(Table):
         if self.buffered:
             self.drain()                # while every buffered entry still exists
         self.unlink_node(ix)
-        if self.expiring:                   # else the deadlines are not kept (nor sized)
-            expiry_forget(self._expiry, ix)
 
     cdef Py_ssize_t victim(self) except -2:
         cdef Segment *window = &self.segments[WINDOW]
@@ -416,7 +329,6 @@ cdef class AdaptiveCache(Table):
     cdef void on_clear(self):
         cdef int s
         self.buffered = 0               # the entries are gone: their hits with them
-        self._expiry.clear()
         for s in range(3):
             self.segments[s].head = self.segments[s].tail = -1
             self.segments[s].weight = 0
@@ -434,13 +346,7 @@ cdef class AdaptiveCache(Table):
                 order.append((positions[ix], node_at(self, ix).referenced))
                 ix = node_at(self, ix).next
             segments.append(order)
-        expiry = None
-        if self.expiring:
-            expiry = sorted((self._expiry.d[ix].seq, positions[ix], self._expiry.d[ix].expires)
-                            for ix in positions)
-            expiry = [(pos, expires) for _, pos, expires in expiry]
         return {"segments": segments, "window_max": self.window_max, "sized_for": self.sized_for,
-                "expiry": expiry,
                 "climber": (self.climbing, self.direction, self.step, self.previous_rate,
                             self.sample_count, self.sample_hits, self.shadow_hits),
                 "sketch": self.sketch.state(), "shadow": self.shadow.state()}
@@ -460,176 +366,35 @@ cdef class AdaptiveCache(Table):
                 node_at(self, ix).referenced = referenced
                 self.append_node(s, ix)
         self.set_window(state["window_max"])
-        if state["expiry"] is not None:
-            self._expiry.reserve(max(8, self.capacity))
-            self.expiring = True
-            for pos, expires in state["expiry"]:
-                self._expiry.schedule(ixs[pos], expires, -1.0)       # the heap: the TTLs are not kept
         return 0
 
     # ------------------------------------------------------------ mapping API
     #
-    # Without expiry these are the table's; once an item has a TTL every read
-    # first reads the clock (before the lookup: a Python timer runs bytecode,
-    # during which another thread may change the table), and expired items
-    # are never returned, counted or iterated, as in TTLCache.
+    # The table's (expiry included), but for the hit path: the use goes to
+    # the hit buffer inline.
 
     def __getitem__(self, key):
-        cdef Py_ssize_t ix
-        cdef double now
-        if self.expiring:
-            now = self._timer_w.now()
-            ix = table_lookup(self, key, hash(key))
-            if ix >= 0 and now < self._expiry.d[ix].expires:
-                self.hits += 1
-                use(self, ix)
-                return <object>self.entries[ix].value
-            self.misses += 1
-            return self.__missing__(key)
-        ix = table_lookup(self, key, hash(key))
+        cdef Py_ssize_t ix = find_live(self, key)
         if ix >= 0:
             self.hits += 1
             use(self, ix)
             return <object>self.entries[ix].value
         self.misses += 1
         value = self.__missing__(key)
-        ix = table_lookup(self, key, hash(key))     # __missing__ may have stored it
+        ix = find_live(self, key)            # __missing__ may have stored it
         if ix >= 0:
             self.on_access(ix)
         return value
 
     def get(self, key, default=None):
         """Return the (live) value for key and count the use, else default."""
-        cdef Py_ssize_t ix = self.live_index(key) if self.expiring else table_lookup(self, key, hash(key))
+        cdef Py_ssize_t ix = find_live(self, key)
         if ix >= 0:
             self.hits += 1
             use(self, ix)
             return <object>self.entries[ix].value
         self.misses += 1
         return default
-
-    def peek(self, key, default=None):
-        """Return the (live) value for key without counting a use, else default."""
-        cdef Py_ssize_t ix = self.live_index(key) if self.expiring else table_lookup(self, key, hash(key))
-        return <object>self.entries[ix].value if ix >= 0 else default
-
-    def __contains__(self, key):
-        if self.expiring:
-            return self.live_index(key) >= 0
-        return table_lookup(self, key, hash(key)) >= 0
-
-    def __setitem__(self, key, value):
-        if self.expiring:
-            self.store_ttl(key, value, self.default_ttl)
-        else:
-            self.store(key, value)
-
-    def set(self, key, value, ttl=None):
-        """Store value under key; ``ttl`` (seconds) gives it its own time to live."""
-        self.store_ttl(key, value, self.default_ttl if ttl is None else check_ttl(ttl))
-
-    def __delitem__(self, key):
-        cdef double now
-        cdef Py_ssize_t ix
-        if not self.expiring:
-            Table.__delitem__(self, key)
-            return
-        now = self._timer_w.now()
-        ix = table_lookup(self, key, hash(key))
-        if ix < 0:
-            raise KeyError(key)
-        expired = not (now < self._expiry.d[ix].expires)
-        self.remove_at(ix, CAUSE_EXPIRED if expired else CAUSE_EXPLICIT)
-        if expired:
-            self.expirations += 1
-        self.release()
-        if expired:
-            raise KeyError(key)
-
-    def pop(self, key, default=_marker):
-        """Remove key and return its (live) value; default (or KeyError) if absent or expired."""
-        cdef Py_ssize_t ix
-        if not self.expiring:
-            return Table.pop(self, key) if default is _marker else Table.pop(self, key, default)
-        ix = self.live_index(key)
-        if ix < 0:
-            if default is _marker:
-                raise KeyError(key)
-            return default
-        value = <object>self.entries[ix].value
-        self.remove_at(ix, CAUSE_EXPLICIT)
-        self.release()
-        return value
-
-    def setdefault(self, key, default=None):
-        """Return the live value for key (a use), else store and return default."""
-        if not self.expiring:
-            return Table.setdefault(self, key, default)
-        with self._timer_w:
-            if key in self:
-                return self[key]
-            self[key] = default
-            return default
-
-    def popitem(self):
-        """Remove and return the (key, value) pair the policy evicts next (expired items go first)."""
-        if self.expiring:
-            with self._timer_w:
-                self.run_expire(self._timer_w.frozen)
-                return Table.popitem(self)
-        return Table.popitem(self)
-
-    def expire(self, time=None):
-        """Remove expired items; return the removed (key, value) pairs in expiry order."""
-        cdef double now
-        if not self.expiring:
-            return []
-        now = self._timer_w.now() if time is None else as_time(time)
-        out = self.expire_at(now)
-        self.release()
-        return out
-
-    def __len__(self):
-        if self.expiring:
-            self.run_expire(self._timer_w.now())
-            self.release()
-        return self.used
-
-    @property
-    def currsize(self):
-        """The current size of the (live) items."""
-        if self.expiring:
-            self.run_expire(self._timer_w.now())
-            self.release()
-        return self._currsize
-
-    def __iter__(self):
-        if not self.expiring:
-            return Table.__iter__(self)
-        # A snapshot, skipping what has expired when reached (as TTLCache).
-        return _live_keys(self, self.snapshot_keys())
-
-    def expires_at(self, key, default=None):
-        """The time at which key expires on the cache's timer (inf: never), else default."""
-        if not self.expiring:
-            return float("inf") if key in self else default
-        cdef Py_ssize_t ix = self.live_index(key)
-        return self._expiry.d[ix].expires if ix >= 0 else default
-
-    @property
-    def ttl(self):
-        """The cache-wide time to live, or None."""
-        return self._ttl_obj
-
-    @property
-    def timer(self):
-        """The timer (a wrapper that can freeze time in a ``with`` block)."""
-        return self._timer_w
-
-    def __setstate__(self, state):
-        Table.__setstate__(self, state)
-        if self.expiring:
-            self.expire()
 
     # ---------------------------------------------------------- inspection
 

@@ -1,4 +1,5 @@
 """Least Frequently Used cache (compiled)."""
+import time as _time
 from cpython.mem cimport PyMem_Realloc, PyMem_Free
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from fastcache._core._table cimport Table
@@ -16,6 +17,11 @@ cdef class LFUCache(Table):
     and updates add one.  Structure: the O(1) LFU scheme (Shah, Mitra and
     Matani, 2010): a list of frequency buckets in increasing count, each an
     LRU list of its entries, so a use moves the entry to the next bucket.
+
+    ``set(key, value, ttl=...)`` gives an item a time to live, measured on
+    ``timer`` (``time.monotonic`` unless injected); expired items are never
+    returned, counted or iterated.  Until some item has a TTL the clock is
+    never read and a hit costs one flag test more than a plain lookup.
     """
 
     def __cinit__(self, *args, **kwargs):
@@ -29,8 +35,9 @@ cdef class LFUCache(Table):
     def __dealloc__(self):
         PyMem_Free(self.buckets)
 
-    def __init__(self, maxsize, getsizeof=None, *, on_evict=None):
+    def __init__(self, maxsize, getsizeof=None, *, timer=_time.monotonic, on_evict=None):
         self.init_table(maxsize, getsizeof, on_evict)
+        self.init_expiry(timer, None)
 
     cdef int32_t new_bucket(self, int64_t count, int32_t after) except -1:
         cdef int32_t b

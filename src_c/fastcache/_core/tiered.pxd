@@ -1,4 +1,3 @@
-from cpython.object cimport PyObject
 from fastcache._core._table cimport Table
 
 
@@ -9,18 +8,11 @@ cdef class L1Entry:
 
 cdef class TieredFront:
     cdef readonly object l1
-    cdef Table table                    # l1 when it is a compiled LRU/LFU/FIFO cache, else None
+    cdef Table table                    # l1 when it is one of fastcache's compiled caches, else None
     cdef object l1_get                  # l1.get, for any other mapping
     cdef object timer                   # None: the built-in coarse monotonic clock
     cdef readonly double clock_slack    # how far the clock may lag real time
     cdef readonly unsigned long long l1_hits
-    # With a compiled L1, deadlines live beside the table, indexed by entry
-    # number (entries never move), and values are stored unwrapped; owners
-    # holds the key object each deadline was written for (no reference).
-    cdef double *deadlines
-    cdef PyObject **owners
-    cdef Py_ssize_t ncap
 
     cdef double clock(self) except? -1.0
     cdef object lookup_l1(self, object key)
-    cdef int reserve(self, Py_ssize_t n) except -1
