@@ -264,8 +264,9 @@ def test_threads_writing_and_reading_with_ttls(make: Any) -> None:
 
 
 def test_the_coarse_clock_never_serves_an_item_late(impl: Any) -> None:
-    # TieredCache's L1 reads the kernel's coarse monotonic clock (a few ns, lagging by up to
-    # one tick): each deadline is written one tick early, so nothing outlives its TTL.
+    # TieredCache's L1 reads the kernel's coarse monotonic clock (a few ns, lagging by a
+    # tick and the kernel's update latency): each deadline is written two ticks early, so
+    # nothing outlives its TTL.
     import importlib
     import sys
     import time
@@ -273,7 +274,7 @@ def test_the_coarse_clock_never_serves_an_item_late(impl: Any) -> None:
     mod = importlib.import_module("fastcache._core._timer" if impl.compiled else "fastcache._py._timer")
     slack = mod.coarse_clock_slack()
     if impl.compiled and sys.platform == "linux":
-        assert slack is not None and 0 < slack <= 0.05
+        assert slack is not None and 0 < slack <= 0.1
     else:
         assert slack is None                         # plain time.monotonic
     slack = slack or 0.0
@@ -282,5 +283,6 @@ def test_the_coarse_clock_never_serves_an_item_late(impl: Any) -> None:
     cache.set("k", 1, ttl=10)
     after = time.monotonic()
     expires = cache.expires_at("k")
-    assert before + 10 - 2 * slack - 1e-9 <= expires <= after + 10 - slack + 1e-9
+    assert expires <= after + 10 - slack + 1e-9        # the coarse clock never runs ahead
+    assert expires >= before + 10 - slack - 0.05       # and lags by about a tick
     assert cache["k"] == 1

@@ -630,7 +630,7 @@ cdef class Table:
             timer.frozen_obj = raw
         if timer.clock is not None:
             timer.clock.check_expiry(now, ttl)
-        # A coarse clock lags by up to one tick: the deadline is written that much early,
+        # A coarse clock lags (two ticks are allowed): the deadline is written that much early,
         # so the item never outlives its TTL (same rings: every item of a TTL shifts alike).
         return store_frozen(self, key, value, now, ttl - timer.slack, ttl)
 

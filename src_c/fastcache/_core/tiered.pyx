@@ -13,8 +13,8 @@ is and a hit reads nothing else.  Any other mapping holds
 :class:`L1Entry` objects (value plus deadline) on the front's clock.
 Unless a timer is given, that clock is Linux's ``CLOCK_MONOTONIC_COARSE``
 (read from the vDSO, advances every tick; for a compiled L1 its timer
-becomes ``coarse_monotonic``): it can lag real time by up to one tick,
-reported as ``clock_slack``, which the Python layer subtracts from every
+becomes ``coarse_monotonic``): it can lag real time by a tick and the
+kernel's update latency (two ticks are allowed), reported as ``clock_slack``, which the Python layer subtracts from every
 deadline so that no copy lives longer than it may.
 """
 cimport cython
@@ -72,7 +72,7 @@ cdef class TieredFront:
                 if res < 0 or res > 0.05:             # no usable coarse clock: time.monotonic
                     timer = _time.monotonic
                     res = 0.0
-                self.clock_slack = res
+                self.clock_slack = 2 * res            # a tick plus the kernel's update latency
             else:
                 self.clock_slack = 0.0
             self.timer = timer
