@@ -32,10 +32,27 @@ class AsyncRedisStreamJournal(JournalBase, AsyncStreamLength):
                 raise
 
     async def append(self, key: Any, value: Any) -> bytes:
-        """XADD the write; its entry id."""
-        entry_id = await self.client.xadd(self.stream, self._fields(key, value))
+        """XADD the write; its entry id.  If this raises, the write is not in the journal:
+        should it land anyway, the next append (or :meth:`backlog`) deletes it first."""
+        if self._unsure:
+            await self._drop_failed_appends()
+        try:
+            entry_id = bytes(await self.client.xadd(self.stream, self._fields(key, value)))
+        except BaseException:
+            self._unsure = True
+            raise
+        self._last_id = entry_id
         self.appended += 1
-        return bytes(entry_id)
+        return entry_id
+
+    async def _drop_failed_appends(self) -> None:
+        """XDEL what follows the last entry this writer knows it appended (or replayed)."""
+        start = b"(" + self._last_id if self._last_id is not None else b"-"
+        strays = [entry_id for entry_id, _ in await self.client.xrange(self.stream, start, "+")]
+        if strays:
+            await self.client.xdel(self.stream, *strays)
+            self.voided += len(strays)
+        self._unsure = False
 
     async def claim(self) -> None:
         """Move every entry appended so far into the group's pending list."""
@@ -59,7 +76,12 @@ class AsyncRedisStreamJournal(JournalBase, AsyncStreamLength):
     async def backlog(self) -> list[tuple[bytes, Any, Any]]:
         """Every entry still in the stream (unwritten, or written but not acknowledged), oldest first."""
         await self.open()
-        return self._decode(await self.client.xrange(self.stream, "-", "+"))
+        if self._unsure:
+            await self._drop_failed_appends()
+        entries = await self.client.xrange(self.stream, "-", "+")
+        if entries:
+            self._last_id = bytes(entries[-1][0])
+        return self._decode(entries)
 
     async def length(self) -> int:
         """Entries in the stream (XLEN)."""

@@ -25,6 +25,13 @@ class JournalBase:
         self.serializer = serializer if serializer is not None else JSONSerializer()
         self.appended = 0
         self.acked = 0
+        # A failed XADD may still have landed (a timeout is not a "no"), and its entry would
+        # be replayed later over newer, acknowledged writes.  The writer is the stream's only
+        # appender, so whatever follows the last entry it knows of is such an entry: the next
+        # append deletes it first.
+        self._last_id: Optional[bytes] = None
+        self._unsure = False
+        self.voided = 0                     # entries of failed appends found and deleted
 
     def _fields(self, key: Any, value: Any) -> dict[bytes, bytes]:
         return {b"k": key_member(key), b"v": bytes(self.serializer.dumps(value))}

@@ -34,10 +34,27 @@ class RedisStreamJournal(JournalBase, StreamLength):
                 raise
 
     def append(self, key: Any, value: Any) -> bytes:
-        """XADD the write; its entry id."""
-        entry_id = self.client.xadd(self.stream, self._fields(key, value))
+        """XADD the write; its entry id.  If this raises, the write is not in the journal:
+        should it land anyway, the next append (or :meth:`backlog`) deletes it first."""
+        if self._unsure:
+            self._drop_failed_appends()
+        try:
+            entry_id = bytes(self.client.xadd(self.stream, self._fields(key, value)))
+        except BaseException:
+            self._unsure = True
+            raise
+        self._last_id = entry_id
         self.appended += 1
-        return bytes(entry_id)
+        return entry_id
+
+    def _drop_failed_appends(self) -> None:
+        """XDEL what follows the last entry this writer knows it appended (or replayed)."""
+        start = b"(" + self._last_id if self._last_id is not None else b"-"
+        strays = [entry_id for entry_id, _ in self.client.xrange(self.stream, start, "+")]
+        if strays:
+            self.client.xdel(self.stream, *strays)
+            self.voided += len(strays)
+        self._unsure = False
 
     def claim(self) -> None:
         """Move every entry appended so far into the group's pending list."""
@@ -61,7 +78,12 @@ class RedisStreamJournal(JournalBase, StreamLength):
     def backlog(self) -> list[tuple[bytes, Any, Any]]:
         """Every entry still in the stream (unwritten, or written but not acknowledged), oldest first."""
         self.open()
-        return self._decode(self.client.xrange(self.stream, "-", "+"))
+        if self._unsure:
+            self._drop_failed_appends()
+        entries = self.client.xrange(self.stream, "-", "+")
+        if entries:
+            self._last_id = bytes(entries[-1][0])
+        return self._decode(entries)
 
     def length(self) -> int:
         """Entries in the stream (XLEN)."""
