@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Iterable, Mapping, Optional
 
+from ._concurrency import async_sleep, async_spawn
 from ._types import DEFAULT
 from .breaker import CircuitBreaker
 from .errors import L2_ERRORS
@@ -54,14 +55,18 @@ class AsyncTieredMethods(_TieredLogic):
     async def _read_l2(self, key: Any) -> tuple[bool, Any]:
         if not self._started:
             await self.start()
-        if not self._may_read_l2():
+        admission = self._may_read_l2()
+        if not admission:
             return False, None
         epoch = self._epoch
         try:
             reply = await self.l2.get_with_ttl(key)
         except L2_ERRORS as exc:
-            self._l2_failed(exc)
+            self._l2_failed(exc, admission)
             return False, None
+        except BaseException:
+            self._breaker.abandon(admission)    # cancelled: no verdict, the trial is given back
+            raise
         return self._l2_reply(key, reply, epoch)
 
     async def get_or_load(self, key: Any, loader: Callable[[Any], Any], ttl: Any = DEFAULT) -> Any:
@@ -100,14 +105,18 @@ class AsyncTieredMethods(_TieredLogic):
             return result
         if not self._started:
             await self.start()
-        if not self._may_read_l2(len(missing)):
+        admission = self._may_read_l2(len(missing))
+        if not admission:
             return result
         epoch = self._epoch
         try:
             found = await self.l2.get_many_with_ttl(missing)
         except L2_ERRORS as exc:
-            self._l2_failed(exc)
+            self._l2_failed(exc, admission)
             return result
+        except BaseException:
+            self._breaker.abandon(admission)
+            raise
         return self._absorb_many(missing, found, epoch, result)
 
     # -- writes -----------------------------------------------------------------
@@ -122,6 +131,7 @@ class AsyncTieredMethods(_TieredLogic):
         except L2_ERRORS as exc:
             self._drop_l1(key)
             self._l2_failed(exc)
+            self._owe_invalidation([key])       # a timeout is not a "no": the server may have it
             raise
         self._fill(key, value, remaining)
         self._tagged(key, tags)
@@ -164,6 +174,7 @@ class AsyncTieredMethods(_TieredLogic):
             for k in mapping:
                 self._drop_l1(k)
             self._l2_failed(exc)
+            self._owe_invalidation(list(mapping))
             raise
         for k, v in mapping.items():
             self._fill(k, v, remaining)
@@ -178,6 +189,7 @@ class AsyncTieredMethods(_TieredLogic):
             existed = bool(await self.l2.delete(key))
         except L2_ERRORS as exc:
             self._l2_failed(exc)
+            self._owe_invalidation([key])
             raise
         await self._publish("delete", [key])
         return existed
@@ -193,6 +205,7 @@ class AsyncTieredMethods(_TieredLogic):
             n = int(await self.l2.delete_many(ks))
         except L2_ERRORS as exc:
             self._l2_failed(exc)
+            self._owe_invalidation(ks)
             raise
         await self._publish("delete", ks)
         return n
@@ -202,19 +215,68 @@ class AsyncTieredMethods(_TieredLogic):
         if not self._started:
             await self.start()
         self._flush_l1()
-        await self.l2.clear()
+        try:
+            await self.l2.clear()
+        except L2_ERRORS:
+            self._owe_invalidation(None)        # part of it may be gone: everyone flushes
+            raise
         await self._publish("clear", None)
 
     async def _publish(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None) -> None:
         if not self._invalidation:
             return
+        if not await self._send(reason, keys, tags):
+            self._owe_invalidation(keys)
+
+    async def _send(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None) -> bool:
+        """Publish one invalidation on every route; whether it reached them all (what did
+        not is owed)."""
         from .redis.invalidation import encode_message
-        for client, subset in self._routes(keys):
+        routes = self._routes(keys)
+        if not routes:
+            return False                # no live node to publish on
+        sent = True
+        for client, subset in routes:
             try:
                 await client.publish(self._channel, encode_message(self._origin, reason, subset, tags))
             except L2_ERRORS as exc:
-                log.warning("could not publish an invalidation (%s: %s); other processes "
-                            "will flush their L1 when they reconnect", type(exc).__name__, exc)
+                log.warning("could not publish an invalidation (%s: %s); resending it when Redis "
+                            "answers", type(exc).__name__, exc)
+                if subset is not None and keys is not None and len(routes) > 1:
+                    self._owe_invalidation(subset)
+                else:
+                    sent = False
+        return sent
+
+    def _owe_invalidation(self, keys: Optional[list[Any]]) -> None:
+        """Other processes must still drop keys (None: everything): resend in the background."""
+        if self._owe(keys):
+            async_spawn(self._resend_owed)
+
+    async def _resend_owed(self) -> None:
+        """Publish what is owed until it is all out (or invalidation is off): every 50 ms at
+        first, backing off to 0.5 s while Redis does not answer."""
+        delay = 0.05
+        while True:
+            await async_sleep(delay)
+            owed = self._take_owed()
+            if owed is None:
+                return
+            everything, keys = owed
+            if everything:
+                ok = await self._send("clear", None)
+                if not ok:
+                    self._owe(None)
+            else:
+                ok = True
+                for i in range(0, len(keys), self._MESSAGE_KEYS):
+                    chunk = keys[i:i + self._MESSAGE_KEYS]
+                    if not await self._send("delete", chunk):
+                        self._owe(keys[i:])
+                        ok = False
+                        break
+            self._stats.invalidations_owed = len(self._owed) + self._owed_all
+            delay = 0.05 if ok else min(delay * 2, 0.5)
 
     # -- lifecycle --------------------------------------------------------------
 

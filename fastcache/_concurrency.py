@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import threading
 import time
-from typing import Optional
+from typing import Any, Callable, Coroutine, Optional
 
-__all__ = ("async_sleep", "sync_sleep", "WaitCondition", "AsyncWaitCondition")
+__all__ = ("async_sleep", "sync_sleep", "async_spawn", "sync_spawn", "WaitCondition", "AsyncWaitCondition")
+
+_tasks: set["asyncio.Task[None]"] = set()        # spawned tasks, referenced until they end
 
 
 async def async_sleep(seconds: float) -> None:
@@ -20,6 +22,18 @@ async def async_sleep(seconds: float) -> None:
 def sync_sleep(seconds: float) -> None:
     """Block the thread for ``seconds``."""
     time.sleep(seconds)
+
+
+def async_spawn(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``fn()`` in the background: a task on the running loop."""
+    task: asyncio.Task[None] = asyncio.get_running_loop().create_task(fn())
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+def sync_spawn(fn: Callable[[], None]) -> None:
+    """Run ``fn()`` in the background: a daemon thread."""
+    threading.Thread(target=fn, daemon=True, name="fastcache-background").start()
 
 
 class WaitCondition:

@@ -9,11 +9,12 @@ invalidation messages.  The I/O around it is written once, in
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
 from ._types import DEFAULT, check_ttl
-from .breaker import CircuitBreaker
+from .breaker import Admission, CircuitBreaker
 from .errors import PartialOutage
 from .protocols import InvalidationRouter, InvalidationSource, Namespaced
 from .tags import TagIndex, check_tag
@@ -37,6 +38,7 @@ class TieredStats:
     load_errors: int = 0
     invalidations_received: int = 0
     l1_flushes: int = 0
+    invalidations_owed: int = 0          # keys (1: a flush) other processes have yet to be told of
     breaker: str = "closed"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -88,6 +90,13 @@ class _TieredLogic:
             self._origin = new_origin()
         self._invalidation = bool(invalidation)
         self._channel = self._channel_for(l2)
+        # Invalidations other processes are owed: keys whose L2 write failed (the server may
+        # still have applied it: a timeout is not a "no") or whose message could not be
+        # published.  A background resender publishes them as soon as Redis answers.
+        self._owed: dict[Any, None] = {}
+        self._owed_all = False              # a flush is owed (a failed clear, or too many keys)
+        self._owed_lock = threading.Lock()
+        self._resending = False
 
     # -- L1 -------------------------------------------------------------------
 
@@ -165,13 +174,46 @@ class _TieredLogic:
             prefix = prefix.encode("utf-8")
         return b"fastcache:invalidate:" + prefix
 
+    # -- invalidations owed to other processes ----------------------------------
+
+    _OWED_MAX = 10_000                  # past this many keys, owe a flush instead
+
+    def _owe(self, keys: Optional[list[Any]]) -> bool:
+        """Remember that other processes must drop keys (None: everything); whether a
+        resender must be started (none is running)."""
+        if not self._invalidation:
+            return False
+        with self._owed_lock:
+            if keys is None or len(self._owed) + len(keys) > self._OWED_MAX:
+                self._owed_all = True
+                self._owed.clear()
+            elif not self._owed_all:
+                self._owed.update(dict.fromkeys(keys))
+            self._stats.invalidations_owed = len(self._owed) + self._owed_all
+            if self._resending:
+                return False
+            self._resending = True
+            return True
+
+    def _take_owed(self) -> Optional[tuple[bool, list[Any]]]:
+        """(flush everything?, keys) to publish now, or None when nothing is owed (the
+        resender then stops: the flag is cleared under the same lock)."""
+        with self._owed_lock:
+            if not self._invalidation or not (self._owed_all or self._owed):
+                self._resending = False
+                return None
+            taken = (self._owed_all, list(self._owed))
+            self._owed_all = False
+            self._owed.clear()
+            return taken
+
     # -- the parts of a read that do not wait on L2 (shared by sync and async) --
 
-    def _may_read_l2(self, n: int = 1) -> bool:
-        if self._breaker.allow():
-            return True
-        self._stats.l2_skipped += n
-        return False
+    def _may_read_l2(self, n: int = 1) -> Admission:
+        admission = self._breaker.allow()
+        if not admission:
+            self._stats.l2_skipped += n
+        return admission
 
     def _l2_reply(self, key: Any, reply: tuple[bool, Any, Optional[float]], epoch: int) -> tuple[bool, Any]:
         """Account for a get_with_ttl answer and keep an L1 copy."""
@@ -220,11 +262,12 @@ class _TieredLogic:
         clients = self._source.invalidation_clients(live=True) if self._source is not None else []
         return [(clients[0], keys)] if clients else []
 
-    def _l2_failed(self, exc: BaseException) -> None:
+    def _l2_failed(self, exc: BaseException, admission: Admission = Admission.CALL) -> None:
         self._stats.l2_errors += 1
         if isinstance(exc, PartialOutage):
+            self._breaker.abandon(admission)
             return          # one shard down (ShardedRedisCache handles it): not an L2 outage
-        self._breaker.failure(exc)
+        self._breaker.failure(exc, admission)
 
     def stats(self) -> TieredStats:
         """A snapshot of the counters."""

@@ -5,15 +5,31 @@ Open: calls are skipped for ``cooldown`` seconds.  Then half-open: one
 trial call goes through; success closes the breaker, failure opens it for
 another cool-down.  The clock is injectable.  Each incident (closed ->
 open) is logged once, and its end once.
+
+Two rules keep it from sticking.  A trial that ends without a verdict (its
+task cancelled, a timeout around it) is given back with :meth:`abandon`, so
+the next call becomes the trial; and only the trial's failure restarts the
+cool-down: calls admitted before the breaker opened (or writes, which do not
+ask it) keep failing for a while after an outage starts, and those late
+failures do not push the recovery further away.
 """
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
 from typing import Callable, Optional
 
-__all__ = ("CircuitBreaker",)
+__all__ = ("CircuitBreaker", "Admission")
+
+
+class Admission(enum.IntEnum):
+    """What :meth:`CircuitBreaker.allow` decided (true for a call that may go ahead)."""
+
+    SKIP = 0        # open: do not call the tier
+    CALL = 1        # closed: call it
+    TRIAL = 2       # half-open: this call is the one trial; report its verdict, or abandon() it
 
 log = logging.getLogger("fastcache.tiered")
 
@@ -49,17 +65,24 @@ class CircuitBreaker:
                 return self.HALF_OPEN
             return self._state
 
-    def allow(self) -> bool:
-        """Whether to call the tier now."""
+    def allow(self) -> Admission:
+        """Whether to call the tier now (truthy: call it; TRIAL: as the half-open trial)."""
         with self._lock:
             if self._state == self.CLOSED:
-                return True
+                return Admission.CALL
             if self._timer() - self._opened_at < self.cooldown:
-                return False
+                return Admission.SKIP
             if self._trial:             # one trial at a time while half-open
-                return False
+                return Admission.SKIP
             self._trial = True
-            return True
+            return Admission.TRIAL
+
+    def abandon(self, admission: Admission) -> None:
+        """The call admitted as ``admission`` ended without a verdict (cancelled): if it was
+        the trial, the next call becomes the trial."""
+        if admission is Admission.TRIAL:
+            with self._lock:
+                self._trial = False
 
     def success(self) -> None:
         """The tier answered."""
@@ -71,17 +94,23 @@ class CircuitBreaker:
             self._trial = False
             self._incident = False
 
-    def failure(self, exc: BaseException) -> None:
-        """The tier failed (error or timeout)."""
+    def failure(self, exc: BaseException, admission: Admission = Admission.CALL) -> None:
+        """The tier failed (error or timeout) on a call admitted as ``admission`` (CALL for a
+        call that did not ask, such as a write)."""
         with self._lock:
             self._failures += 1
             if not self._incident:
                 self._incident = True
                 log.warning("%s failed (%s: %s); serving without it while it fails", self.name,
                             type(exc).__name__, exc)
-            if self._trial or self._failures >= self.threshold:
-                if self._state != self.OPEN:
+            if self._state == self.CLOSED:
+                if self._failures >= self.threshold:
                     self.opened += 1
-                self._state = self.OPEN
-                self._opened_at = self._timer()
+                    self._state = self.OPEN
+                    self._opened_at = self._timer()
+                    self._trial = False
+            elif admission is Admission.TRIAL:
+                self._opened_at = self._timer()     # the trial failed: another cool-down
                 self._trial = False
+            # else: a call admitted before the breaker opened, failing late: the
+            # cool-down is not restarted (nor is a trial in flight disturbed)

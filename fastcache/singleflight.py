@@ -8,6 +8,12 @@ deadlocking on itself; a call for another key (a loader that loads
 something else through the same cache) is simply a second flight.
 Waiters may give up after ``timeout`` seconds with :class:`LoadTimeout`;
 the leader carries on and its result still reaches the cache.
+
+A leader that is itself cancelled (asyncio: its task cancelled, ``wait_for``
+timing out around it) has no outcome to share: its followers are not handed
+its ``CancelledError`` but start the call again, one of them leading
+(:class:`LeaderCancelled` tells a follower driving the three-step protocol
+to do so).
 """
 from __future__ import annotations
 
@@ -17,11 +23,16 @@ from _thread import allocate_lock as _allocate_lock
 from _thread import get_ident as _get_ident
 from typing import Any, Awaitable, Callable, Hashable, Optional
 
-__all__ = ("SingleFlight", "AsyncSingleFlight", "LoadTimeout", "FOLLOW", "LEAD", "REENTER")
+__all__ = ("SingleFlight", "AsyncSingleFlight", "LoadTimeout", "LeaderCancelled", "FOLLOW", "LEAD", "REENTER")
 
 
 class LoadTimeout(TimeoutError):
     """A caller waited longer than its ``timeout`` for another caller's load."""
+
+
+class LeaderCancelled(Exception):
+    """Raised to a follower by ``wait`` when the leader was cancelled before it finished:
+    nothing to share, so the follower starts the call again (``begin``).  ``do`` does it."""
 
 
 class _Call:
@@ -154,12 +165,15 @@ class AsyncSingleFlight:
         if error is None:
             fut.set_result(value)
         else:
+            if isinstance(error, asyncio.CancelledError):
+                error = LeaderCancelled()   # the leader's own cancellation is not the followers'
             fut.set_exception(error)
             fut.exception()             # mark retrieved: followers get it, nobody else must
 
     @staticmethod
     async def wait(fut: asyncio.Future[Any], timeout: Optional[float] = None, key: Hashable = None) -> Any:
-        """A follower's result: the leader's value, or its exception raised here."""
+        """A follower's result: the leader's value, or its exception raised here
+        (:class:`LeaderCancelled` if the leader was cancelled: begin again)."""
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout)
         except asyncio.TimeoutError:
@@ -168,11 +182,18 @@ class AsyncSingleFlight:
     async def do(self, key: Hashable, fn: Callable[[], Awaitable[Any]],
                  timeout: Optional[float] = None) -> tuple[Any, bool]:
         """Await ``fn()`` once for concurrent callers with ``key``: (value, shared)."""
-        fut, role = self.begin(key)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            fut, role = self.begin(key)
+            if role != FOLLOW:
+                break
+            try:
+                return await self.wait(fut, None if deadline is None else deadline - loop.time(), key), True
+            except LeaderCancelled:
+                continue                # the leader was cancelled: lead or follow anew
         if role == REENTER:
             return await fn(), False
-        if role == FOLLOW:
-            return await self.wait(fut, timeout, key), True
         try:
             value = await fn()
         except BaseException as exc:

@@ -61,7 +61,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"Async([A-Z][A-Za-z0-9_]*)", r"\1"),
     (r"_async_([a-z][a-z0-9_]*)", r"_sync_\1"),
     (r"call_async", "call_sync"),
-    (r"async_(sleep|wait_for|gather)", r"sync_\1"),
+    (r"async_(sleep|wait_for|gather|spawn)", r"sync_\1"),
     # CacheAside holds both modes' methods, so its asyncio names carry an "a"
     (r"(_?)a(get|get_call|load_missing|load_once_everywhere|load|put|refresh_in_background|spawn|flight|invalidate)",
      r"\1\2"),

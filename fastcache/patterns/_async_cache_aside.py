@@ -9,7 +9,7 @@ import inspect
 from typing import Any, Callable, Optional
 
 from ..loading import LoaderReturnedAwaitable, call_async, returned_awaitable, store_value  # noqa: F401
-from ..singleflight import FOLLOW, LEAD
+from ..singleflight import FOLLOW, LEAD, LeaderCancelled
 from ._cache_aside_core import (_ERROR, _HIT, _MISS, ENTRY_MARK, _MISS_ACTION, _REFRESH, _STALE, AsyncRefreshTasks,
                                 CacheAsideCore, log)
 
@@ -64,9 +64,14 @@ class AsyncCacheAsideIO(AsyncRefreshTasks, CacheAsideCore):
         if self.lease is not None:
             return (await self._aflight.do(key, lambda: self._aload_once_everywhere(key, fn), self.timeout))[0]
         # Lead or follow here, not in a helper: see the docstring.
-        call, role = self._aflight.begin(key)
-        if role == FOLLOW:
-            return await self._aflight.wait(call, self.timeout, key)
+        while True:
+            call, role = self._aflight.begin(key)
+            if role != FOLLOW:
+                break
+            try:
+                return await self._aflight.wait(call, self.timeout, key)
+            except LeaderCancelled:
+                pass                            # the leader was cancelled: lead or follow anew
         started = self.timer()
         self._stats.loads += 1
         try:

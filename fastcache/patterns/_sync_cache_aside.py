@@ -11,7 +11,7 @@ import inspect
 from typing import Any, Callable, Optional
 
 from ..loading import LoaderReturnedAwaitable, call_sync, returned_awaitable, store_value  # noqa: F401
-from ..singleflight import FOLLOW, LEAD
+from ..singleflight import FOLLOW, LEAD, LeaderCancelled
 from ._cache_aside_core import (_ERROR, _HIT, _MISS, ENTRY_MARK, _MISS_ACTION, _REFRESH, _STALE, RefreshTasks,
                                 CacheAsideCore, log)
 
@@ -66,9 +66,14 @@ class CacheAsideIO(RefreshTasks, CacheAsideCore):
         if self.lease is not None:
             return (self._flight.do(key, lambda: self._load_once_everywhere(key, fn), self.timeout))[0]
         # Lead or follow here, not in a helper: see the docstring.
-        call, role = self._flight.begin(key)
-        if role == FOLLOW:
-            return self._flight.wait(call, self.timeout, key)
+        while True:
+            call, role = self._flight.begin(key)
+            if role != FOLLOW:
+                break
+            try:
+                return self._flight.wait(call, self.timeout, key)
+            except LeaderCancelled:
+                pass                            # the leader was cancelled: lead or follow anew
         started = self.timer()
         self._stats.loads += 1
         try:

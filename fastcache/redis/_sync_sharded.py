@@ -34,13 +34,17 @@ class ShardedRedisCache(_ShardedBase, ShardFanOut, GetOrLoad, Membership):
 
     def _call(self, node: _Node, fn: Callable[[Any], Any]) -> Any:
         """fn(node cache), with node health bookkeeping; NodeUnavailable if down."""
-        if not node.available(self._timer()):
+        admission = node.admit(self._timer())
+        if not admission:
             raise NodeUnavailable(f"Redis node {node.name} is down")
         try:
             result = fn(node.cache)
         except _FAILURES as exc:
-            node.failed(exc, self._timer())
+            node.failed(exc, self._timer(), admission)
             raise NodeUnavailable(f"Redis node {node.name} failed: {exc}") from exc
+        except BaseException:
+            node.abandon(admission)
+            raise
         node.succeeded()
         return result
 

@@ -11,12 +11,16 @@ listener drops exactly the L1 key that was written; ``k: null`` means
 "drop everything".  Each process's listener thread drops those keys from
 its L1 (ignoring its own messages).  Pub/sub is fire-and-forget, so every
 (re)subscription, and every lost connection, flushes L1: whatever was
-missed while not listening cannot be served stale afterwards.
+missed while not listening cannot be served stale afterwards.  A connection
+can also die silently (a partition: nothing arrives, nothing fails), so a
+subscription that has been quiet for ``health_interval`` seconds is sent a
+PING, and one that does not answer within ``health_timeout`` counts as lost.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
+import enum
 import json
 import logging
 import threading
@@ -98,6 +102,44 @@ def decode_message(data: Any) -> tuple[str, str, Optional[list[Any]], Optional[l
 OnKeys = Callable[[Optional[list[Any]], str, Optional[list[str]]], None]
 
 
+class Health(enum.Enum):
+    """What a subscription's health check asks for now."""
+
+    FINE = 0
+    PING = 1        # quiet for a while: send a PING through it
+    DEAD = 2        # the PING went unanswered: treat the connection as lost
+
+
+class HealthCheck:
+    """When to PING a quiet subscription and when to give it up (no I/O: the caller
+    reports what it heard and does what :meth:`due` says)."""
+
+    __slots__ = ("interval", "timeout", "heard", "pinged")
+
+    def __init__(self, interval: float, timeout: float, now: float) -> None:
+        self.interval = interval
+        self.timeout = timeout
+        self.heard = now
+        self.pinged: Optional[float] = None
+
+    def heard_from(self, now: float) -> None:
+        """Something (a message, a pong, a confirmation) arrived."""
+        self.heard = now
+        self.pinged = None
+
+    def due(self, now: float) -> Health:
+        if self.pinged is not None:
+            return Health.DEAD if now - self.pinged > self.timeout else Health.FINE
+        if now - self.heard >= self.interval:
+            self.pinged = now
+            return Health.PING
+        return Health.FINE
+
+
+class SubscriptionSilent(ConnectionError):
+    """A subscription did not answer its health check's PING."""
+
+
 def _dispatch(channel: bytes, own_origin: str, data: Any, on_keys: OnKeys) -> bool:
     """Decode a message and pass it on unless it is ours; whether it was passed."""
     try:
@@ -122,7 +164,11 @@ class _ListenerState:
 
     def _init_state(self, n_clients: int, channel: bytes, origin: str,
                     on_keys: OnKeys, on_reset: Callable[[], None],
-                    retry_delay: float, max_retry_delay: float) -> None:
+                    retry_delay: float, max_retry_delay: float,
+                    health_interval: float, health_timeout: float) -> None:
+        if not (health_interval > 0 and health_timeout > 0):
+            raise ValueError("health_interval and health_timeout must be positive numbers of seconds")
+        self._health = (float(health_interval), float(health_timeout))
         self.channel = channel
         self.origin = origin
         self._on_keys = on_keys
@@ -161,6 +207,12 @@ class _ListenerState:
         elif msg["type"] == "message" and _dispatch(self.channel, self.origin, msg["data"], self._on_keys):
             self.received += 1
 
+    def _health_check(self) -> HealthCheck:
+        return HealthCheck(*self._health, time.monotonic())
+
+    def _silent(self) -> SubscriptionSilent:
+        return SubscriptionSilent(f"no answer to a PING within {self._health[1]} s")
+
     def _on_failure(self, index: int, exc: BaseException) -> float:
         """Messages may be lost: drop what L1 holds; how long to wait before retrying."""
         self._mark(index, False)
@@ -180,13 +232,16 @@ class InvalidationListener(_ListenerState):
     ``on_keys(keys, reason, tags)`` gets each message from another origin
     (keys None and tags None: flush); ``on_reset()`` is called on every (re)subscription and
     every lost connection.  ``connected`` is set while subscribed
-    everywhere.
+    everywhere.  A subscription quiet for ``health_interval`` seconds is pinged; no
+    answer within ``health_timeout`` counts as a lost connection.
     """
 
     def __init__(self, clients: Sequence[Any], channel: bytes, origin: str,
                  on_keys: OnKeys, on_reset: Callable[[], None],
-                 *, retry_delay: float = 0.05, max_retry_delay: float = 2.0) -> None:
-        self._init_state(len(clients), channel, origin, on_keys, on_reset, retry_delay, max_retry_delay)
+                 *, retry_delay: float = 0.05, max_retry_delay: float = 2.0,
+                 health_interval: float = 1.0, health_timeout: float = 1.0) -> None:
+        self._init_state(len(clients), channel, origin, on_keys, on_reset, retry_delay, max_retry_delay,
+                         health_interval, health_timeout)
         self._stop = threading.Event()
         self.connected = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(i, c), name=f"fastcache-invalidation-{i}",
@@ -200,10 +255,18 @@ class InvalidationListener(_ListenerState):
             try:
                 pubsub = client.pubsub(ignore_subscribe_messages=False)
                 pubsub.subscribe(self.channel)
+                health = self._health_check()
                 while not self._stop.is_set():
                     msg = pubsub.get_message(timeout=0.2)
                     if msg is not None:
+                        health.heard_from(time.monotonic())
                         self._on_message(index, msg)
+                        continue
+                    due = health.due(time.monotonic())
+                    if due is Health.PING:
+                        pubsub.ping()
+                    elif due is Health.DEAD:
+                        raise self._silent()
             except Exception as exc:
                 self._stop.wait(self._on_failure(index, exc))
             finally:
@@ -230,8 +293,10 @@ class AsyncInvalidationListener(_ListenerState):
 
     def __init__(self, clients: Sequence[Any], channel: bytes, origin: str,
                  on_keys: OnKeys, on_reset: Callable[[], None],
-                 *, retry_delay: float = 0.05, max_retry_delay: float = 2.0) -> None:
-        self._init_state(len(clients), channel, origin, on_keys, on_reset, retry_delay, max_retry_delay)
+                 *, retry_delay: float = 0.05, max_retry_delay: float = 2.0,
+                 health_interval: float = 1.0, health_timeout: float = 1.0) -> None:
+        self._init_state(len(clients), channel, origin, on_keys, on_reset, retry_delay, max_retry_delay,
+                         health_interval, health_timeout)
         self._closed = False
         self.connected = asyncio.Event()
         self._tasks = [asyncio.get_running_loop().create_task(self._run(i, c)) for i, c in enumerate(clients)]
@@ -244,10 +309,18 @@ class AsyncInvalidationListener(_ListenerState):
             try:
                 pubsub = client.pubsub(ignore_subscribe_messages=False)
                 await pubsub.subscribe(self.channel)
+                health = self._health_check()
                 while not self._closed:
-                    msg = await pubsub.get_message(timeout=1.0)
+                    msg = await pubsub.get_message(timeout=0.2)
                     if msg is not None:
+                        health.heard_from(time.monotonic())
                         self._on_message(index, msg)
+                        continue
+                    due = health.due(time.monotonic())
+                    if due is Health.PING:
+                        await pubsub.ping()
+                    elif due is Health.DEAD:
+                        raise self._silent()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

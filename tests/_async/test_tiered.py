@@ -15,6 +15,7 @@ import redis
 
 from concurrency import async_gather, async_sleep, async_wait_for
 from conftest import FakeTimer, command_calls, reset_stats
+from faultproxy import FaultProxy
 from fastcache import LRUCache, TTLCache
 from fastcache.redis import AsyncRedisCache
 
@@ -301,3 +302,42 @@ async def test_close_stops_coherence_and_keeps_the_tiers(make):
     await tc.set("k", 1)
     assert await tc.get("k") == 1 and tc.stats().extra.get("invalidation_connected") is None
     assert repr(tc).startswith(type(tc).__name__ + "(l1=")
+
+
+async def test_a_write_that_timed_out_is_invalidated_once_redis_answers(make, redis_server, redis_url):
+    # A's write times out in a partition, but the server applies it once the partition
+    # heals (a timeout is not a "no").  A owes the other processes an invalidation and
+    # sends it as soon as Redis answers: B stops serving its old copy within 2 s of
+    # healing (it used to keep it with no time limit).
+    with FaultProxy(redis_server.port) as proxy:
+        a = make(url=proxy.url, l2_options={"socket_timeout": 0.5})
+        b = make()
+        assert await a.wait_ready() and await b.wait_ready()
+        await a.set("k", 1)
+        assert await b.get("k") == 1 and b.get_l1("k") == 1
+        proxy.partition()
+        with pytest.raises(redis.TimeoutError):
+            await a.set("k", 2)
+        assert a.stats().invalidations_owed == 1
+        proxy.heal()
+        assert await async_wait_for(lambda: redis.Redis.from_url(redis_url).get(b"tc:k") is not None
+                                    and b.get_l1("k") is None, 2.0)
+        assert await b.get("k") == 2 and await a.get("k") == 2
+        assert await async_wait_for(lambda: a.stats().invalidations_owed == 0, 2.0)
+
+
+async def test_a_silent_partition_of_the_subscription_flushes_l1(make, redis_server):
+    # Pub/sub over a partition: nothing arrives and nothing fails.  The listener's health
+    # check (a PING after 1 s of quiet, 1 s to answer) notices and flushes L1, so no copy
+    # outlives a partition in which invalidations may have been lost.
+    with FaultProxy(redis_server.port) as proxy:
+        b = make(url=proxy.url, l2_options={"socket_timeout": 0.5})
+        assert await b.wait_ready()
+        await b.set("k", 1)
+        assert b.get_l1("k") == 1
+        flushes = b.stats().l1_flushes
+        proxy.partition()
+        assert await async_wait_for(lambda: b.get_l1("k") is None, 3.5)
+        assert b.stats().l1_flushes > flushes and not b.stats().extra["invalidation_connected"]
+        proxy.heal()
+        assert await async_wait_for(lambda: b.stats().extra["invalidation_connected"], 5.0)

@@ -9,11 +9,14 @@ from __future__ import annotations
 import random
 
 import pytest
+import redis.asyncio
 
 from concurrency import AsyncGate, async_gather, async_sleep, async_wait_for
 from fastcache import LRUCache, TTLCache
 from fastcache.patterns import AsyncWriteBehind, WriteBehindFull
+from fastcache.patterns.journal import AsyncRedisStreamJournal
 from fastcache.redis import AsyncRedisCache
+from faultproxy import FaultProxy
 
 
 class Store:
@@ -174,3 +177,31 @@ async def test_bad_arguments():
                 dict(dead_letter=3)):
         with pytest.raises((ValueError, TypeError)):
             AsyncWriteBehind(LRUCache(1), print, **bad)
+
+
+async def test_a_failed_journal_append_is_never_replayed_over_a_newer_write(redis_server, redis_url):
+    # The repro: an XADD that timed out (so set() raised: nothing changed) still
+    # lands in the stream once the partition heals.  It used to stay there unacknowledged
+    # and the next writer replayed it over the newer, acknowledged value.  Now the writer's
+    # next append deletes it first.
+    raw = redis.Redis.from_url(redis_url)
+    with FaultProxy(redis_server.port) as proxy:
+        client = redis.asyncio.Redis(port=proxy.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        store = Store()
+        journal = AsyncRedisStreamJournal(client, "wb-void")
+        wb = AsyncWriteBehind(LRUCache(10), store.write_batch, journal=journal, max_delay=0)
+        await wb.start()
+        proxy.partition()
+        with pytest.raises(redis.TimeoutError):
+            await wb.set("k", "v1")
+        proxy.heal()
+        assert await async_wait_for(lambda: raw.xlen(journal.stream) == 1, 3.0)   # it landed after all
+        await wb.set("k", "v2")
+        assert await wb.close(timeout=10) and store.data == {"k": "v2"}
+        assert journal.voided == 1 and raw.xlen(journal.stream) == 0
+        await client.aclose()
+    replay = Store()
+    again = AsyncWriteBehind(LRUCache(10), replay.write_batch,
+                             journal=AsyncRedisStreamJournal(redis_url, "wb-void"), max_delay=0)
+    await again.start()
+    assert await again.close(timeout=10) and replay.data == {}      # nothing to replay

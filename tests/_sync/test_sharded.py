@@ -12,8 +12,9 @@ import logging
 import pytest
 import redis
 
-from concurrency import sync_wait_for
+from concurrency import sync_gather, sync_wait_for
 from conftest import FakeTimer, command_calls, reset_stats
+from faultproxy import FaultProxy
 from fastcache import TieredCache, HashRing, LRUCache
 from fastcache.redis import ShardedRedisCache, NodeUnavailable
 from redis_servers import RedisServer
@@ -204,3 +205,28 @@ def test_bad_configuration(make, servers):
         ShardedRedisCache(urls(servers), weights={"nope": 2})
     named = make({"a": servers[0].url, "b": servers[1].url}, weights={"a": 3})
     assert named.nodes == ("a", "b") and named.ring.weights == {"a": 3, "b": 1}
+
+
+def test_concurrent_failures_double_the_back_off_once_per_probe(make, servers):
+    # Eight callers failing at once on a node that never answers (a partition) used to
+    # double its back-off eight times (0.5 s -> 30 s at once); now the first failure
+    # marks it down for retry_delay, late failures change nothing, and only a failed
+    # probe (one call, after the back-off) doubles it.
+    with FaultProxy(servers[0].port) as proxy:
+        timer = FakeTimer()
+        nodes = {"a": proxy.url, "b": servers[1].url, "c": servers[2].url}
+        sc = make(nodes, retry_delay=0.5, max_retry_delay=30, timer=timer, socket_timeout=0.3)
+        keys = [k for k in (f"k{i}" for i in range(200)) if sc.node_for(k) == "a"][:8]
+        assert sc.get(keys[0]) is None                 # connected while the network is fine
+        proxy.partition()
+        sync_gather(*(lambda k=k: sc.get(k, "miss") for k in keys))
+        node = sc._nodes["a"]
+        assert node.failures == 8 and node.delay == 0.5      # once, not 2**7 times
+        assert sc.get(keys[0], "miss") == "miss"       # down: skipped, not retried
+        timer.tick(0.5)
+        assert sc.get(keys[0], "miss") == "miss"       # the probe fails ...
+        assert node.delay == 1.0 and node.failures == 9      # ... and doubles the back-off once
+        proxy.heal()
+        timer.tick(1.0)
+        sc.set(keys[0], "back")                        # the next probe succeeds: rejoined
+        assert node.delay == 0 and sc.get(keys[0]) == "back"

@@ -17,6 +17,7 @@ import redis
 
 from concurrency import sync_gather, sync_sleep, sync_wait_for
 from conftest import FakeTimer, command_calls, reset_stats
+from faultproxy import FaultProxy
 from fastcache import LRUCache, TTLCache
 from fastcache.redis import RedisCache
 
@@ -303,3 +304,42 @@ def test_close_stops_coherence_and_keeps_the_tiers(make):
     tc.set("k", 1)
     assert tc.get("k") == 1 and tc.stats().extra.get("invalidation_connected") is None
     assert repr(tc).startswith(type(tc).__name__ + "(l1=")
+
+
+def test_a_write_that_timed_out_is_invalidated_once_redis_answers(make, redis_server, redis_url):
+    # A's write times out in a partition, but the server applies it once the partition
+    # heals (a timeout is not a "no").  A owes the other processes an invalidation and
+    # sends it as soon as Redis answers: B stops serving its old copy within 2 s of
+    # healing (it used to keep it with no time limit).
+    with FaultProxy(redis_server.port) as proxy:
+        a = make(url=proxy.url, l2_options={"socket_timeout": 0.5})
+        b = make()
+        assert a.wait_ready() and b.wait_ready()
+        a.set("k", 1)
+        assert b.get("k") == 1 and b.get_l1("k") == 1
+        proxy.partition()
+        with pytest.raises(redis.TimeoutError):
+            a.set("k", 2)
+        assert a.stats().invalidations_owed == 1
+        proxy.heal()
+        assert sync_wait_for(lambda: redis.Redis.from_url(redis_url).get(b"tc:k") is not None
+                                    and b.get_l1("k") is None, 2.0)
+        assert b.get("k") == 2 and a.get("k") == 2
+        assert sync_wait_for(lambda: a.stats().invalidations_owed == 0, 2.0)
+
+
+def test_a_silent_partition_of_the_subscription_flushes_l1(make, redis_server):
+    # Pub/sub over a partition: nothing arrives and nothing fails.  The listener's health
+    # check (a PING after 1 s of quiet, 1 s to answer) notices and flushes L1, so no copy
+    # outlives a partition in which invalidations may have been lost.
+    with FaultProxy(redis_server.port) as proxy:
+        b = make(url=proxy.url, l2_options={"socket_timeout": 0.5})
+        assert b.wait_ready()
+        b.set("k", 1)
+        assert b.get_l1("k") == 1
+        flushes = b.stats().l1_flushes
+        proxy.partition()
+        assert sync_wait_for(lambda: b.get_l1("k") is None, 3.5)
+        assert b.stats().l1_flushes > flushes and not b.stats().extra["invalidation_connected"]
+        proxy.heal()
+        assert sync_wait_for(lambda: b.stats().extra["invalidation_connected"], 5.0)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import random
 
 import pytest
+import redis
 
 from concurrency import Gate, sync_gather, sync_sleep, sync_wait_for
 from fastcache import LRUCache, TTLCache
 from fastcache.patterns import WriteBehind, WriteBehindFull
+from fastcache.patterns.journal import RedisStreamJournal
 from fastcache.redis import RedisCache
+from faultproxy import FaultProxy
 
 
 class Store:
@@ -176,3 +179,31 @@ def test_bad_arguments():
                 dict(dead_letter=3)):
         with pytest.raises((ValueError, TypeError)):
             WriteBehind(LRUCache(1), print, **bad)
+
+
+def test_a_failed_journal_append_is_never_replayed_over_a_newer_write(redis_server, redis_url):
+    # The repro: an XADD that timed out (so set() raised: nothing changed) still
+    # lands in the stream once the partition heals.  It used to stay there unacknowledged
+    # and the next writer replayed it over the newer, acknowledged value.  Now the writer's
+    # next append deletes it first.
+    raw = redis.Redis.from_url(redis_url)
+    with FaultProxy(redis_server.port) as proxy:
+        client = redis.Redis(port=proxy.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        store = Store()
+        journal = RedisStreamJournal(client, "wb-void")
+        wb = WriteBehind(LRUCache(10), store.write_batch, journal=journal, max_delay=0)
+        wb.start()
+        proxy.partition()
+        with pytest.raises(redis.TimeoutError):
+            wb.set("k", "v1")
+        proxy.heal()
+        assert sync_wait_for(lambda: raw.xlen(journal.stream) == 1, 3.0)   # it landed after all
+        wb.set("k", "v2")
+        assert wb.close(timeout=10) and store.data == {"k": "v2"}
+        assert journal.voided == 1 and raw.xlen(journal.stream) == 0
+        client.close()
+    replay = Store()
+    again = WriteBehind(LRUCache(10), replay.write_batch,
+                             journal=RedisStreamJournal(redis_url, "wb-void"), max_delay=0)
+    again.start()
+    assert again.close(timeout=10) and replay.data == {}      # nothing to replay
