@@ -64,7 +64,7 @@ class SyncTieredMethods(TieredMethods):
     def __init__(self, l1: Any, l2: L2, *, l1_ttl: Optional[float] = None,
                  invalidation: Optional[bool] = None,
                  on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]] = None,
-                 breaker_threshold: int = 5, breaker_cooldown: float = 5.0,
+                 breaker_threshold: int = 5, breaker_cooldown: float = 1.0,
                  timer: Optional[Callable[[], float]] = None) -> None:
         _check_l1(l1)
         self._setup_front(l1, timer)          # type: ignore[attr-defined]
@@ -103,7 +103,7 @@ class AsyncTieredCache(AsyncTieredMethods):
     def __init__(self, l1: Any, l2: AsyncL2, *, l1_ttl: Optional[float] = None,
                  invalidation: Optional[bool] = None,
                  on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]] = None,
-                 breaker_threshold: int = 5, breaker_cooldown: float = 5.0,
+                 breaker_threshold: int = 5, breaker_cooldown: float = 1.0,
                  timer: Optional[Callable[[], float]] = None) -> None:
         _check_l1(l1)
         self._front = self._front_class()

@@ -25,13 +25,29 @@ class JournalBase:
         self.serializer = serializer if serializer is not None else JSONSerializer()
         self.appended = 0
         self.acked = 0
-        # A failed XADD may still have landed (a timeout is not a "no"), and its entry would
-        # be replayed later over newer, acknowledged writes.  The writer is the stream's only
-        # appender, so whatever follows the last entry it knows of is such an entry: the next
-        # append deletes it first.
-        self._last_id: Optional[bytes] = None
-        self._unsure = False
-        self.voided = 0                     # entries of failed appends found and deleted
+        # A failed XADD may still land (a timeout is not a "no"), late, and its entry would
+        # be replayed over newer, acknowledged writes.  So the writer (the stream's only
+        # appender) picks each entry's id itself, increasing: the next append deletes the
+        # failed ones' ids in the same MULTI as it adds its own, and Redis refuses a late
+        # XADD whose id is not above the stream's newest.
+        self._last_ms = 0
+        self._last_seq = -1
+        self._voided: list[bytes] = []      # ids of failed appends, deleted by the next append
+        self.voided = 0                     # how many such ids were deleted
+
+    def _next_id(self, now_ms: int) -> bytes:
+        """An entry id above every id this writer used or saw (ms-seq, as Redis's own)."""
+        if now_ms > self._last_ms:
+            self._last_ms, self._last_seq = now_ms, 0
+        else:
+            self._last_seq += 1
+        return b"%d-%d" % (self._last_ms, self._last_seq)
+
+    def _saw(self, entry_id: bytes) -> None:
+        """The stream holds entry_id: later ids must be above it."""
+        ms, _, seq = entry_id.partition(b"-")
+        if (int(ms), int(seq or 0)) > (self._last_ms, self._last_seq):
+            self._last_ms, self._last_seq = int(ms), int(seq or 0)
 
     def _fields(self, key: Any, value: Any) -> dict[bytes, bytes]:
         return {b"k": key_member(key), b"v": bytes(self.serializer.dumps(value))}

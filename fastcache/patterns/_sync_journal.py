@@ -3,10 +3,12 @@
 """The write-behind journal's I/O, written once for sync and asyncio (see :mod:`fastcache.patterns.journal`)."""
 from __future__ import annotations
 
+import time
 from typing import Any, Optional, Union
 
 import redis
-import redis
+import redis.retry
+import redis.backoff
 
 from ..serializers import Serializer
 from ._journal_base import _CONSUMER, _GROUP, StreamLength, JournalBase
@@ -22,7 +24,10 @@ class RedisStreamJournal(JournalBase, StreamLength):
     def __init__(self, client: Any = "redis://localhost:6379/0", name: Union[str, bytes] = "default", *,
                  serializer: Optional[Serializer] = None) -> None:
         if isinstance(client, str):
-            client = redis.Redis.from_url(client, socket_timeout=2.0, socket_connect_timeout=2.0)
+            # No client-side retries: a write that timed out is reported, not sent again
+            # (a retried XADD may land twice; append() copes, but reports beat guesses).
+            client = redis.Redis.from_url(client, socket_timeout=2.0, socket_connect_timeout=2.0,
+                                                  retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))
         super().__init__(client, name, serializer)
 
     def open(self) -> None:
@@ -35,26 +40,40 @@ class RedisStreamJournal(JournalBase, StreamLength):
 
     def append(self, key: Any, value: Any) -> bytes:
         """XADD the write; its entry id.  If this raises, the write is not in the journal:
-        should it land anyway, the next append (or :meth:`backlog`) deletes it first."""
-        if self._unsure:
-            self._drop_failed_appends()
-        try:
-            entry_id = bytes(self.client.xadd(self.stream, self._fields(key, value)))
-        except BaseException:
-            self._unsure = True
-            raise
-        self._last_id = entry_id
-        self.appended += 1
-        return entry_id
+        should it land anyway, the next append deletes it (or Redis refuses it, late)."""
+        fields = self._fields(key, value)
+        for attempt in range(2):
+            entry_id = self._next_id(int(time.time() * 1000))
+            voided = list(self._voided)
+            try:
+                with self.client.pipeline(transaction=True) as pipe:
+                    if voided:
+                        pipe.xdel(self.stream, *voided)
+                    pipe.xadd(self.stream, fields, id=entry_id)
+                    pipe.execute()
+            except redis.ResponseError as exc:
+                # Our id is taken: an earlier try of this very XADD landed (a client retry,
+                # or bytes delivered late), or another writer went ahead.  Void the id (the
+                # next MULTI deletes it, if it is ours) and go above the stream's newest.
+                self._voided.append(entry_id)
+                if "equal or smaller" not in str(exc) or attempt:
+                    raise
+                self._catch_up()
+                continue
+            except BaseException:
+                self._voided.append(entry_id)
+                raise
+            del self._voided[:len(voided)]
+            self.voided += len(voided)
+            self.appended += 1
+            return entry_id
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _drop_failed_appends(self) -> None:
-        """XDEL what follows the last entry this writer knows it appended (or replayed)."""
-        start = b"(" + self._last_id if self._last_id is not None else b"-"
-        strays = [entry_id for entry_id, _ in self.client.xrange(self.stream, start, "+")]
-        if strays:
-            self.client.xdel(self.stream, *strays)
-            self.voided += len(strays)
-        self._unsure = False
+    def _catch_up(self) -> None:
+        """Learn the stream's newest id."""
+        newest = self.client.xrevrange(self.stream, "+", "-", count=1)
+        if newest:
+            self._saw(bytes(newest[0][0]))
 
     def claim(self) -> None:
         """Move every entry appended so far into the group's pending list."""
@@ -78,11 +97,13 @@ class RedisStreamJournal(JournalBase, StreamLength):
     def backlog(self) -> list[tuple[bytes, Any, Any]]:
         """Every entry still in the stream (unwritten, or written but not acknowledged), oldest first."""
         self.open()
-        if self._unsure:
-            self._drop_failed_appends()
+        if self._voided:
+            self.client.xdel(self.stream, *self._voided)
+            self.voided += len(self._voided)
+            self._voided.clear()
         entries = self.client.xrange(self.stream, "-", "+")
         if entries:
-            self._last_id = bytes(entries[-1][0])
+            self._saw(bytes(entries[-1][0]))
         return self._decode(entries)
 
     def length(self) -> int:

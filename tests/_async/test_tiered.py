@@ -314,6 +314,7 @@ async def test_a_write_that_timed_out_is_invalidated_once_redis_answers(make, re
         b = make()
         assert await a.wait_ready() and await b.wait_ready()
         await a.set("k", 1)
+        assert await async_wait_for(lambda: b.stats().invalidations_received >= 1)   # A's message is in
         assert await b.get("k") == 1 and b.get_l1("k") == 1
         proxy.partition()
         with pytest.raises(redis.TimeoutError):

@@ -316,6 +316,7 @@ def test_a_write_that_timed_out_is_invalidated_once_redis_answers(make, redis_se
         b = make()
         assert a.wait_ready() and b.wait_ready()
         a.set("k", 1)
+        assert sync_wait_for(lambda: b.stats().invalidations_received >= 1)   # A's message is in
         assert b.get("k") == 1 and b.get_l1("k") == 1
         proxy.partition()
         with pytest.raises(redis.TimeoutError):
