@@ -228,9 +228,10 @@ class AsyncTieredMethods(_TieredLogic):
         if not await self._send(reason, keys, tags):
             self._owe_invalidation(keys)
 
-    async def _send(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None) -> bool:
+    async def _send(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None,
+                    quiet: bool = False) -> bool:
         """Publish one invalidation on every route; whether it reached them all (what did
-        not is owed)."""
+        not is owed).  ``quiet``: a resend, whose failure was logged the first time."""
         from .redis.invalidation import encode_message
         routes = self._routes(keys)
         if not routes:
@@ -240,8 +241,9 @@ class AsyncTieredMethods(_TieredLogic):
             try:
                 await client.publish(self._channel, encode_message(self._origin, reason, subset, tags))
             except L2_ERRORS as exc:
-                log.warning("could not publish an invalidation (%s: %s); resending it when Redis "
-                            "answers", type(exc).__name__, exc)
+                (log.debug if quiet else log.warning)(
+                    "could not publish an invalidation (%s: %s); resending it when Redis answers",
+                    type(exc).__name__, exc)
                 if subset is not None and keys is not None and len(routes) > 1:
                     self._owe_invalidation(subset)
                 else:
@@ -264,14 +266,14 @@ class AsyncTieredMethods(_TieredLogic):
                 return
             everything, keys = owed
             if everything:
-                ok = await self._send("clear", None)
+                ok = await self._send("clear", None, quiet=True)
                 if not ok:
                     self._owe(None)
             else:
                 ok = True
                 for i in range(0, len(keys), self._MESSAGE_KEYS):
                     chunk = keys[i:i + self._MESSAGE_KEYS]
-                    if not await self._send("delete", chunk):
+                    if not await self._send("delete", chunk, quiet=True):
                         self._owe(keys[i:])
                         ok = False
                         break

@@ -230,9 +230,10 @@ class TieredMethods(_TieredLogic):
         if not self._send(reason, keys, tags):
             self._owe_invalidation(keys)
 
-    def _send(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None) -> bool:
+    def _send(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None,
+                    quiet: bool = False) -> bool:
         """Publish one invalidation on every route; whether it reached them all (what did
-        not is owed)."""
+        not is owed).  ``quiet``: a resend, whose failure was logged the first time."""
         from .redis.invalidation import encode_message
         routes = self._routes(keys)
         if not routes:
@@ -242,8 +243,9 @@ class TieredMethods(_TieredLogic):
             try:
                 client.publish(self._channel, encode_message(self._origin, reason, subset, tags))
             except L2_ERRORS as exc:
-                log.warning("could not publish an invalidation (%s: %s); resending it when Redis "
-                            "answers", type(exc).__name__, exc)
+                (log.debug if quiet else log.warning)(
+                    "could not publish an invalidation (%s: %s); resending it when Redis answers",
+                    type(exc).__name__, exc)
                 if subset is not None and keys is not None and len(routes) > 1:
                     self._owe_invalidation(subset)
                 else:
@@ -266,14 +268,14 @@ class TieredMethods(_TieredLogic):
                 return
             everything, keys = owed
             if everything:
-                ok = self._send("clear", None)
+                ok = self._send("clear", None, quiet=True)
                 if not ok:
                     self._owe(None)
             else:
                 ok = True
                 for i in range(0, len(keys), self._MESSAGE_KEYS):
                     chunk = keys[i:i + self._MESSAGE_KEYS]
-                    if not self._send("delete", chunk):
+                    if not self._send("delete", chunk, quiet=True):
                         self._owe(keys[i:])
                         ok = False
                         break

@@ -72,7 +72,7 @@ def member_key(member: bytes) -> Any:
     """The key :func:`key_member` encoded; ValueError if it is not one."""
     try:
         return _untag(json.loads(member))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"not an encoded key: {member!r}") from exc
 
 
@@ -95,7 +95,9 @@ def decode_message(data: Any) -> tuple[str, str, Optional[list[Any]], Optional[l
         if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) and t for t in tags)):
             raise ValueError("bad tags")
         return origin, reason, None if keys is None else [_untag(k) for k in keys], tags
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        # RecursionError: deeply nested JSON from a foreign publisher (b"[" * 5000) - found
+        # by tests/test_fuzz.py; it used to escape and cost a reconnect and an L1 flush
         raise ValueError(f"not an invalidation message: {exc}") from exc
 
 
