@@ -24,10 +24,10 @@ import time
 import pytest
 import redis.asyncio
 
-from concurrency import async_gather, async_sleep
+from concurrency import async_gather, async_sleep, async_wait_for
 from faultproxy import FaultProxy
 from fastcache import AsyncTieredCache, LRUCache
-from fastcache.patterns import AsyncWriteBehind
+from fastcache.patterns import AsyncInvalidationBus, AsyncWriteBehind
 from fastcache.patterns.journal import AsyncRedisStreamJournal
 from fastcache.redis import AsyncRedisCache, AsyncShardedRedisCache
 from redis_servers import RedisServer
@@ -292,3 +292,29 @@ async def test_write_behind_with_its_journal_through_a_fault(fault, redis_server
     await again.start()
     assert await again.close(timeout=10)
     assert all(acked[k] == v for k, v in replayed.items()), (replayed, acked)   # nothing older replayed
+
+
+async def test_invalidation_bus_subscriber_behind_a_partition(redis_server, redis_url, cleanup):
+    # The subscriber's connection is partitioned while the publisher (elsewhere) sends an
+    # invalidation: nothing reaches the subscriber, and nothing fails.  Its listener's
+    # health check (a PING after 1 s of quiet, 1 s to answer) notices while the partition
+    # lasts and flushes the subscribed caches: no entry outlives a partition in which its
+    # invalidation may be lost.  After healing, events flow again.
+    with FaultProxy(redis_server.port) as proxy:
+        pub = AsyncInvalidationBus(redis_url, channel="flt-bus")
+        sub = AsyncInvalidationBus(proxy.url, channel="flt-bus")
+        cleanup.append(pub.close)
+        cleanup.append(sub.close)
+        assert await pub.wait_ready() and await sub.wait_ready()
+        cache = sub.subscribe(LRUCache(100))
+        cache["user:1"] = "old"
+        cache["user:9"] = "unrelated"
+        proxy.partition()
+        await pub.publish(keys=["user:1"], reason="row-updated")    # held, not delivered
+        assert await async_wait_for(lambda: "user:1" not in cache, 3.5)    # still partitioned
+        assert "user:9" not in cache                                 # a flush, not the message
+        proxy.heal()
+        assert await async_wait_for(lambda: sub._listener.connected.is_set(), 5.0)
+        cache["user:2"] = "old"
+        await pub.publish(keys=["user:2"])
+        assert await async_wait_for(lambda: "user:2" not in cache)

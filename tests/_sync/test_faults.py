@@ -26,10 +26,10 @@ import time
 import pytest
 import redis
 
-from concurrency import sync_gather, sync_sleep
+from concurrency import sync_gather, sync_sleep, sync_wait_for
 from faultproxy import FaultProxy
 from fastcache import TieredCache, LRUCache
-from fastcache.patterns import WriteBehind
+from fastcache.patterns import InvalidationBus, WriteBehind
 from fastcache.patterns.journal import RedisStreamJournal
 from fastcache.redis import RedisCache, ShardedRedisCache
 from redis_servers import RedisServer
@@ -294,3 +294,29 @@ def test_write_behind_with_its_journal_through_a_fault(fault, redis_server, redi
     again.start()
     assert again.close(timeout=10)
     assert all(acked[k] == v for k, v in replayed.items()), (replayed, acked)   # nothing older replayed
+
+
+def test_invalidation_bus_subscriber_behind_a_partition(redis_server, redis_url, cleanup):
+    # The subscriber's connection is partitioned while the publisher (elsewhere) sends an
+    # invalidation: nothing reaches the subscriber, and nothing fails.  Its listener's
+    # health check (a PING after 1 s of quiet, 1 s to answer) notices while the partition
+    # lasts and flushes the subscribed caches: no entry outlives a partition in which its
+    # invalidation may be lost.  After healing, events flow again.
+    with FaultProxy(redis_server.port) as proxy:
+        pub = InvalidationBus(redis_url, channel="flt-bus")
+        sub = InvalidationBus(proxy.url, channel="flt-bus")
+        cleanup.append(pub.close)
+        cleanup.append(sub.close)
+        assert pub.wait_ready() and sub.wait_ready()
+        cache = sub.subscribe(LRUCache(100))
+        cache["user:1"] = "old"
+        cache["user:9"] = "unrelated"
+        proxy.partition()
+        pub.publish(keys=["user:1"], reason="row-updated")    # held, not delivered
+        assert sync_wait_for(lambda: "user:1" not in cache, 3.5)    # still partitioned
+        assert "user:9" not in cache                                 # a flush, not the message
+        proxy.heal()
+        assert sync_wait_for(lambda: sub._listener.connected.is_set(), 5.0)
+        cache["user:2"] = "old"
+        pub.publish(keys=["user:2"])
+        assert sync_wait_for(lambda: "user:2" not in cache)
