@@ -42,8 +42,9 @@ def main() -> None:
     try:
         print(f"{args.seconds:g} s faults; default settings (1 s timeouts); bounds: read "
               f"{ft.READ_BOUND} s, every process serving what Redis holds {ft.HEAL_BOUND} s after healing\n")
-        print(f"| fault | slowest read | all keys as Redis holds, after healing | reads | errors | lost writes |")
-        print("|---|---|---|---|---|---|")
+        print("| fault | slowest read | all keys as Redis holds, after healing | a write after healing "
+              "reaches the other process | reads | errors | lost writes |")
+        print("|---|---|---|---|---|---|---|")
         for fault in ft.FAULTS:
             truth = RedisCache(server.url, prefix="flt:")
             truth.clear()
@@ -57,7 +58,8 @@ def main() -> None:
                         tc.close()
                         tc.l2.close()
             converged = "never" if out["converged"] is None else f"{out['converged']:.2f} s"
-            print(f"| {fault} | {out['max_read']:.2f} s | {converged} | {out['reads']} | "
+            propagated = "never" if out["propagated"] is None else f"{out['propagated'] * 1000:.0f} ms"
+            print(f"| {fault} | {out['max_read']:.2f} s | {converged} | {propagated} | {out['reads']} | "
                   f"{len(out['errors'])} | {len(out['lost'])} |")
             truth.close()
     finally:
