@@ -242,6 +242,7 @@ class TieredMethods(_TieredLogic):
         for client, subset in routes:
             try:
                 client.publish(self._channel, encode_message(self._origin, reason, subset, tags))
+                self._stats.invalidations_sent += 1
             except L2_ERRORS as exc:
                 (log.debug if quiet else log.warning)(
                     "could not publish an invalidation (%s: %s); resending it when Redis answers",

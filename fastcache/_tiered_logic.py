@@ -37,6 +37,7 @@ class TieredStats:
     loads: int = 0
     load_errors: int = 0
     invalidations_received: int = 0
+    invalidations_sent: int = 0          # invalidation messages published
     l1_flushes: int = 0
     invalidations_owed: int = 0          # keys (1: a flush) other processes have yet to be told of
     breaker: str = "closed"
