@@ -180,6 +180,14 @@ class AsyncTieredMethods(_TieredLogic):
             self._fill(k, v, remaining)
         await self._publish("set", list(mapping))
 
+    async def invalidate(self, key: Any) -> None:
+        """Drop key from this L1 and every other process's (L2 untouched): after a change
+        made to L2 by other means (an atomic INCRBY, a script)."""
+        if not self._started:
+            await self.start()
+        self._drop_l1(key)
+        await self._publish("delete", [key])
+
     async def delete(self, key: Any) -> bool:
         """Remove from both tiers (and other processes' L1); True if L2 had it."""
         if not self._started:

@@ -182,6 +182,14 @@ class TieredMethods(_TieredLogic):
             self._fill(k, v, remaining)
         self._publish("set", list(mapping))
 
+    def invalidate(self, key: Any) -> None:
+        """Drop key from this L1 and every other process's (L2 untouched): after a change
+        made to L2 by other means (an atomic INCRBY, a script)."""
+        if not self._started:
+            self.start()
+        self._drop_l1(key)
+        self._publish("delete", [key])
+
     def delete(self, key: Any) -> bool:
         """Remove from both tiers (and other processes' L1); True if L2 had it."""
         if not self._started:
