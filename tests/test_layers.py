@@ -1,6 +1,6 @@
 """No module imports from a layer above its own (every import, also inside functions).
 
-The layers, lowest first (README, "Sync and asyncio: one source"):
+The layers, lowest first (docs/architecture.md, "Sync and asyncio: one source"):
 
     base      rules and utilities every layer may use (types, keys, clock, errors,
               protocols, wire codecs, single-flight, loading, serializers, tags)
