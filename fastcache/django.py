@@ -27,9 +27,9 @@ Redis keys are Django's keys under ``OPTIONS["NAMESPACE"]`` (default ``"django:"
 once (``set`` deletes; ``add`` reports whether the key was absent).  Beyond ``BaseCache``:
 ``get_or_set`` runs the default's callable once per key in the process however many
 threads miss at once (single-flight), and the Redis-backed caches have ``invalidate_tag``
-(``set(..., tags=[...])`` through ``set_tagged``).  Each backend registers its cache with
-:mod:`fastcache.metrics` under its alias in ``CACHES`` when Django knows it (``OPTIONS["NAME"]``
-otherwise, default ``"django"``).
+(``set(..., tags=[...])`` through ``set_tagged``) and ``lock(name)``, a lock across processes.
+The local and tiered backends register their cache with :mod:`fastcache.metrics` under
+``OPTIONS["NAME"]``, else their alias in ``CACHES``, else ``"django"``.
 """
 from __future__ import annotations
 
@@ -81,8 +81,18 @@ class _Backend(BaseCache):
             timeout = self.default_timeout
         return None if timeout is None else float(timeout)
 
-    def _register(self, cache: Any) -> None:
-        metrics.register(cache, name=str(self._options.get("NAME", "django")))
+    def _register(self, cache: Any, location: Any) -> None:
+        """Name the cache for fastcache.metrics: OPTIONS["NAME"], else its alias in CACHES
+        (Django does not pass the alias: the one entry with this backend, LOCATION and
+        OPTIONS), else "django"."""
+        name = self._options.get("NAME")
+        if name is None:
+            path = f"{type(self).__module__}.{type(self).__qualname__}"
+            aliases = [alias for alias, conf in getattr(settings, "CACHES", {}).items()
+                       if conf.get("BACKEND") == path and conf.get("LOCATION", "") == location
+                       and dict(conf.get("OPTIONS") or {}) == self._options]
+            name = aliases[0] if len(aliases) == 1 else "django"
+        metrics.register(cache, name=str(name))
 
     def get_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
         """The value of key; on a miss, ``default`` (called once per key across this process's
@@ -116,7 +126,7 @@ class LocalCache(_Backend):
             if location not in _stores:
                 _stores[location] = (_policy(self._options, 300), threading.RLock())
             self._cache, self._lock = _stores[location]
-        self._register(self._cache)
+        self._register(self._cache, location)
 
     def _store(self, key: str, value: Any, ttl: Optional[float]) -> None:
         data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
@@ -269,6 +279,13 @@ class RedisCache(_Backend):
         """Delete every key set with tag; how many."""
         return len(self._cache.invalidate_tag(tag))
 
+    def lock(self, name: str, timeout: Optional[float] = 10.0, blocking_timeout: Optional[float] = None,
+             version: Any = None) -> Any:
+        """A lock shared by every process on this Redis (redis-py's ``Lock``: ``with
+        cache.lock("job"):``); ``timeout`` releases it if its holder dies."""
+        client, rkey = self._redis_of(self.make_and_validate_key(f"lock:{name}", version=version))
+        return client.lock(rkey, timeout=timeout, blocking_timeout=blocking_timeout)
+
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> bool:
         client, rkey = self._redis_of(self.make_and_validate_key(key, version=version))
         ttl = self._ttl(timeout)
@@ -358,7 +375,7 @@ class TieredCache(RedisCache):
         from .tiered import TieredCache as Tiered
         self._l2 = _redis_l2(location, self._options)
         self._cache = Tiered(_policy(self._options, 10_000), self._l2, l1_ttl=self._options.get("L1_TTL"))
-        self._register(self._cache)
+        self._register(self._cache, location)
 
     def _redis_of(self, key: str) -> tuple[Any, bytes]:
         l2 = self._l2

@@ -287,3 +287,41 @@ def test_local_cache_location_is_shared_and_policy_chosen() -> None:
     assert len(one._cache) == 2                                        # MAX_ENTRIES is maxsize
     with pytest.raises(ValueError, match="POLICY"):
         LocalCache("other-loc", {"OPTIONS": {"POLICY": "mru"}})
+
+
+def test_redis_extras_tags_and_lock(kind: str, caches_for: Any) -> None:
+    if kind == "LocalCache":
+        assert not hasattr(caches_for["default"], "lock")
+        return
+    cache = caches_for["default"]
+    cache.set_tagged("p1", {"n": 1}, tags=["cat:7"])
+    cache.set_tagged("p2", {"n": 2}, tags=["cat:7", "brand:1"])
+    cache.set("p3", 3)
+    assert cache.invalidate_tag("cat:7") == 2
+    assert cache.get("p1") is None and cache.get("p2") is None and cache.get("p3") == 3
+    order: list[str] = []
+
+    def worker(name: str) -> None:
+        with cache.lock("job", timeout=5):
+            order.append(name + "-in")
+            time.sleep(0.05)
+            order.append(name + "-out")
+    threads = [threading.Thread(target=worker, args=(n,)) for n in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order[0][0] == order[1][0] and order[2][0] == order[3][0]     # one holder at a time
+
+
+def test_backends_register_under_their_alias(redis_url: str) -> None:
+    import fastcache.metrics as metrics
+    conf = {"default": {"BACKEND": "fastcache.django.LocalCache", "LOCATION": "alias-test"},
+            "users": {"BACKEND": "fastcache.django.TieredCache", "LOCATION": redis_url}}
+    with override_settings(CACHES=conf):
+        caches["users"].set("k", 1)
+        caches["default"].set("k", 1)
+        names = metrics.registered()
+        assert type(names["users"]).__name__ == "TieredCache"
+        assert names["default"] is caches["default"]._cache
+        caches["users"]._cache.close()
