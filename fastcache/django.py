@@ -209,7 +209,12 @@ class _DjangoSerializer:
     def dumps(self, value: Any) -> bytes:
         if type(value) is int:
             return b"%d" % value
-        return self._signed.dumps(value)
+        try:
+            return self._signed.dumps(value)
+        except SerializationError as exc:
+            if exc.__cause__ is not None:        # pickle's own error, as Django's backends raise it
+                raise exc.__cause__ from None
+            raise
 
     def loads(self, data: bytes) -> Any:
         if _INT.fullmatch(data):

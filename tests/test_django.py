@@ -325,3 +325,36 @@ def test_backends_register_under_their_alias(redis_url: str) -> None:
         assert type(names["users"]).__name__ == "TieredCache"
         assert names["default"] is caches["default"]._cache
         caches["users"]._cache.close()
+
+
+class Unpicklable:
+    def __getstate__(self) -> Any:
+        raise pickle.PickleError("no")
+
+
+class Point:
+    def __init__(self, x: int, y: int) -> None:
+        self.x, self.y = x, y
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
+
+
+def test_more_of_djangos_cache_behaviour(caches_for: Any) -> None:
+    cache = caches_for["default"]
+    cache.set("long", "v", 60 * 60 * 24 * 31)                   # over 30 days: still a relative timeout
+    cache.set("forever", "v", None)
+    assert cache.get("long") == "v" and cache.get("forever") == "v"
+    cache.set("obj", Point(1, 2))
+    assert cache.get("obj") == Point(1, 2) and cache.get("obj") is not cache.get("obj")
+    cache.set_many({"a": 1, "b": 2}, version=3)
+    assert cache.get_many(["a", "b"], version=3) == {"a": 1, "b": 2} and cache.get_many(["a", "b"]) == {}
+    cache.delete_many([])                                       # no keys: no error
+    assert cache.get_many([]) == {}
+    with pytest.raises(pickle.PickleError):
+        cache.set("bad", Unpicklable())
+    with pytest.raises(pickle.PickleError):
+        cache.add("bad", Unpicklable())
+    assert cache.get("bad") is None
+    cache.close()                                               # Django calls it after each request
+    assert cache.get("long") == "v"                             # and the cache still works after it
