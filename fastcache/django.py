@@ -235,7 +235,7 @@ def _redis_l2(location: Any, options: dict[str, Any]) -> Any:
     if isinstance(location, str) and "," in location:
         return ShardedRedisCache([u.strip() for u in location.split(",")], prefix=prefix, serializer=serializer)
     return Redis(location or "redis://localhost:6379/0", prefix=prefix, serializer=serializer,
-                 cluster=bool(options.get("CLUSTER", False)))
+                 cluster=bool(options.get("CLUSTER", options.get("cluster", False))))
 
 
 class RedisCache(_Backend):

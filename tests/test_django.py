@@ -358,3 +358,36 @@ def test_more_of_djangos_cache_behaviour(caches_for: Any) -> None:
     assert cache.get("bad") is None
     cache.close()                                               # Django calls it after each request
     assert cache.get("long") == "v"                             # and the cache still works after it
+
+
+def test_sharded_ring_and_cluster_locations(redis_binary: str, redis_cluster: Any) -> None:
+    from fastcache.django import RedisCache, TieredCache
+    from redis_servers import RedisServer
+    servers = [RedisServer(redis_binary).start() for _ in range(2)]
+    try:
+        ring = RedisCache([s.url for s in servers], {})
+        keys = [f"k{i}" for i in range(40)]
+        ring.set_many({k: i for i, k in enumerate(keys)})
+        assert ring.get_many(keys) == {k: i for i, k in enumerate(keys)}
+        assert all(redis.Redis(port=s.port).dbsize() > 0 for s in servers)     # spread over both
+        assert ring.incr("k1", 5) == 6
+        tiered = TieredCache(",".join(s.url for s in servers), {})
+        assert tiered.get("k2") == 2
+        tiered._cache.close()
+    finally:
+        for s in servers:
+            s.stop()
+    cluster = RedisCache(redis_cluster.url, {"OPTIONS": {"cluster": True}})
+    cluster.set("c", {"v": 1})
+    cluster.set("n", 1)
+    assert cluster.get("c") == {"v": 1} and cluster.incr("n") == 2 and cluster.delete("c")
+
+
+def test_secret_rotation_keeps_old_values_readable(redis_url: str) -> None:
+    from fastcache.django import RedisCache
+    with override_settings(SECRET_KEY="old-secret-1234", SECRET_KEY_FALLBACKS=[]):
+        RedisCache(redis_url, {}).set("rotated", {"v": 1})
+    with override_settings(SECRET_KEY="new-secret-5678", SECRET_KEY_FALLBACKS=["old-secret-1234"]):
+        assert RedisCache(redis_url, {}).get("rotated") == {"v": 1}       # verified with the fallback
+    with override_settings(SECRET_KEY="new-secret-5678", SECRET_KEY_FALLBACKS=[]):
+        assert RedisCache(redis_url, {}).get("rotated", "miss") == "miss"   # no longer trusted
