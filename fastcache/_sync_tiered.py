@@ -288,7 +288,6 @@ class TieredMethods(_TieredLogic):
                         self._owe(keys[i:])
                         ok = False
                         break
-            self._stats.invalidations_owed = len(self._owed) + self._owed_all
             delay = 0.05 if ok else min(delay * 2, 0.5)
 
     # -- lifecycle --------------------------------------------------------------

@@ -190,7 +190,6 @@ class _TieredLogic:
                 self._owed.clear()
             elif not self._owed_all:
                 self._owed.update(dict.fromkeys(keys))
-            self._stats.invalidations_owed = len(self._owed) + self._owed_all
             if self._resending:
                 return False
             self._resending = True
@@ -274,6 +273,7 @@ class _TieredLogic:
         """A snapshot of the counters."""
         s = TieredStats(**{k: v for k, v in vars(self._stats).items() if k != "extra"})
         s.l1_hits = self.l1_hits
+        s.invalidations_owed = len(self._owed) + self._owed_all
         s.breaker = self._breaker.state
         s.extra = {"l1_len": len(self.l1)}
         if self._listener is not None:

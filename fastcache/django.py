@@ -181,10 +181,8 @@ class LocalCache(_Backend):
             if data is _MISSING:
                 raise ValueError(f"Key '{key}' not found")
             value = pickle.loads(data) + delta
-            ttl = self._cache.expires_at(made, None)
-            remaining = None if ttl is None or ttl == float("inf") else ttl - self._cache.timer()
-            self._cache.set(made, pickle.dumps(value, pickle.HIGHEST_PROTOCOL),
-                            ttl=None if remaining is None else max(remaining, 1e-9))
+            self._cache._store_until(made, pickle.dumps(value, pickle.HIGHEST_PROTOCOL),
+                                     self._cache.expires_at(made))        # the same deadline
             return value
 
     def clear(self) -> None:
@@ -243,11 +241,11 @@ class RedisCache(_Backend):
 
     def __init__(self, location: Any, params: dict[str, Any]) -> None:
         super().__init__(params)
-        self._cache = _redis_l2(location, self._options)
+        self._cache = self._l2 = _redis_l2(location, self._options)
 
     def _redis_of(self, key: str) -> tuple[Any, bytes]:
-        """(the client owning key, its Redis key)."""
-        cache = self._cache
+        """(the client owning key, its Redis key) in L2."""
+        cache = self._l2
         node_cache = getattr(cache, "node_cache", None)
         if node_cache is not None:
             cache = node_cache(cache.node_for(key))
@@ -382,13 +380,6 @@ class TieredCache(RedisCache):
         self._cache = Tiered(_policy(self._options, 10_000), self._l2, l1_ttl=self._options.get("L1_TTL"))
         self._register(self._cache, location)
 
-    def _redis_of(self, key: str) -> tuple[Any, bytes]:
-        l2 = self._l2
-        node_cache = getattr(l2, "node_cache", None)
-        if node_cache is not None:
-            l2 = node_cache(l2.node_for(key))
-        return l2.client, l2.redis_key(key)
-
     def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> bool:
         made = self.make_and_validate_key(key, version=version)
         ttl = self._ttl(timeout)
@@ -410,12 +401,3 @@ class TieredCache(RedisCache):
         value = super().incr(key, delta, version)
         self._cache.invalidate(self.make_and_validate_key(key, version=version))   # every L1
         return value
-
-    def invalidate_tag(self, tag: str) -> int:
-        return len(self._cache.invalidate_tag(tag))
-
-    def clear(self) -> None:
-        self._cache.clear()
-
-    def close(self, **kwargs: Any) -> None:
-        """The listener and connections stay up across requests (Django calls this after each)."""

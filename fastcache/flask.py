@@ -137,10 +137,6 @@ class RedisCache(_FastcacheBackend):
     def _delete(self, key: str) -> bool:
         return bool(self.cache.delete(key))
 
-    def clear(self) -> bool:
-        self.cache.clear()                   # this prefix's keys only (SCAN + UNLINK)
-        return True
-
     @classmethod
     def factory(cls, app: Any, config: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> "RedisCache":
         from .redis import RedisCache as Redis
