@@ -67,13 +67,18 @@ def _policy(options: dict[str, Any], default_maxsize: int) -> Any:
     return cls(int(options.get("MAX_ENTRIES", default_maxsize)))
 
 
+# One flight for the process: Django builds a backend instance per thread (and per async
+# context), so a flight per instance would not keep two threads from loading one key.
+_flight = SingleFlight()
+
+
 class _Backend(BaseCache):
     """What the three backends share: Django's timeouts as fastcache TTLs, single-flight get_or_set."""
 
-    def __init__(self, params: dict[str, Any]) -> None:
+    def __init__(self, location: Any, params: dict[str, Any]) -> None:
         super().__init__(params)
         self._options = dict(params.get("OPTIONS") or {})
-        self._flight = SingleFlight()
+        self._flight_scope = (type(self).__qualname__, repr(location))   # one flight key is within it
 
     def _ttl(self, timeout: Any) -> Optional[float]:
         """None: never expires; <= 0: expired already; else seconds."""
@@ -108,7 +113,7 @@ class _Backend(BaseCache):
             value = default() if callable(default) else default
             self.add(key, value, timeout=timeout, version=version)
             return self.get(key, value, version=version)
-        return self._flight.do(self.make_and_validate_key(key, version=version), load)[0]
+        return _flight.do((self._flight_scope, self.make_and_validate_key(key, version=version)), load)[0]
 
 
 # -- in process ------------------------------------------------------------------------
@@ -121,7 +126,7 @@ class LocalCache(_Backend):
     """The drop-in for ``LocMemCache`` on a compiled cache (see the module docstring)."""
 
     def __init__(self, location: str, params: dict[str, Any]) -> None:
-        super().__init__(params)
+        super().__init__(location, params)
         with _stores_lock:
             if location not in _stores:
                 _stores[location] = (_policy(self._options, 300), threading.RLock())
@@ -240,7 +245,7 @@ class RedisCache(_Backend):
     """Redis through fastcache's ``RedisCache`` (see the module docstring)."""
 
     def __init__(self, location: Any, params: dict[str, Any]) -> None:
-        super().__init__(params)
+        super().__init__(location, params)
         self._cache = self._l2 = _redis_l2(location, self._options)
 
     def _redis_of(self, key: str) -> tuple[Any, bytes]:
@@ -374,7 +379,7 @@ class TieredCache(RedisCache):
         return super().set_many({k: _freeze(v) for k, v in data.items()}, timeout, version)
 
     def __init__(self, location: Any, params: dict[str, Any]) -> None:
-        _Backend.__init__(self, params)
+        _Backend.__init__(self, location, params)
         from .tiered import TieredCache as Tiered
         self._l2 = _redis_l2(location, self._options)
         self._cache = Tiered(_policy(self._options, 10_000), self._l2, l1_ttl=self._options.get("L1_TTL"))

@@ -217,6 +217,19 @@ def test_get_or_set_runs_the_callable_once_across_threads(caches_for: Any) -> No
     assert results == ["value"] * 8 and len(made) == 1
     assert cache.get_or_set("gos", "other") == "value"
     assert cache.get_or_set("plain", "default") == "default" and cache.get("plain") == "default"
+    # Django gives each thread its own backend instance: the flight is the process's.
+    made.clear()
+    gate.clear()
+    per_thread: list[Any] = []
+    threads = [threading.Thread(target=lambda: per_thread.append(caches_for["default"].get_or_set("gos2", slow)))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)
+    gate.set()
+    for t in threads:
+        t.join()
+    assert per_thread == ["value"] * 4 and len(made) == 1
 
 
 def test_async_api(caches_for: Any) -> None:
