@@ -102,13 +102,13 @@ def writer(tc, run):
         sync_sleep(0.01)
 
 
-def fault_driver(proxy, fault, run, marks, a, b, truth_get):
+def fault_driver(proxy, fault, seconds, run, marks, a, b, truth_get):
     """Fault, heal; then (the writer stopped, the readers still running) poll until both
     caches serve what Redis holds for every key: marks["converged"], seconds after healing."""
     sync_sleep(0.5)
     apply(proxy, fault)
     marks["fault"] = time.monotonic()
-    sync_sleep(FAULT_SECONDS)
+    sync_sleep(seconds)
     proxy.heal()
     marks["healed"] = healed = time.monotonic()
     run.stop_writes = True                      # the writer's call in flight ends within its timeout
@@ -169,13 +169,8 @@ def scenario(proxy, a, b, fault, truth_get, seconds=None):
     for key in KEYS:
         run.acked[key] = run.attempted[key] = 0
     marks = {}
-    global FAULT_SECONDS
-    saved, FAULT_SECONDS = FAULT_SECONDS, seconds or FAULT_SECONDS
-    try:
-        sync_gather(lambda: reader(a, run), lambda: reader(b, run), lambda: writer(a, run),
-                           lambda: fault_driver(proxy, fault, run, marks, a, b, truth_get))
-    finally:
-        FAULT_SECONDS = saved
+    sync_gather(lambda: reader(a, run), lambda: reader(b, run), lambda: writer(a, run),
+                       lambda: fault_driver(proxy, fault, seconds or FAULT_SECONDS, run, marks, a, b, truth_get))
     lost = []
     for key in KEYS:                                   # no acknowledged write lost or overwritten
         held = truth_get(key)
