@@ -105,14 +105,32 @@ def test_redis_cache_reads_garbage_as_misses(redis_url: str, blobs: list[bytes])
         raw.rpush("fz:list", b"x")                     # another Redis type under a key
         for i, blob in enumerate(blobs):
             try:
-                expected = JSONSerializer().loads(blob)   # what the default serializer makes of it
+                # what the default serializer makes of it (after an expiry header, if one)
+                expected = JSONSerializer().loads(blob[10:] if blob[:2] == b"\xfe\x01" and len(blob) >= 10
+                                                  else blob)
             except SerializationError:
                 expected = "miss"
             assert cache.get(f"k{i}", "miss") == expected
         assert cache.get("list", "miss") == "miss"
         assert cache.get_many([f"k{i}" for i in range(len(blobs))] + ["list"]) is not None
+        for i in range(len(blobs)):                      # through the expiry-header reader
+            found, _, remaining = cache.get_with_ttl(f"k{i}")
+            assert remaining is None or remaining >= 0
+        cache.get_many_with_ttl([f"k{i}" for i in range(len(blobs))])
     finally:
         cache.close()
+
+
+@FUZZ
+@given(expires=st.integers(-2**63, 2**63 - 1), body=st.binary(max_size=40), cut=st.integers(0, 12))
+def test_expiry_header_reader_never_raises(expires: int, body: bytes, cut: int) -> None:
+    """Any bytes after the magic, a truncated header, any expiry: a value or a miss."""
+    from fastcache.redis._common import EXPIRY_MAGIC, PayloadCodec
+    codec = PayloadCodec(None, "fuzz")
+    data = (EXPIRY_MAGIC + expires.to_bytes(8, "big", signed=True) + body)[:len(body) + 10 - cut]
+    found, _, remaining = codec.loads_with_ttl("k", data)
+    assert remaining is None or remaining >= 0 or remaining == -1.0
+    assert codec.loads("k", data)[0] == found
 
 
 # -- trace files -------------------------------------------------------------------------

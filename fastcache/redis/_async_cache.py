@@ -12,7 +12,8 @@ from ..serializers import Serializer
 from ..tags import check_tags
 from ._base import TIMEOUTS, AsyncMembership, RedisCacheBase, blocking_pool_options, is_wrongtype
 from ._async_get_or_load import AsyncGetOrLoad
-from ._common import DEFAULT, TAG_POP, Key, pttl_to_seconds, reply_error, unique
+from ._common import DEFAULT, TAG_POP, Key, pttl_remaining, pttl_to_seconds, reply_error, unique
+from .batching import AsyncReadBatcher
 
 __all__ = ("AsyncRedisCache",)
 
@@ -30,11 +31,20 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
     ``cluster=True`` connects to a cluster from a URL.  ``ttl`` is the default
     lifetime in seconds (None: no expiry); ``serializer`` defaults to safe
     JSON.  Extra keyword arguments go to redis-py (timeouts default to 1 s).
+
+    ``auto_batch``: concurrent ``get`` calls share one ``MGET`` (see
+    :mod:`fastcache.redis.batching`); on by default for the asyncio cache, opt-in for
+    the sync one (across threads).  ``expiry_header``: store each entry's expiry
+    before its payload, so a tiered cache learns it from the same ``GET`` (turn it
+    off while processes of fastcache < 0.16 still read the namespace: they take such
+    payloads for corrupt, a miss).
     """
 
     def __init__(self, client: Any = "redis://localhost:6379/0", *, prefix: Union[str, bytes] = "",
                  ttl: Optional[float] = None, serializer: Optional[Serializer] = None,
-                 cluster: bool = False, **connection_kwargs: Any) -> None:
+                 cluster: bool = False,
+                 auto_batch: bool = True,  # sync: auto_batch: bool = False,
+                 expiry_header: bool = True, **connection_kwargs: Any) -> None:
         owns = isinstance(client, str)
         if owns:
             options = {**TIMEOUTS, **connection_kwargs}
@@ -49,30 +59,61 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
             raise TypeError("connection options only apply when connecting from a URL")
         elif not isinstance(client, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
             raise TypeError(f"expected a URL, redis.asyncio.Redis or RedisCluster, not {type(client).__name__}")
-        super().__init__(client, prefix=prefix, ttl=ttl, serializer=serializer)
+        super().__init__(client, prefix=prefix, ttl=ttl, serializer=serializer, expiry_header=expiry_header)
         self.cluster = isinstance(client, redis.asyncio.cluster.RedisCluster)
         self._owns_client = owns
+        self._batcher = AsyncReadBatcher(self._fetch) if auto_batch else None
+
+    @property
+    def auto_batch(self) -> bool:
+        """Whether concurrent reads are merged into one MGET."""
+        return self._batcher is not None
+
+    async def _fetch(self, rkeys: list[bytes]) -> list[Any]:
+        """The raw replies for rkeys (bytes or None each, or the error that key's command
+        met): one GET for one key, else one MGET (per hash slot on a cluster, one pipeline)."""
+        if len(rkeys) == 1:
+            try:
+                return [await self._client.get(rkeys[0])]
+            except redis.ResponseError as exc:
+                return [exc]
+        if not self.cluster:
+            return list(await self._client.mget(rkeys))
+        groups = self._raw_slot_groups(rkeys)
+        async with self._client.pipeline(transaction=False) as pipe:
+            for group in groups:
+                pipe.execute_command("MGET", *group)
+            replies = await pipe.execute(raise_on_error=False)
+        return self._ungroup(rkeys, groups, replies)
+
+    async def _read(self, key: Key, rkey: bytes) -> Any:
+        """The raw payload of one key (through the batcher if on); None for a miss, also
+        for a key holding another Redis type (logged)."""
+        if self._batcher is not None:
+            data = await self._batcher.get(rkey)
+        else:
+            data = (await self._fetch([rkey]))[0]
+        if isinstance(data, BaseException):
+            if not is_wrongtype(data):
+                raise data
+            reply_error(key, data, self.codec.name)
+            return None
+        return data
 
     async def get(self, key: Key, default: Any = None) -> Any:
         """The value for key, or default (also for an undecodable or wrong-type value)."""
-        try:
-            data = await self._client.get(self.redis_key(key))
-        except redis.ResponseError as exc:
-            if not is_wrongtype(exc):
-                raise
-            reply_error(key, exc, self.codec.name)
-            return default
-        ok, value = self.codec.loads(key, data)
+        ok, value = self.codec.loads(key, await self._read(key, self.redis_key(key)))
         return value if ok else default
 
     async def get_with_ttl(self, key: Key) -> tuple[bool, Any, Optional[float]]:
-        """(found, value, remaining seconds or None), in one round trip."""
+        """(found, value, remaining seconds or None): one GET (batched like ``get``), the
+        lifetime read from the payload's expiry header; a PTTL only for a payload
+        written without one."""
         rkey = self.redis_key(key)
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.get(rkey)
-            pipe.pttl(rkey)
-            data, pttl = await pipe.execute(raise_on_error=False)
-        return self._decode_with_ttl(key, data, pttl)
+        found, value, remaining = self.codec.loads_with_ttl(key, await self._read(key, rkey))
+        if found and remaining is not None and remaining < 0:
+            remaining = pttl_remaining(await self._client.pttl(rkey))
+        return found, value, remaining
 
     async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
         """``{key: value}`` for the keys present (one MGET; per slot on a cluster)."""
@@ -89,18 +130,27 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
         return self._decode_many(groups, replies)
 
     async def get_many_with_ttl(self, keys: Iterable[Key]) -> dict[Key, tuple[Any, Optional[float]]]:
-        """``{key: (value, remaining seconds or None)}`` for the keys present, one round trip."""
+        """``{key: (value, remaining seconds or None)}`` for the keys present: one MGET
+        (per slot on a cluster); PTTLs only for payloads written without the expiry header."""
         ks = unique(keys)
         groups = self._slot_groups(ks)
         if not groups:
             return {}
-        async with self._client.pipeline(transaction=False) as pipe:
-            for group in groups:
-                pipe.execute_command("MGET", *[self.redis_key(k) for k in group])
-            for k in ks:
-                pipe.pttl(self.redis_key(k))
-            replies = await pipe.execute(raise_on_error=False)
-        return self._decode_with_ttls(ks, groups, replies)
+        if not self.cluster:
+            replies = [await self._client.mget([self.redis_key(k) for k in ks])]
+        else:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for group in groups:
+                    pipe.execute_command("MGET", *[self.redis_key(k) for k in group])
+                replies = await pipe.execute(raise_on_error=False)
+        found, unknown = self._decode_many_with_ttl(groups, replies)
+        if unknown:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for k in unknown:
+                    pipe.pttl(self.redis_key(k))
+                pttls = await pipe.execute(raise_on_error=False)
+            self._absorb_pttls(found, unknown, pttls)
+        return found
 
     async def set(self, key: Key, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
         """Store value (``ttl`` seconds, None for no expiry, default: the cache's),

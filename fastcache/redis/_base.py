@@ -10,7 +10,7 @@ from .._impl import key_slot
 from ..serializers import Serializer
 from ..tags import check_tag
 from ._common import DEFAULT, TAG_ADD, TAG_INFIX, Key, PayloadCodec, check_ttl, glob_escape, key_to_bytes, log, \
-    pttl_to_seconds, reply_error, ttl_ms
+    pttl_remaining, reply_error, ttl_ms
 from .invalidation import key_member, member_key
 
 TIMEOUTS = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
@@ -46,14 +46,14 @@ class RedisCacheBase:
     cluster: bool
 
     def __init__(self, client: Any, *, prefix: Union[str, bytes] = "", ttl: Optional[float] = None,
-                 serializer: Optional[Serializer] = None) -> None:
+                 serializer: Optional[Serializer] = None, expiry_header: bool = True) -> None:
         if isinstance(prefix, str):
             prefix = prefix.encode("utf-8")
         if not isinstance(prefix, bytes):
             raise TypeError(f"prefix must be str or bytes, not {type(prefix).__name__}")
         self.prefix: bytes = prefix
         self.default_ttl = check_ttl(ttl)
-        self.codec = PayloadCodec(serializer, f"{type(self).__name__}({prefix!r})")
+        self.codec = PayloadCodec(serializer, f"{type(self).__name__}({prefix!r})", header=bool(expiry_header))
         self._client = client
 
     @property
@@ -77,6 +77,24 @@ class RedisCacheBase:
             groups.setdefault(key_slot(self.redis_key(k)), []).append(k)
         return list(groups.values())
 
+    def _raw_slot_groups(self, rkeys: list[bytes]) -> list[list[bytes]]:
+        """Redis keys grouped by hash slot (for one MGET each on a cluster)."""
+        groups: dict[int, list[bytes]] = {}
+        for rk in rkeys:
+            groups.setdefault(key_slot(rk), []).append(rk)
+        return list(groups.values())
+
+    @staticmethod
+    def _ungroup(rkeys: list[bytes], groups: list[list[bytes]], replies: list[Any]) -> list[Any]:
+        """Per-slot MGET replies back in rkeys' order; a failed group's error for each of its keys."""
+        by_key: dict[bytes, Any] = {}
+        for group, reply in zip(groups, replies):
+            if isinstance(reply, BaseException):
+                by_key.update(dict.fromkeys(group, reply))
+            else:
+                by_key.update(zip(group, reply))
+        return [by_key[rk] for rk in rkeys]
+
     def _decode_many(self, groups: list[list[Key]], replies: list[Any]) -> dict[Key, Any]:
         found: dict[Key, Any] = {}
         for group, reply in zip(groups, replies):
@@ -88,26 +106,33 @@ class RedisCacheBase:
                     found[k] = value
         return found
 
-    def _decode_with_ttl(self, key: Key, data: Any, pttl: Any) -> tuple[bool, Any, Optional[float]]:
-        """A pipelined GET + PTTL reply as (found, value, remaining)."""
-        if reply_error(key, data, self.codec.name):
-            if not is_wrongtype(data):
-                raise data
-            return False, None, None
-        ok, value = self.codec.loads(key, data)
-        return (True, value, pttl_to_seconds(pttl)) if ok else (False, None, None)
+    def _decode_many_with_ttl(self, groups: list[list[Key]],
+                              replies: list[Any]) -> tuple[dict[Key, tuple[Any, Optional[float]]], list[Key]]:
+        """MGET replies per group as ({key: (value, remaining)}, keys whose payload has no
+        expiry header: their remaining lifetime needs a PTTL)."""
+        found: dict[Key, tuple[Any, Optional[float]]] = {}
+        unknown: list[Key] = []
+        for group, reply in zip(groups, replies):
+            if isinstance(reply, Exception):
+                raise reply
+            for k, data in zip(group, reply):
+                ok, value, remaining = self.codec.loads_with_ttl(k, data)
+                if ok:
+                    found[k] = (value, remaining)
+                    if remaining is not None and remaining < 0:
+                        unknown.append(k)
+        return found, unknown
 
-    def _decode_with_ttls(self, keys: list[Key], groups: list[list[Key]],
-                          replies: list[Any]) -> dict[Key, tuple[Any, Optional[float]]]:
-        """Replies of one MGET per group followed by one PTTL per key."""
-        values = self._decode_many(groups, replies[:len(groups)])
-        ttls = dict(zip(keys, replies[len(groups):]))
-        return {k: (v, pttl_to_seconds(ttls[k]) if not isinstance(ttls[k], Exception) else None)
-                for k, v in values.items()}
+    @staticmethod
+    def _absorb_pttls(found: dict[Key, tuple[Any, Optional[float]]], keys: list[Key], pttls: list[Any]) -> None:
+        """Fill in the lifetimes of payloads without a header from their PTTL replies."""
+        for k, pttl in zip(keys, pttls):
+            found[k] = (found[k][0], pttl_remaining(pttl))
 
     def _set_args(self, key: Key, value: Any, ttl: Any) -> tuple[bytes, bytes, Optional[int]]:
         seconds = self._ttl(ttl)
-        return self.redis_key(key), self.codec.dumps(value), (ttl_ms(seconds) if seconds else None)
+        px = ttl_ms(seconds) if seconds else None
+        return self.redis_key(key), self.codec.dumps(value, px), px
 
     def tag_key(self, tag: str) -> bytes:
         """The Redis set holding the keys that carry tag."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
+import time
 from typing import Any, Iterable, Optional, Union
 
 from ..serializers import JSONSerializer, SerializationError, Serializer
@@ -53,10 +55,55 @@ def pttl_to_seconds(pttl: Any) -> Optional[float]:
     return pttl / 1000.0 if pttl >= 0 else None
 
 
-class PayloadCodec:
-    """Serializer plus the rule that a bad payload is a miss and a warning."""
+# The expiry header: what fastcache writes before a serializer's payload, so that one GET
+# (or one MGET for many keys) tells a tiered cache how long its L1 copy may live, where a
+# PTTL per key was needed before.  Two magic bytes (no serializer's format byte is 0xFE,
+# and a UTF-8 text never starts with it), then the absolute expiry in milliseconds since
+# the Unix epoch, big-endian (0: no expiry).  A payload without the header (written by an
+# older fastcache, by another client, or an integer stored bare for INCR) still reads:
+# its remaining lifetime is then unknown and the tiered cache asks Redis (PTTL).
+EXPIRY_MAGIC = b"\xfe\x01"
+_HEADER = struct.Struct(">2sq")
+HEADER_SIZE = _HEADER.size
+UNKNOWN_EXPIRY = -1.0        # remaining lifetime of a payload written without the header
 
-    def __init__(self, serializer: Optional[Serializer], name: str) -> None:
+
+def expiry_header(px: Optional[int], now: Optional[float] = None) -> bytes:
+    """The header for an entry living px milliseconds from now (None: no expiry)."""
+    if not px:
+        return _HEADER.pack(EXPIRY_MAGIC, 0)
+    return _HEADER.pack(EXPIRY_MAGIC, int((time.time() if now is None else now) * 1000) + px)
+
+
+def split_header(data: bytes, now: Optional[float] = None) -> tuple[bytes, Optional[float]]:
+    """(payload, remaining seconds: None for no expiry, UNKNOWN_EXPIRY without a header)."""
+    if data[:2] != EXPIRY_MAGIC or len(data) < HEADER_SIZE:
+        return data, UNKNOWN_EXPIRY
+    expires_ms = _HEADER.unpack_from(data)[1]
+    payload = data[HEADER_SIZE:]
+    if expires_ms == 0:
+        return payload, None
+    remaining = expires_ms / 1000.0 - (time.time() if now is None else now)
+    return payload, max(remaining, 0.0)
+
+
+def pttl_remaining(pttl: Any) -> Optional[float]:
+    """A PTTL reply read after a GET, as the lifetime an L1 copy may have: None for no
+    expiry, 0 when the key is gone since (or the reply is an error: keep no copy)."""
+    if isinstance(pttl, Exception):
+        return 0.0
+    pttl = int(pttl)
+    return None if pttl == -1 else max(pttl, 0) / 1000.0
+
+
+class PayloadCodec:
+    """Serializer plus the rule that a bad payload is a miss and a warning.
+
+    ``header``: write the expiry header (see :data:`EXPIRY_MAGIC`) before each payload,
+    except values the serializer keeps bare (its ``bare(value)`` says so: Django's
+    integers, for INCR).  Reading accepts payloads with and without it either way."""
+
+    def __init__(self, serializer: Optional[Serializer], name: str, header: bool = True) -> None:
         if serializer is None:
             serializer = JSONSerializer()
         if not (callable(getattr(serializer, "dumps", None)) and callable(getattr(serializer, "loads", None))):
@@ -64,12 +111,17 @@ class PayloadCodec:
         self.serializer = serializer
         self.name = name
         self.corrupt = 0
+        self.header = header
+        self._bare = getattr(serializer, "bare", None)
 
-    def dumps(self, value: Any) -> bytes:
+    def dumps(self, value: Any, px: Optional[int] = None) -> bytes:
+        """The payload for value, living px milliseconds (None: no expiry)."""
         data = self.serializer.dumps(value)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise SerializationError(f"serializer returned {type(data).__name__}, not bytes")
-        return bytes(data)
+        if not self.header or (self._bare is not None and self._bare(value)):
+            return bytes(data)
+        return expiry_header(px) + data
 
     def loads(self, key: Key, data: Any) -> tuple[bool, Any]:
         """(found, value); a payload that does not decode is (False, None)."""
@@ -78,12 +130,30 @@ class PayloadCodec:
         try:
             if not isinstance(data, (bytes, bytearray)):
                 raise SerializationError(f"unexpected reply type {type(data).__name__}")
+            if data[:2] == EXPIRY_MAGIC:
+                data = split_header(bytes(data))[0]
             return True, self.serializer.loads(bytes(data))
         except Exception as exc:
-            self.corrupt += 1
-            log.warning("%s: ignoring undecodable value for key %r (%s); treated as a miss",
-                        self.name, key, exc)
+            self._corrupt(key, exc)
             return False, None
+
+    def loads_with_ttl(self, key: Key, data: Any) -> tuple[bool, Any, Optional[float]]:
+        """(found, value, remaining seconds: None for no expiry, UNKNOWN_EXPIRY when the
+        payload has no header); a payload that does not decode is a miss."""
+        if data is None:
+            return False, None, None
+        try:
+            if not isinstance(data, (bytes, bytearray)):
+                raise SerializationError(f"unexpected reply type {type(data).__name__}")
+            payload, remaining = split_header(bytes(data))
+            return True, self.serializer.loads(payload), remaining
+        except Exception as exc:
+            self._corrupt(key, exc)
+            return False, None, None
+
+    def _corrupt(self, key: Key, exc: Exception) -> None:
+        self.corrupt += 1
+        log.warning("%s: ignoring undecodable value for key %r (%s); treated as a miss", self.name, key, exc)
 
 
 def reply_error(key: Key, reply: Any, name: str) -> bool:

@@ -157,3 +157,39 @@ async def test_get_or_load_loads_once_and_stores(redis_url):
         assert await c.get_or_load("k", loader) == {"loaded": "k"}
         assert await c.get_or_load("k", loader) == {"loaded": "k"}
         assert calls == ["k"] and await c.get("k") == {"loaded": "k"}
+
+
+async def test_expiry_header_gives_the_lifetime_in_the_same_get(redis_url):
+    raw = redis.Redis.from_url(redis_url)
+    async with AsyncRedisCache(redis_url, prefix="h:", ttl=60) as cache:
+        await cache.set("a", {"v": 1})
+        await cache.set("forever", 2, ttl=None)
+        assert raw.get(b"h:a")[:2] == b"\xfe\x01"                  # the header, then the payload
+        reset_stats(redis_url)
+        found, value, remaining = await cache.get_with_ttl("a")
+        assert found and value == {"v": 1} and 59 < remaining <= 60
+        assert await cache.get_with_ttl("forever") == (True, 2, None)
+        many = await cache.get_many_with_ttl(["a", "forever", "missing"])
+        assert set(many) == {"a", "forever"} and many["forever"] == (2, None) and 59 < many["a"][1] <= 60
+        assert command_calls(redis_url, "pttl") == 0                 # no second command
+
+
+async def test_payloads_without_the_header_still_read(redis_url):
+    """Entries written by fastcache < 0.16 (or with expiry_header=False): same values, and
+    their lifetime comes from a PTTL."""
+    raw = redis.Redis.from_url(redis_url)
+    async with AsyncRedisCache(redis_url, prefix="o:", ttl=30, expiry_header=False) as old:
+        await old.set("a", [1, 2])
+        await old.set("b", "x", ttl=None)
+        assert raw.get(b"o:a")[:1] == b"j"                          # the serializer's own format
+    async with AsyncRedisCache(redis_url, prefix="o:", ttl=60) as cache:
+        assert await cache.get("a") == [1, 2] and await cache.get_many(["a", "b"]) == {"a": [1, 2], "b": "x"}
+        reset_stats(redis_url)
+        found, value, remaining = await cache.get_with_ttl("a")
+        assert found and value == [1, 2] and 29 < remaining <= 30
+        assert await cache.get_with_ttl("b") == (True, "x", None)
+        many = await cache.get_many_with_ttl(["a", "b", "nope"])
+        assert many["b"] == ("x", None) and 29 < many["a"][1] <= 30 and "nope" not in many
+        assert command_calls(redis_url, "pttl") == 4
+        await cache.set("a", [3])                                    # rewritten: with the header
+        assert raw.get(b"o:a")[:2] == b"\xfe\x01" and await cache.get("a") == [3]
