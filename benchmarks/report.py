@@ -241,8 +241,11 @@ def main() -> None:
     print("**WriteBehind coalescing** (Zipf(0.99) trace of %d sets, max_delay 50 ms): %d store writes, "
           "%.1f%% saved\n" % (sets, written, 100 * (1 - written / sets)))
     print("\n".join(redis_figures()))
-    # Django settings are per process: its figures come from their own script
+    # The Redis peers (asyncio, threads, other libraries) and Django (settings are per
+    # process) come from their own scripts
     sys.stdout.flush()
+    subprocess.run([sys.executable, os.path.join(HERE, "redis_peers.py")] + (["--quick"] if args.quick else []),
+                   check=True)
     subprocess.run([sys.executable, os.path.join(HERE, "django_bench.py")], check=False)
 
 

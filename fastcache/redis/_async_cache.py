@@ -145,12 +145,16 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
                 replies = await pipe.execute(raise_on_error=False)
         found, unknown = self._decode_many_with_ttl(groups, replies)
         if unknown:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for k in unknown:
-                    pipe.pttl(self.redis_key(k))
-                pttls = await pipe.execute(raise_on_error=False)
-            self._absorb_pttls(found, unknown, pttls)
+            await self._read_ttls(found, unknown)
         return found
+
+    async def _read_ttls(self, found: dict[Key, tuple[Any, Optional[float]]], keys: list[Key]) -> None:
+        """Fill in, by PTTL, the lifetimes of found payloads written without the header."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            for k in keys:
+                pipe.pttl(self.redis_key(k))
+            pttls = await pipe.execute(raise_on_error=False)
+        self._absorb_pttls(found, keys, pttls)
 
     async def set(self, key: Key, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
         """Store value (``ttl`` seconds, None for no expiry, default: the cache's),
@@ -181,12 +185,12 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
 
     async def set_many(self, mapping: Mapping[Key, Any], ttl: Any = DEFAULT) -> None:
         """Store every item, in one pipeline."""
-        args = [self._set_args(k, v, ttl) for k, v in mapping.items()]
-        if not args:
+        commands = self._set_commands(mapping, ttl)
+        if not commands:
             return
         async with self._client.pipeline(transaction=False) as pipe:
-            for rkey, data, px in args:
-                pipe.set(rkey, data, px=px)
+            for command in commands:
+                pipe.execute_command(*command)
             raise_first_error(await pipe.execute(raise_on_error=False))
 
     async def delete(self, key: Key) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional
 
 from ..errors import L2_ERRORS
-from ._async_cache import AsyncRedisCache
+from ._async_cache import AsyncRedisCache, raise_first_error
 from ._base import AsyncMembership
 from ._async_get_or_load import AsyncGetOrLoad
 from ._common import DEFAULT, Key
@@ -20,8 +20,9 @@ class AsyncShardedRedisCache(_ShardedBase, AsyncShardFanOut, AsyncGetOrLoad, Asy
     client}`` (names are the ring labels; by default ``host:port``).
     ``weights`` optionally gives nodes more or less of the keyspace.  The
     other options are those of the single-node cache, applied to every node.
-    Multi-key calls send one pipeline per node, all nodes at once (threads
-    for the sync cache, tasks for the asyncio one, whose methods are coroutines).
+    Multi-key calls send one pipeline per node, all nodes at once: the sync cache
+    writes every node's commands before reading any reply (no thread), the asyncio
+    one awaits the nodes' pipelines together.
     """
 
     _cache_class = AsyncRedisCache
@@ -74,21 +75,34 @@ class AsyncShardedRedisCache(_ShardedBase, AsyncShardFanOut, AsyncGetOrLoad, Asy
         except NodeUnavailable:
             return False, None, None
 
+    async def _mget(self, keys: Iterable[Key]) -> list[tuple[Any, list[Key], list[Any]]]:
+        """One MGET per node, all nodes at once: (node cache, its keys, its MGET reply)
+        for each node that answered."""
+        groups = self._split(keys)
+        replies = await self._fan_out_commands(
+            groups, lambda c, ks: [("MGET", *[c.redis_key(k) for k in ks])])
+        return [(self._nodes[name].cache, groups[name], reply[0]) for name, reply in replies.items()
+                if not isinstance(reply, BaseException) and not isinstance(reply[0], BaseException)]
+
     async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
-        """``{key: value}`` for keys found; one MGET per node, nodes at once."""
+        """``{key: value}`` for keys found; one MGET per node, nodes at once (a node that
+        is down: its keys are missing)."""
         out: dict[Key, Any] = {}
-        for result in (await self._fan_out(self._split(keys), lambda c, ks: c.get_many(ks))).values():
-            if not isinstance(result, BaseException):
-                out.update(result)
+        for cache, ks, reply in await self._mget(keys):
+            out.update(cache._decode_many([ks], [reply]))
         return out
 
     async def get_many_with_ttl(self, keys: Iterable[Key]) -> dict[Key, tuple[Any, Optional[float]]]:
-        """``{key: (value, remaining)}`` for keys found; one pipeline per node."""
+        """``{key: (value, remaining)}`` for keys found; one MGET per node, nodes at once."""
         out: dict[Key, Any] = {}
-        for result in (await self._fan_out(self._split(keys),
-                                           lambda c, ks: c.get_many_with_ttl(ks))).values():
-            if not isinstance(result, BaseException):
-                out.update(result)
+        for cache, ks, reply in await self._mget(keys):
+            found, unknown = cache._decode_many_with_ttl([ks], [reply])
+            if unknown:                 # payloads written without the expiry header
+                try:
+                    await cache._read_ttls(found, unknown)
+                except L2_ERRORS:
+                    continue
+            out.update(found)
         return out
 
     async def set(self, key: Key, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
@@ -111,7 +125,10 @@ class AsyncShardedRedisCache(_ShardedBase, AsyncShardFanOut, AsyncGetOrLoad, Asy
         groups: dict[str, dict[Key, Any]] = {}
         for k, v in mapping.items():
             groups.setdefault(self.node_for(k), {})[k] = v
-        self._raise_first(await self._fan_out(groups, lambda c, items: c.set_many(items, ttl)))
+        results = await self._fan_out_commands(groups, lambda c, items: c._set_commands(items, ttl))
+        self._raise_first(results)
+        for replies in results.values():
+            raise_first_error(replies)
 
     async def delete(self, key: Key) -> bool:
         """Remove key from its node."""
@@ -119,9 +136,12 @@ class AsyncShardedRedisCache(_ShardedBase, AsyncShardFanOut, AsyncGetOrLoad, Asy
 
     async def delete_many(self, keys: Iterable[Key]) -> int:
         """Remove keys, one pipeline per node; how many existed."""
-        results = await self._fan_out(self._split(keys), lambda c, ks: c.delete_many(ks))
+        results = await self._fan_out_commands(self._split(keys),
+                                               lambda c, ks: [("DEL", *[c.redis_key(k) for k in ks])])
         self._raise_first(results)
-        return sum(int(r) for r in results.values())
+        for replies in results.values():
+            raise_first_error(replies)
+        return sum(int(r[0]) for r in results.values())
 
     async def ttl(self, key: Key) -> Optional[float]:
         """Seconds key has left (None: no expiry); KeyError if absent."""

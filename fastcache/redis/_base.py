@@ -2,7 +2,7 @@
 options, Redis keys, payload encoding, reply decoding and command arguments."""
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 import redis
 
@@ -133,6 +133,14 @@ class RedisCacheBase:
         seconds = self._ttl(ttl)
         px = ttl_ms(seconds) if seconds else None
         return self.redis_key(key), self.codec.dumps(value, px), px
+
+    def _set_commands(self, mapping: Mapping[Key, Any], ttl: Any) -> list[tuple[Any, ...]]:
+        """One SET per item (for a pipeline)."""
+        out: list[tuple[Any, ...]] = []
+        for k, v in mapping.items():
+            rkey, data, px = self._set_args(k, v, ttl)
+            out.append(("SET", rkey, data, "PX", px) if px else ("SET", rkey, data))
+        return out
 
     def tag_key(self, tag: str) -> bytes:
         """The Redis set holding the keys that carry tag."""

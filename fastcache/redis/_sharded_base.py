@@ -215,11 +215,81 @@ class _ShardedBase:
         return f"{type(self).__name__}({list(self._nodes)!r}, prefix={self.prefix!r})"
 
 
+Commands = list[tuple[Any, ...]]
+BuildCommands = Callable[[Any, Any], Commands]
+
+
 class ShardFanOut:
-    """Run one call per node at once, on a thread pool (sync)."""
+    """Run work on every node at once (sync): commands are written to all the nodes'
+    connections before any reply is read, so n nodes cost about one round trip, with no
+    thread; other calls (``clear``, ``invalidate_tag``) go through a thread pool."""
 
     _nodes: dict[str, Any]
     _pool: Optional[ThreadPoolExecutor]
+    _timer: Callable[[], float]
+
+    def _fan_out_commands(self, groups: Mapping[str, Any], build: BuildCommands) -> dict[str, Any]:
+        """{node: its replies (a per-command error as the exception object), or
+        NodeUnavailable}; ``build(node cache, group)`` gives the node's commands (all
+        built before anything is sent: a value that cannot be encoded writes nothing)."""
+        plans = {name: build(self._nodes[name].cache, group) for name, group in groups.items()}
+        results: dict[str, Any] = {}
+        sent: list[tuple[str, Any, Admission, Any, int]] = []
+        try:
+            for name, commands in plans.items():
+                node = self._nodes[name]
+                admission = node.admit(self._timer())
+                if not admission:
+                    results[name] = NodeUnavailable(f"Redis node {name} is down")
+                    continue
+                conn = None
+                pool = node.cache.client.connection_pool
+                try:
+                    conn = pool.get_connection()
+                    conn.send_packed_command(conn.pack_commands(commands))
+                except _FAILURES as exc:
+                    if conn is not None:
+                        conn.disconnect()
+                        pool.release(conn)
+                    results[name] = self._node_failed(node, exc, admission)
+                    continue
+                except BaseException:
+                    node.abandon(admission)
+                    if conn is not None:
+                        conn.disconnect()
+                        pool.release(conn)
+                    raise
+                sent.append((name, node, admission, conn, len(commands)))
+            while sent:
+                name, node, admission, conn, n = sent[0]
+                try:
+                    replies = []
+                    for _ in range(n):
+                        try:
+                            replies.append(conn.read_response())
+                        except redis.ResponseError as exc:
+                            replies.append(exc)
+                except _FAILURES as exc:
+                    conn.disconnect()
+                    results[name] = self._node_failed(node, exc, admission)
+                else:
+                    node.succeeded()
+                    results[name] = replies
+                finally:
+                    node.cache.client.connection_pool.release(conn)
+                    sent.pop(0)
+        finally:
+            for name, node, admission, conn, n in sent:     # interrupted: replies unread
+                node.abandon(admission)
+                conn.disconnect()
+                node.cache.client.connection_pool.release(conn)
+        return results
+
+    def _node_failed(self, node: Any, exc: BaseException, admission: Admission) -> NodeUnavailable:
+        node.failed(exc, self._timer(), admission)
+        error = NodeUnavailable(f"Redis node {node.name} failed: {exc}")
+        error.__cause__ = exc
+        return error
 
     def _fan_out_calls(self, calls: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
         """{node: what its call returned}; the calls catch their own errors."""
@@ -239,7 +309,38 @@ class ShardFanOut:
 
 
 class AsyncShardFanOut:
-    """Run one call per node at once, as tasks of the running loop (asyncio)."""
+    """Run work on every node at once, as tasks of the running loop (asyncio)."""
+
+    _nodes: dict[str, Any]
+    _timer: Callable[[], float]
+
+    async def _fan_out_commands(self, groups: Mapping[str, Any], build: BuildCommands) -> dict[str, Any]:
+        """{node: its replies (a per-command error as the exception object), or
+        NodeUnavailable}: one pipeline per node, all awaited together (all built first)."""
+        plans = {name: build(self._nodes[name].cache, group) for name, group in groups.items()}
+
+        async def one(name: str) -> Any:
+            node = self._nodes[name]
+            admission = node.admit(self._timer())
+            if not admission:
+                return NodeUnavailable(f"Redis node {name} is down")
+            try:
+                async with node.cache.client.pipeline(transaction=False) as pipe:
+                    for command in plans[name]:
+                        pipe.execute_command(*command)
+                    replies = await pipe.execute(raise_on_error=False)
+            except _FAILURES as exc:
+                node.failed(exc, self._timer(), admission)
+                error = NodeUnavailable(f"Redis node {node.name} failed: {exc}")
+                error.__cause__ = exc
+                return error
+            except BaseException:
+                node.abandon(admission)
+                raise
+            node.succeeded()
+            return replies
+        names = list(plans)
+        return dict(zip(names, await asyncio.gather(*(one(n) for n in names))))
 
     async def _fan_out_calls(self, calls: Mapping[str, Callable[[], Awaitable[Any]]]) -> dict[str, Any]:
         """{node: what its call returned}; the calls catch their own errors."""

@@ -147,12 +147,16 @@ class RedisCache(RedisCacheBase, GetOrLoad, Membership):
                 replies = pipe.execute(raise_on_error=False)
         found, unknown = self._decode_many_with_ttl(groups, replies)
         if unknown:
-            with self._client.pipeline(transaction=False) as pipe:
-                for k in unknown:
-                    pipe.pttl(self.redis_key(k))
-                pttls = pipe.execute(raise_on_error=False)
-            self._absorb_pttls(found, unknown, pttls)
+            self._read_ttls(found, unknown)
         return found
+
+    def _read_ttls(self, found: dict[Key, tuple[Any, Optional[float]]], keys: list[Key]) -> None:
+        """Fill in, by PTTL, the lifetimes of found payloads written without the header."""
+        with self._client.pipeline(transaction=False) as pipe:
+            for k in keys:
+                pipe.pttl(self.redis_key(k))
+            pttls = pipe.execute(raise_on_error=False)
+        self._absorb_pttls(found, keys, pttls)
 
     def set(self, key: Key, value: Any, ttl: Any = DEFAULT, tags: Optional[Iterable[str]] = None) -> None:
         """Store value (``ttl`` seconds, None for no expiry, default: the cache's),
@@ -183,12 +187,12 @@ class RedisCache(RedisCacheBase, GetOrLoad, Membership):
 
     def set_many(self, mapping: Mapping[Key, Any], ttl: Any = DEFAULT) -> None:
         """Store every item, in one pipeline."""
-        args = [self._set_args(k, v, ttl) for k, v in mapping.items()]
-        if not args:
+        commands = self._set_commands(mapping, ttl)
+        if not commands:
             return
         with self._client.pipeline(transaction=False) as pipe:
-            for rkey, data, px in args:
-                pipe.set(rkey, data, px=px)
+            for command in commands:
+                pipe.execute_command(*command)
             raise_first_error(pipe.execute(raise_on_error=False))
 
     def delete(self, key: Key) -> bool:

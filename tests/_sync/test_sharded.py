@@ -230,3 +230,37 @@ def test_concurrent_failures_double_the_back_off_once_per_probe(make, servers):
         timer.tick(1.0)
         sc.set(keys[0], "back")                        # the next probe succeeds: rejoined
         assert node.delay == 0 and sc.get(keys[0]) == "back"
+
+
+def test_multi_key_calls_are_one_command_per_node_without_threads(make, servers):
+    """All nodes' commands are written before any reply is read (sync), or awaited
+    together (asyncio): one MGET / pipeline per node, and no thread pool."""
+    sc = make(prefix="mk:", ttl=60)
+    keys = [f"k{i}" for i in range(90)]
+    for s in servers:
+        reset_stats(s.url)
+    sc.set_many({k: i for i, k in enumerate(keys)})
+    assert sc.get_many(keys + ["nope"]) == {k: i for i, k in enumerate(keys)}
+    many = sc.get_many_with_ttl(keys[:30])
+    assert len(many) == 30 and all(v == int(k[1:]) and 59 < t <= 60 for k, (v, t) in many.items())
+    assert sc.delete_many(keys[:45] + ["nope"]) == 45
+    assert len(sc.get_many(keys)) == 45
+    for s in servers:
+        assert command_calls(s.url, "mget") == 3 and command_calls(s.url, "pttl") == 0
+        assert command_calls(s.url, "del") == 1 and command_calls(s.url, "set") > 0
+    assert sc._pool is None                         # no worker thread was started
+
+
+def test_multi_key_calls_skip_a_down_node_and_keep_the_others(make, servers):
+    with FaultProxy(servers[2].port) as proxy:
+        sc = make([servers[0].url, servers[1].url, proxy.url], prefix="dn:", ttl=60, socket_timeout=0.3)
+        keys = [f"k{i}" for i in range(60)]
+        sc.set_many({k: i for i, k in enumerate(keys)})
+        proxy.refuse()
+        got = sc.get_many(keys)
+        down = [k for k in keys if sc.node_for(k) == sc.nodes[2]]
+        assert down and got == {k: i for i, k in enumerate(keys) if k not in down}
+        with pytest.raises(NodeUnavailable):
+            sc.set_many({k: -1 for k in keys})
+        assert {k: v for k, v in (sc.get_many(keys)).items()} == {k: -1 for k in keys if k not in down}
+        proxy.heal()
