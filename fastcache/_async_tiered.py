@@ -55,8 +55,9 @@ class AsyncTieredMethods(_TieredLogic):
     async def _read_l2(self, key: Any) -> tuple[bool, Any]:
         if not self._started:
             await self.start()
-        admission = self._may_read_l2()
+        admission = self._breaker.allow()
         if not admission:
+            self._stats.l2_skipped += 1
             return False, None
         epoch = self._epoch
         try:

@@ -58,6 +58,7 @@ class _TieredLogic:
         def _store(self, key: Any, value: Any, expires: float = ...) -> None: ...
 
     _get_l1: Callable[[Any, Any], Any]      # the front's get_l1 (set by each class's __init__)
+    _store_for: Callable[[Any, Any, Optional[float]], bool]     # the front's _store_for (idem)
     _started: bool
 
     def _setup(self, l2: Any, l1_ttl: Optional[float], invalidation: Optional[bool],
@@ -115,18 +116,15 @@ class _TieredLogic:
         """
         if epoch is not None and epoch != self._epoch:
             return
-        lifetime = self._l1_lifetime(remaining)
-        expires = float("inf")
-        if lifetime is not None:
-            lifetime -= self.clock_slack
-            if lifetime <= 0:
-                self._drop_l1(key)
-                return
-            expires = self.now() + lifetime
+        l1_ttl = self.l1_ttl
+        if l1_ttl is not None and (remaining is None or l1_ttl < remaining):
+            remaining = l1_ttl
         try:
-            self._store(key, value, expires)
+            if self._store_for(key, value, remaining):
+                return
         except ValueError:                   # too large for L1: serve it, do not keep it
-            self._drop_l1(key)
+            pass
+        self._drop_l1(key)                   # nothing left of its lifetime, or too large
 
     def _drop_l1(self, key: Any) -> None:
         self.l1.pop(key, None)

@@ -67,6 +67,8 @@ class CircuitBreaker:
 
     def allow(self) -> Admission:
         """Whether to call the tier now (truthy: call it; TRIAL: as the half-open trial)."""
+        if self._state == self.CLOSED:      # the common case, read without the lock: a call
+            return Admission.CALL           # racing a trip is one more call, as if a moment earlier
         with self._lock:
             if self._state == self.CLOSED:
                 return Admission.CALL
@@ -86,6 +88,8 @@ class CircuitBreaker:
 
     def success(self) -> None:
         """The tier answered."""
+        if self._state == self.CLOSED and not self._failures and not self._incident:
+            return                          # nothing to reset (the common case, no lock taken)
         with self._lock:
             if self._incident:
                 log.warning("%s is answering again; circuit closed", self.name)

@@ -109,6 +109,7 @@ class AsyncTieredCache(AsyncTieredMethods):
         self._front = self._front_class()
         self._front._setup_front(l1, timer)
         self._get_l1 = self._front.get_l1     # bound to the front, not to self: no cycle
+        self._store_for = self._front._store_for
         self._setup(l2, l1_ttl, invalidation, on_invalidate, breaker_threshold, breaker_cooldown, timer)
         self._flight = AsyncSingleFlight()
         self._started = False
@@ -149,4 +150,5 @@ class AsyncTieredCache(AsyncTieredMethods):
         v = self._get_l1(key, MISS)
         if v is not MISS:
             return v
-        return await self._get_miss(key, default)
+        found, v = await self._read_l2(key)
+        return v if found else default

@@ -99,6 +99,18 @@ class TieredFront:
         v = self._lookup_l1(key)
         return default if v is _MISSING else v
 
+    def _store_for(self, key: Any, value: Any, lifetime: Optional[float]) -> bool:
+        """Put value in L1 for ``lifetime`` seconds less the clock slack (None: no deadline);
+        False, storing nothing, when nothing is left of it."""
+        expires = math.inf
+        if lifetime is not None:
+            life = float(lifetime) - self.clock_slack
+            if life <= 0.0:
+                return False
+            expires = self.now() + life
+        self._store(key, value, expires)
+        return True
+
     def _store(self, key: Any, value: Any, expires: float = math.inf) -> None:
         """Put value in L1 with a deadline (on this cache's clock)."""
         if self._table is not None:

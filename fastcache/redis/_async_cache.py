@@ -89,16 +89,16 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
     async def _read(self, key: Key, rkey: bytes) -> Any:
         """The raw payload of one key (through the batcher if on); None for a miss, also
         for a key holding another Redis type (logged)."""
-        if self._batcher is not None:
-            data = await self._batcher.get(rkey)
-        else:
-            data = (await self._fetch([rkey]))[0]
-        if isinstance(data, BaseException):
-            if not is_wrongtype(data):
-                raise data
-            reply_error(key, data, self.codec.name)
-            return None
-        return data
+        batcher = self._batcher
+        data = await batcher.get(rkey) if batcher is not None else (await self._fetch([rkey]))[0]
+        return self._failed_read(key, data) if isinstance(data, BaseException) else data
+
+    def _failed_read(self, key: Key, error: BaseException) -> Any:
+        """A key's command failed: WRONGTYPE is a miss (None, logged), anything else is raised."""
+        if not is_wrongtype(error):
+            raise error
+        reply_error(key, error, self.codec.name)
+        return None
 
     async def get(self, key: Key, default: Any = None) -> Any:
         """The value for key, or default (also for an undecodable or wrong-type value)."""
@@ -110,7 +110,11 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
         lifetime read from the payload's expiry header; a PTTL only for a payload
         written without one."""
         rkey = self.redis_key(key)
-        found, value, remaining = self.codec.loads_with_ttl(key, await self._read(key, rkey))
+        batcher = self._batcher                 # _read, inlined: the tiered cache's L1 miss
+        data = await batcher.get(rkey) if batcher is not None else (await self._fetch([rkey]))[0]
+        if isinstance(data, BaseException):
+            data = self._failed_read(key, data)
+        found, value, remaining = self.codec.loads_with_ttl(key, data)
         if found and remaining is not None and remaining < 0:
             remaining = pttl_remaining(await self._client.pttl(rkey))
         return found, value, remaining

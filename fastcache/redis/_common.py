@@ -79,12 +79,11 @@ def split_header(data: bytes, now: Optional[float] = None) -> tuple[bytes, Optio
     """(payload, remaining seconds: None for no expiry, UNKNOWN_EXPIRY without a header)."""
     if data[:2] != EXPIRY_MAGIC or len(data) < HEADER_SIZE:
         return data, UNKNOWN_EXPIRY
-    expires_ms = _HEADER.unpack_from(data)[1]
-    payload = data[HEADER_SIZE:]
+    expires_ms = int.from_bytes(data[2:HEADER_SIZE], "big", signed=True)
     if expires_ms == 0:
-        return payload, None
+        return data[HEADER_SIZE:], None
     remaining = expires_ms / 1000.0 - (time.time() if now is None else now)
-    return payload, max(remaining, 0.0)
+    return data[HEADER_SIZE:], (remaining if remaining > 0.0 else 0.0)
 
 
 def pttl_remaining(pttl: Any) -> Optional[float]:

@@ -120,6 +120,22 @@ cdef class TieredFront:
         else:
             self.l1[key] = L1Entry(value, expires)
 
+    def _store_for(self, key, value, lifetime):
+        """Put value in L1 for ``lifetime`` seconds less the clock slack (None: no deadline);
+        False, storing nothing, when nothing is left of it."""
+        cdef double expires = INFINITY
+        cdef double life
+        if lifetime is not None:
+            life = PyFloat_AsDouble(lifetime) - self.clock_slack
+            if life <= 0.0:
+                return False
+            expires = self.clock() + life
+        if self.table is not None:
+            self.table.store_until(key, value, expires)
+        else:
+            self.l1[key] = L1Entry(value, expires)
+        return True
+
     def l1_deadline(self, key):
         """The deadline of key's live L1 copy (None: no deadline); KeyError if L1 has none."""
         cdef Table t = self.table
