@@ -20,16 +20,18 @@ import time
 
 from fastcache._bench.cases import cases
 
-GROUPS = ("hit-int", "hit-str", "hit-int-1k", "tiered-l1-hit", "decorator-hit", "cached-hit-overhead")
+GROUPS = ("hit-int", "hit-str", "hit-int-1k", "tiered-l1-hit", "decorator-hit", "cached-hit-overhead",
+          "write-behind-set")
 BASELINES = {"tiered-l1-hit": "fastcache.LRUCache.get", "cached-hit-overhead": "bare LRUCache[k] hit",
-             "decorator-hit": "fastcache.lru_cache"}
+             "decorator-hit": "fastcache.lru_cache", "write-behind-set": "fastcache.LRUCache[k] = v"}
 
 
 def measure(rounds: int) -> dict[tuple[str, str], float]:
     """ns per operation of each fastcache hit-path case (and its group's baseline)."""
     out = {}
     for group, name, build, ops in cases():
-        if group not in GROUPS or not (name.startswith(("fastcache", "dict", "bare", "@cached", "CacheAside"))):
+        if group not in GROUPS or not (name.startswith(("fastcache", "dict", "bare", "@cached", "CacheAside",
+                                                        "functools"))):
             continue
         if "pure" in name:
             continue

@@ -23,6 +23,9 @@ from ._py.hashing import key_slot as py_key_slot
 from ._py.hashring import HashRing as PyHashRing
 from ._py.lfu import LFUCache as PyLFUCache
 from ._py.lru import LRUCache as PyLRUCache
+from ._py.aside import AsideFront as PyAsideFront
+from ._py.aside import CachedCall as PyCachedCall
+from ._py.aside import Completed as PyCompleted
 from ._py.tiered import L1Entry as PyL1Entry
 from ._py.tiered import TieredFront as PyTieredFront
 from ._py._timer import Timer as PyTimer
@@ -41,7 +44,9 @@ def _load_compiled() -> dict[str, Any]:
              "CCachedInfoWrapper": ("_functools", "CachedInfoWrapper"),
              "CHashRing": ("hashring", "HashRing"), "c_jump_hash": ("hashing", "jump_hash"),
              "c_ketama_hash": ("hashing", "ketama_hash"), "c_key_slot": ("hashing", "key_slot"),
-             "CTieredFront": ("tiered", "TieredFront"), "CL1Entry": ("tiered", "L1Entry")}
+             "CTieredFront": ("tiered", "TieredFront"), "CL1Entry": ("tiered", "L1Entry"),
+             "CAsideFront": ("aside", "AsideFront"), "CCompleted": ("aside", "Completed"),
+             "CCachedCall": ("aside", "CachedCall")}
     return {alias: getattr(importlib.import_module("fastcache._core." + mod), attr)
             for alias, (mod, attr) in names.items()}
 
@@ -68,6 +73,9 @@ c_ketama_hash: Any = _compiled.get("c_ketama_hash")
 c_key_slot: Any = _compiled.get("c_key_slot")
 CTieredFront: Any = _compiled.get("CTieredFront")
 CL1Entry: Any = _compiled.get("CL1Entry")
+CAsideFront: Any = _compiled.get("CAsideFront")
+CCompleted: Any = _compiled.get("CCompleted")
+CCachedCall: Any = _compiled.get("CCachedCall")
 
 if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     LRUCache = PyLRUCache
@@ -85,6 +93,9 @@ if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     key_slot = py_key_slot
     TieredFront = PyTieredFront
     L1Entry = PyL1Entry
+    AsideFront = PyAsideFront
+    Completed = PyCompleted
+    CachedCall = PyCachedCall
     USING_EXTENSIONS = False
 else:
     LRUCache = CLRUCache
@@ -102,4 +113,7 @@ else:
     key_slot = c_key_slot
     TieredFront = CTieredFront
     L1Entry = CL1Entry
+    AsideFront = CAsideFront
+    Completed = CCompleted
+    CachedCall = CCachedCall
     USING_EXTENSIONS = True

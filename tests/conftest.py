@@ -32,6 +32,27 @@ class Impl:
     HashRing: Any
     hashing: Any            # module with ketama_hash, key_slot, jump_hash
     TieredFront: Any
+    aside: Any              # module with AsideFront, CachedCall, Completed
+
+    @property
+    def CacheAside(self) -> Any:
+        """fastcache.patterns.CacheAside built on this implementation's compiled front."""
+        from fastcache.patterns._async_cache_aside import AsyncCacheAsideIO
+        from fastcache.patterns._sync_cache_aside import CacheAsideIO
+        front = self.aside.AsideFront
+        return type("CacheAside", (CacheAsideIO, AsyncCacheAsideIO, front), {"get": front.get})
+
+    def cached(self, cache: Any, **options: Any) -> Any:
+        """fastcache.cached over a CacheAside engine, on this implementation's call path."""
+        import functools
+
+        from fastcache._weakself import WeakMethodBinding
+        from fastcache.keys import hashkey
+        from fastcache.patterns.cached_function import CachedFunction
+        cls = type("CachedFunction", (self.aside.CachedCall, WeakMethodBinding),
+                   {k: v for k, v in vars(CachedFunction).items() if k in ("__init__", "cache_info", "cache_clear")})
+        engine = self.CacheAside(cache, **options)
+        return lambda func: functools.update_wrapper(cls(func, engine, hashkey), func)
 
     @property
     def TieredCache(self) -> Any:
@@ -55,7 +76,7 @@ class Impl:
 
 def _load_c() -> Impl:
     mods: dict[str, ModuleType] = {}
-    for name in ("lru", "fifo", "lfu", "ttl", "adaptive", "_functools", "hashing", "hashring", "tiered"):
+    for name in ("lru", "fifo", "lfu", "ttl", "adaptive", "_functools", "hashing", "hashring", "tiered", "aside"):
         try:
             mods[name] = importlib.import_module("fastcache._core." + name)
         except ImportError as exc:  # pragma: no cover - a broken build
@@ -69,15 +90,15 @@ def _load_c() -> Impl:
                 mods["lfu"].LFUCache, mods["ttl"].TTLCache, mods["adaptive"].AdaptiveCache,
                 f.LRUCacheWrapper,
                 f.CachedWrapper, f.CachedInfoWrapper, mods["hashring"].HashRing, mods["hashing"],
-                mods["tiered"].TieredFront)
+                mods["tiered"].TieredFront, mods["aside"])
 
 
 def _load_py() -> Impl:
-    from fastcache._py import _functools, adaptive, fifo, hashing, hashring, lfu, lru, tiered, ttl
+    from fastcache._py import _functools, adaptive, aside, fifo, hashing, hashring, lfu, lru, tiered, ttl
     return Impl("pure-python", lru.LRUCache, fifo.FIFOCache, lfu.LFUCache, ttl.TTLCache,
                 adaptive.AdaptiveCache,
                 _functools.LRUCacheWrapper, _functools.CachedWrapper, _functools.CachedInfoWrapper,
-                hashring.HashRing, hashing, tiered.TieredFront)
+                hashring.HashRing, hashing, tiered.TieredFront, aside)
 
 
 def pytest_addoption(parser: Any) -> None:

@@ -492,8 +492,8 @@ def cached_variants() -> dict[str, Callable[[], Callable[[], None]]]:
                 find(k)
         return run
 
-    def aside() -> Callable[[], None]:
-        engine = CacheAside(fastcache.LRUCache(2000), lambda k: k)
+    def aside(**options: Any) -> Callable[[], None]:
+        engine = CacheAside(fastcache.LRUCache(2000), lambda k: k, **options)
         keys = _hot_int_stream()
         for k in keys[:1000]:
             engine.get(k)
@@ -526,6 +526,7 @@ def cached_variants() -> dict[str, Callable[[], Callable[[], None]]]:
         "@cached(LRUCache, stale_while_revalidate)":
             function(lambda fn: fastcache.cached(fastcache.LRUCache(2000), ttl=300, stale_while_revalidate=60)(fn)),
         "CacheAside.get": aside,
+        "CacheAside.get (stale_while_revalidate)": lambda: aside(ttl=300, stale_while_revalidate=60),
         "@cached(LRUCache) async def (await, one loop)": async_function,
         "functools.lru_cache": function(functools.lru_cache(maxsize=2000)),
     }

@@ -23,6 +23,7 @@ log = logging.getLogger("fastcache.patterns")
 
 ENTRY_MARK = "fastcache.entry/1"
 _MISS = object()
+_UNREAD = object()          # get_call's raw: the cache is still to be read
 
 
 class Action(enum.Enum):
@@ -119,12 +120,19 @@ class CacheAsideCore:
         self._flight = SingleFlight()
         self._aflight = AsyncSingleFlight()
         self._stats = CacheAsideStats()
+        # the compiled hit path (fastcache._core.aside), where the engine is built on it
+        setup_front = getattr(self, "_setup_front", None)
+        if setup_front is not None:
+            setup_front(cache, _MISS, self.enveloped, self._fresh_fraction, self.xfetch_beta is not None,
+                        self.timer, self.is_async)
 
     # -- shared bookkeeping -------------------------------------------------------
 
     def stats(self) -> CacheAsideStats:
         """A copy of the counters."""
-        return CacheAsideStats(**{f.name: getattr(self._stats, f.name) for f in fields(CacheAsideStats)})
+        out = CacheAsideStats(**{f.name: getattr(self._stats, f.name) for f in fields(CacheAsideStats)})
+        out.hits += getattr(self, "fast_hits", 0)       # the hits the compiled front answered
+        return out
 
     def _call_loader(self, func: Optional[Callable[..., Any]], args: tuple[Any, ...],
                      kwargs: Optional[dict[str, Any]], loader: Optional[Callable[[Any], Any]]) -> Callable[[Any], Any]:

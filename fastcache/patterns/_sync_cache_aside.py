@@ -12,8 +12,8 @@ from typing import Any, Callable, Optional
 
 from ..loading import LoaderReturnedAwaitable, call_sync, returned_awaitable, store_value  # noqa: F401
 from ..singleflight import FOLLOW, LEAD, LeaderCancelled
-from ._cache_aside_core import (_ERROR, _HIT, _MISS, ENTRY_MARK, _MISS_ACTION, _REFRESH, _STALE, RefreshTasks,
-                                CacheAsideCore, log)
+from ._cache_aside_core import (_ERROR, _HIT, _MISS, _UNREAD, ENTRY_MARK, _MISS_ACTION, _REFRESH, _STALE,
+                                RefreshTasks, CacheAsideCore, log)
 
 __all__ = ("CacheAsideIO",)
 
@@ -28,14 +28,17 @@ class CacheAsideIO(RefreshTasks, CacheAsideCore):
         return self.get_call(key, None, (key,), None, loader)
 
     def get_call(self, key: Any, func: Optional[Callable[..., Any]], args: tuple[Any, ...],
-                        kwargs: Optional[dict[str, Any]], loader: Optional[Callable[[Any], Any]] = None) -> Any:
+                        kwargs: Optional[dict[str, Any]], loader: Optional[Callable[[Any], Any]] = None,
+                        raw: Any = _UNREAD) -> Any:
         """``get`` for a memoized call: on a miss ``func(*args, **kwargs)`` is the loader
         (``loader(key)`` when func is None).  The hit path creates no closure, and a
         miss adds no frame between this one and the loader's (a recursive memoized
-        function reaches the depth it reaches unmemoized, less one frame per level)."""
+        function reaches the depth it reaches unmemoized, less one frame per level).
+        ``raw``: what the compiled front already read from the cache for key."""
         if self.is_async:
             raise TypeError(f"{type(self.cache).__name__} is asynchronous: use await aget()")
-        raw = self.cache.get(key, _MISS)
+        if raw is _UNREAD:
+            raw = self.cache.get(key, _MISS)
         if raw is not _MISS:
             if not self.enveloped:
                 self._stats.hits += 1

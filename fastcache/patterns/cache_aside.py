@@ -50,12 +50,13 @@ from ._async_cache_aside import AsyncCacheAsideIO
 from ..loading import LoaderReturnedAwaitable
 from ._cache_aside_core import ENTRY_MARK, Action, CacheAsideStats
 from ._sync_cache_aside import CacheAsideIO
+from .._impl import AsideFront
 
 __all__ = ("CacheAside", "CacheAsideStats", "get_or_load", "aget_or_load", "LoadTimeout", "ENTRY_MARK",
            "Action", "LoaderReturnedAwaitable")
 
 
-class CacheAside(CacheAsideIO, AsyncCacheAsideIO):
+class CacheAside(CacheAsideIO, AsyncCacheAsideIO, AsideFront):
     """Cache-aside over ``cache`` with single-flight loads and freshness options.
 
     ``loader(key)`` (sync or async) may be given here or per call.  ``ttl``
@@ -66,6 +67,10 @@ class CacheAside(CacheAsideIO, AsyncCacheAsideIO):
     ``get``/``get_call``/``load_missing``/``invalidate`` read from threads,
     ``aget``/``aget_call``/``aload_missing``/``ainvalidate`` from asyncio.
     """
+
+    # The hit path of a sync cache is the compiled front's (fastcache._core.aside): it
+    # hands the engine's get_call what it read when it cannot decide the read itself.
+    get = AsideFront.get
 
 
 def get_or_load(cache: Any, key: Any, loader: Callable[[Any], Any], ttl: Any = None, **options: Any) -> Any:
@@ -98,5 +103,7 @@ def _shared_engine(cache: Any, ttl: Optional[float], options: Optional[dict[str,
             engine.cache = weakref.proxy(cache)
         except TypeError:
             pass
+        else:
+            engine._forget_cache()              # nor its compiled front
         return engine
     return attached(cache, kind, make)  # type: ignore[no-any-return]

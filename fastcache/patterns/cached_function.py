@@ -6,6 +6,12 @@ that are not mappings (``RedisCache``, ``TieredCache``, their asyncio
 twins), and whenever a ``CacheAside`` option (``ttl``, ``negative_ttl``,
 ``stale_while_revalidate``, ``stale_if_error``, ``refresh_threshold``,
 ``xfetch_beta``, ``timeout``, ``lease``) is given.
+
+The call path is compiled (``fastcache._core.aside.CachedCall``): the key is the
+argument tuple (default key function, no keyword arguments) and a hit on a sync
+cache is answered by the engine's compiled front; for an ``async def`` the hit is
+an awaitable that is already done (:class:`~fastcache._core.aside.Completed`,
+which asyncio takes for a coroutine), so awaiting it runs no coroutine frame.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import asyncio
 import inspect
 from typing import Any, Callable
 
+from .._impl import CachedCall
 from .._types import CacheInfo
 from .._weakself import WeakMethodBinding
 from ..keys import hashkey
@@ -21,37 +28,19 @@ from .cache_aside import CacheAside
 __all__ = ("CachedFunction",)
 
 
-class CachedFunction(WeakMethodBinding):
+class CachedFunction(CachedCall, WeakMethodBinding):
     """A function memoized through a :class:`CacheAside` engine."""
 
     def __init__(self, func: Callable[..., Any], engine: CacheAside, key: Callable[..., Any]) -> None:
         self.__wrapped__ = func
-        self.engine = engine
         self.cache = engine.cache
-        self.cache_key = key
-        self.is_coroutine = inspect.iscoroutinefunction(func)
-        self._default_key = key is hashkey
-        self._sync_get = engine.get_call if not self.is_coroutine and not engine.is_async else None
-        if self.is_coroutine:
+        is_coroutine = inspect.iscoroutinefunction(func)
+        self._setup_call(func, engine, key, key is hashkey, is_coroutine, engine.is_async)
+        if is_coroutine:
             # so inspect (3.12+) and asyncio.iscoroutinefunction see an async callable
             if hasattr(inspect, "_is_coroutine_mark"):
                 self._is_coroutine_marker = inspect._is_coroutine_mark
             self._is_coroutine = getattr(asyncio.coroutines, "_is_coroutine", None)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # hashkey(*args) is args itself: skip the call on the common path
-        key = args if not kwargs and self._default_key else self.cache_key(*args, **kwargs)
-        if self._sync_get is not None:
-            return self._sync_get(key, self.__wrapped__, args, kwargs)
-        return self._call_keyed(key, args, kwargs)
-
-    def _call_keyed(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        func = self.__wrapped__
-        if self.is_coroutine:
-            return self.engine.aget_call(key, func, args, kwargs)
-        if self.engine.is_async:
-            raise TypeError(f"{type(self.cache).__name__} is asynchronous: cache an async def function with it")
-        return self.engine.get_call(key, func, args, kwargs)
 
     def cache_info(self) -> CacheInfo:
         """CacheInfo(hits, misses, maxsize, currsize) from the engine's counters."""
