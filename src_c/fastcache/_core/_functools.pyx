@@ -7,7 +7,9 @@ the first stored result wins.  The bounded cache is a compiled ``LRUCache``,
 so a hit is one table lookup plus one ring write, all in C.
 """
 import functools
+import threading
 import types
+import weakref
 cimport cython
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
@@ -199,8 +201,6 @@ cdef object wrapper_vectorcall(PyObject *callable, PyObject **args, size_t nargs
 # ------------------------------------------------------------------- cached
 
 cdef object _hashkey = None         # fastcache.keys.hashkey, bound on first use
-cdef object _self_token = None      # fastcache._weakself.self_token
-cdef object _BoundCachedMethod = None
 cdef int FOLLOW = 0, REENTER = 2          # fastcache.singleflight's roles
 
 
@@ -239,13 +239,8 @@ cdef class CachedWrapper(FunctionWrapper):
     cdef readonly object ttl
 
     def __cinit__(self, func, cache, key, lock, condition, flight=None, ttl=None):
-        global _hashkey, _self_token, _BoundCachedMethod
         if _hashkey is None:
-            from fastcache.keys import hashkey
-            from fastcache._weakself import BoundCachedMethod, self_token
-            _hashkey = hashkey
-            _self_token = self_token
-            _BoundCachedMethod = BoundCachedMethod
+            _bind_helpers()
         functools.update_wrapper(self, func)
         self.flight = flight
         self.ttl = ttl
@@ -279,11 +274,7 @@ cdef class CachedWrapper(FunctionWrapper):
             result = self.lookup(key)
             if result is not _missing:
                 return result
-            if self.flight is not None:     # concurrent misses of one key: one call
-                return self.lead_or_follow(key, args, kwargs)
-            value = self.func(*args, **kwargs) if kwargs else self.func(*args)
-            _store(cache, key, value, self.ttl)
-            return value
+            return self.miss_unlocked(key, args, kwargs)
         if cond is None:
             with lock:
                 result = self.lookup(key)
@@ -314,6 +305,15 @@ cdef class CachedWrapper(FunctionWrapper):
             with lock:
                 self.pending.discard(key)
                 cond.notify_all()
+
+    @cython.final
+    cdef object miss_unlocked(self, object key, tuple args, dict kwargs):
+        """After a lookup without a lock missed: call (once per key under single-flight), store."""
+        if self.flight is not None:     # concurrent misses of one key: one call
+            return self.lead_or_follow(key, args, kwargs)
+        value = self.func(*args, **kwargs) if kwargs else self.func(*args)
+        _store(self.cache, key, value, self.ttl)
+        return value
 
     @cython.final
     cdef object lead_or_follow(self, object key, tuple args, dict kwargs):
@@ -356,12 +356,12 @@ cdef class CachedWrapper(FunctionWrapper):
             return self
         if not self.default_key:
             return types.MethodType(self, obj)
-        return _BoundCachedMethod(self, obj)
+        return bind_method(self, obj)
 
     def call_bound(self, obj, tuple args, dict kwargs, token=None):
         """Call as a method of obj, keyed by obj's weak token instead of obj."""
         if token is None:
-            token = _self_token(obj)
+            token = token_of(obj)
         if kwargs:
             return self.call_with_key(self.cache_key(token, *args, **kwargs), (obj,) + args, kwargs)
         return self.call_with_key((token,) + args, (obj,) + args, None)
@@ -391,6 +391,160 @@ cdef object cached_vectorcall(PyObject *callable, PyObject **args, size_t nargsf
     return self.call(argtuple, stack_kwargs(args, nargs, kwnames))
 
 
+cdef _bind_helpers():
+    global _hashkey
+    from fastcache.keys import hashkey
+    _hashkey = hashkey
+
+
+# -- weak self tokens: the compiled twin of fastcache._weakself (see there) -----------
+
+cdef dict _tokens = {}                  # id(obj) -> its SelfToken
+_tokens_lock = threading.Lock()
+
+
+@cython.final
+cdef class SelfToken:
+    """Stands for one live instance in cache keys (identity equality, weak reference);
+    its hash is computed once, and read in C."""
+    cdef readonly object ref
+    cdef Py_hash_t _hash
+    cdef object __weakref__
+
+    def __hash__(self):
+        return self._hash
+
+    def __repr__(self):
+        obj = self.ref()
+        return (f"<self of {type(obj).__name__} at {id(obj):#x}>" if obj is not None
+                else "<self of a collected object>")
+
+    def __reduce__(self):
+        raise TypeError("keys of cached methods name a live instance and cannot be pickled")
+
+
+@cython.final
+cdef class _Forget:
+    """The weak reference's callback: drops a collected instance's token from the registry."""
+    cdef object ident
+    cdef object token_ref
+
+    def __call__(self, _ref):
+        tok = self.token_ref()
+        with _tokens_lock:
+            if tok is not None and _tokens.get(self.ident) is tok:
+                del _tokens[self.ident]
+
+
+cdef object token_of(object obj):
+    """The token for obj (made on first use), or obj itself if it has no weak references."""
+    cdef object ident = id(obj)
+    cdef object tok = _tokens.get(ident)
+    cdef SelfToken new
+    cdef _Forget forget
+    if tok is not None and (<SelfToken>tok).ref() is obj:
+        return tok
+    with _tokens_lock:
+        tok = _tokens.get(ident)
+        if tok is not None and (<SelfToken>tok).ref() is obj:
+            return tok
+        new = SelfToken.__new__(SelfToken)
+        forget = _Forget.__new__(_Forget)
+        forget.ident = ident
+        forget.token_ref = weakref.ref(new)
+        try:
+            new.ref = weakref.ref(obj, forget)
+        except TypeError:
+            return obj
+        new._hash = hash(("fastcache.self", ident))
+        _tokens[ident] = new
+        return new
+
+
+def self_token(obj):
+    """obj's weak token for cache keys (see fastcache._weakself)."""
+    return token_of(obj)
+
+
+@cython.final
+@cython.freelist(16)
+cdef class BoundCachedMethod:
+    """A cached function bound to an instance (what ``obj.method`` gives): the key names
+    the instance by its weak token, and a call goes to the wrapper's keyed call in C."""
+    cdef vectorcallfunc vectorcall
+    cdef readonly object __func__
+    cdef readonly object __self__
+    cdef object token
+    cdef object call_keyed          # the wrapper's _call_keyed, for wrappers other than CachedWrapper
+
+    def __call__(self, *args, **kwargs):
+        return self.call(args, kwargs or None)
+
+    cdef object call(self, tuple args, dict kwargs):
+        cdef object func = self.__func__
+        if kwargs is None:
+            if self.call_keyed is None:
+                return self.call_positional((self.token,) + args)
+            return self.call_keyed((self.token,) + args, (self.__self__,) + args, None)
+        key = func.cache_key(self.token, *args, **kwargs)
+        if self.call_keyed is None:
+            return (<CachedWrapper>func).call_with_key(key, (self.__self__,) + args, kwargs)
+        return self.call_keyed(key, (self.__self__,) + args, kwargs)
+
+    cdef object call_positional(self, tuple key):
+        """A CachedWrapper's call with the key (token, *args) made: the call's arguments
+        (the receiver, then key[1:]) are built only on a miss."""
+        cdef CachedWrapper func = <CachedWrapper>self.__func__
+        cdef object result
+        if func.cache_lock is None:
+            result = func.lookup(key)
+            if result is not _missing:
+                return result
+            return func.miss_unlocked(key, (self.__self__,) + key[1:], None)
+        return func.call_with_key(key, (self.__self__,) + key[1:], None)
+
+    def __getattr__(self, name):
+        return getattr(self.__func__, name)
+
+    def __reduce__(self):
+        raise TypeError("a bound cached method names a live instance and cannot be pickled")
+
+    def __repr__(self):
+        return f"<bound cached method {getattr(self.__func__, '__qualname__', '?')} of {self.__self__!r}>"
+
+
+cdef object bound_vectorcall(PyObject *callable, PyObject **args, size_t nargsf, PyObject *kwnames):
+    cdef BoundCachedMethod self = <BoundCachedMethod>callable
+    cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
+    cdef tuple key
+    cdef Py_ssize_t i
+    if kwnames == NULL and self.call_keyed is None:
+        key = PyTuple_New(nargs + 1)           # (token, *args): the key, built from the stack
+        Py_INCREF(self.token)
+        PyTuple_SET_ITEM(key, 0, self.token)
+        for i in range(nargs):
+            Py_INCREF(<object>args[i])
+            PyTuple_SET_ITEM(key, i + 1, <object>args[i])
+        return self.call_positional(key)
+    if kwnames == NULL:
+        return self.call(stack_args(args, nargs), None)
+    return self.call(stack_args(args, nargs), stack_kwargs(args, nargs, kwnames))
+
+
+def bind_method(func, obj):
+    """``func`` (a cached wrapper with the default key) bound to obj, keyed by obj's weak token.
+    ``func`` is a ``CachedWrapper``, or anything with ``_call_keyed(key, args, kwargs)``."""
+    if _hashkey is None:
+        _bind_helpers()
+    cdef BoundCachedMethod m = BoundCachedMethod.__new__(BoundCachedMethod)
+    m.vectorcall = <vectorcallfunc>bound_vectorcall
+    m.__func__ = func
+    m.__self__ = obj
+    m.token = token_of(obj)
+    m.call_keyed = None if isinstance(func, CachedWrapper) else func._call_keyed
+    return m
+
+
 cdef class CachedInfoWrapper(CachedWrapper):
     """``cached(..., info=True)``: adds ``cache_info()``."""
 
@@ -417,6 +571,10 @@ cdef _enable_vectorcall():
     for cls in (LRUCacheWrapper, CachedWrapper, CachedInfoWrapper):
         (<PyTypeObjectVC *>cls).tp_vectorcall_offset = offset
         (<PyTypeObjectVC *>cls).tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL
+    cdef BoundCachedMethod bound = BoundCachedMethod.__new__(BoundCachedMethod)
+    offset = <Py_ssize_t>(<char *>&bound.vectorcall - <char *><PyObject *>bound)
+    (<PyTypeObjectVC *>BoundCachedMethod).tp_vectorcall_offset = offset
+    (<PyTypeObjectVC *>BoundCachedMethod).tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL
 
 
 _enable_vectorcall()

@@ -27,6 +27,7 @@ from fastcache._core.ttl import TTLCache
 
 import collections.abc
 import time as _time
+import types
 
 cdef extern from *:
     """
@@ -265,3 +266,18 @@ cdef class CachedCall:
     def _call_keyed(self, key, tuple args, kwargs):
         """Call with a key already made (``args`` are the function's arguments)."""
         return self.call_keyed(key, args, kwargs)
+
+    def __get__(self, obj, objtype):
+        # With the default key, a method's key names the instance by a weak token.
+        global _bind_method
+        if obj is None:
+            return self
+        if not self.default_key:
+            return types.MethodType(self, obj)
+        if _bind_method is None:
+            from fastcache._core._functools import bind_method
+            _bind_method = bind_method
+        return _bind_method(self, obj)
+
+
+cdef object _bind_method = None     # fastcache._core._functools.bind_method (imported on first use)
