@@ -40,7 +40,10 @@ class WaitCondition:
     """A condition variable for threads, with the asyncio twin's interface."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self.lock = threading.RLock()
+        """The condition's own lock, a C context manager: for short critical sections
+        that neither wait nor notify (``with cond.lock:``)."""
+        self._cond = threading.Condition(self.lock)
 
     def __enter__(self) -> "WaitCondition":
         self._cond.acquire()
@@ -66,6 +69,9 @@ class AsyncWaitCondition:
 
     def __init__(self) -> None:
         self._cond = asyncio.Condition()
+        self.lock = threading.Lock()
+        """For the sync twin's short critical sections: here the loop's tasks never run
+        between two steps of a sync method, so it only costs an uncontended acquire."""
 
     async def __aenter__(self) -> "AsyncWaitCondition":
         await self._cond.acquire()

@@ -47,6 +47,7 @@ class AsyncWriteBehind(_WriteQueue, AsyncFlusher):
         if self.journal is not None:
             self._replay(await self.journal.backlog())
         await self._start_flusher()
+        self._fast_set = self.journal is None and not self._access.is_async
 
     # -- the caller's side --------------------------------------------------------
 
@@ -55,6 +56,13 @@ class AsyncWriteBehind(_WriteQueue, AsyncFlusher):
 
         With a journal the write is in the Redis Stream when this returns; if
         the journal cannot be written, this raises and nothing changed."""
+        if ttl is None and self._fast_set:
+            wake = self._try_enqueue(key, value)
+            if wake is not None:
+                if wake:
+                    async with self._cond:
+                        self._cond.notify_all()
+                return
         self._access.check_ttl(ttl)
         if not self._started:
             await self.start()

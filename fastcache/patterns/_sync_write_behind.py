@@ -49,6 +49,7 @@ class WriteBehind(_WriteQueue, Flusher):
         if self.journal is not None:
             self._replay(self.journal.backlog())
         self._start_flusher()
+        self._fast_set = self.journal is None and not self._access.is_async
 
     # -- the caller's side --------------------------------------------------------
 
@@ -57,6 +58,13 @@ class WriteBehind(_WriteQueue, Flusher):
 
         With a journal the write is in the Redis Stream when this returns; if
         the journal cannot be written, this raises and nothing changed."""
+        if ttl is None and self._fast_set:
+            wake = self._try_enqueue(key, value)
+            if wake is not None:
+                if wake:
+                    with self._cond:
+                        self._cond.notify_all()
+                return
         self._access.check_ttl(ttl)
         if not self._started:
             self.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import inspect
+import itertools
 import logging
 import threading
 import time
@@ -37,12 +38,14 @@ class WriteBehindStats:
 
 
 class _WriteQueue:
-    """Configuration, the queue and the counters; no locking, no I/O.
+    """Configuration, the queue and the counters; no I/O (locking only in ``_try_enqueue``).
 
     The sync and asyncio classes wrap it in their own condition variable and
     run the same steps: ``_enqueue`` a write, ``_due_in`` to know when a batch
     is due, ``_take`` it, then ``_written``/``_failed``/``_dead``.
     """
+
+    _cond: Any       # the mode's condition (WaitCondition or AsyncWaitCondition), made by the queue
 
     def _configure(self, cache: Any, write_batch: Callable[[dict[Any, Any]], Any], max_batch: int,
                    max_delay: float, max_pending: int, on_full: str, block_timeout: Optional[float],
@@ -73,6 +76,9 @@ class _WriteQueue:
         self.max_retry_delay = float(max_retry_delay)
         self._dead_letter = dead_letter
         self.journal = journal
+        setter = getattr(cache, "set", None)
+        self._store_now: Callable[[Any, Any], Any] = setter if callable(setter) else cache.__setitem__
+        self._fast_set = False          # set once started: see _try_enqueue
         self._pending: dict[Any, Any] = {}
         self._since: dict[Any, float] = {}
         self._ids: dict[Any, list[bytes]] = {}      # journal entries behind each queued key
@@ -117,6 +123,33 @@ class _WriteQueue:
         # every write while it stays full (the flusher is already awake, or about to be)
         return n == 1 or n == self.max_batch
 
+    def _try_enqueue(self, key: Any, value: Any) -> Optional[bool]:
+        """The common write, done at once: a sync cache, no journal, no TTL and room in the
+        queue (``_fast_set``).  None: not done here (take the full path); else done, and
+        whether the flusher must be woken (the queue stopped being empty or a batch filled).
+
+        The same steps as ``_enqueue``, under the condition's lock alone (it neither waits
+        nor notifies, so the asyncio queue can run it without awaiting its lock)."""
+        lock = self._cond.lock
+        lock.acquire()                  # (a with statement costs twice as much on this path)
+        try:
+            pending = self._pending
+            if self._closed:
+                return None
+            if key in pending:
+                self._counts["coalesced"] += 1
+            elif len(pending) >= self.max_pending:
+                return None
+            else:
+                self._since[key] = time.monotonic()
+            self._store_now(key, value)
+            pending[key] = value
+            self._counts["sets"] += 1
+            n = len(pending)
+            return n == 1 or n == self.max_batch
+        finally:
+            lock.release()
+
     def _due_in(self) -> Optional[float]:
         """None: nothing queued; 0: a batch is due now; else seconds until it is."""
         if not self._pending:
@@ -127,12 +160,16 @@ class _WriteQueue:
         return max(0.0, self.max_delay - (time.monotonic() - oldest))
 
     def _take(self) -> dict[Any, Any]:
-        batch: dict[Any, Any] = {}
-        ids: list[bytes] = []
-        for key in list(self._pending)[:self.max_batch]:
-            batch[key] = self._pending.pop(key)
-            del self._since[key]
-            ids.extend(self._ids.pop(key, ()))
+        if len(self._pending) <= self.max_batch:      # all of it: the dicts change hands
+            batch, self._pending, self._since = self._pending, {}, {}
+            ids = [i for key in batch for i in self._ids.pop(key, ())] if self._ids else []
+        else:
+            batch = {}
+            ids = []
+            for key in list(itertools.islice(self._pending, self.max_batch)):     # not a copy of all
+                batch[key] = self._pending.pop(key)
+                del self._since[key]
+                ids.extend(self._ids.pop(key, ()))
         self._inflight = batch
         self._inflight_ids = ids
         return batch

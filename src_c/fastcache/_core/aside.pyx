@@ -37,8 +37,29 @@ cdef extern from *:
         clock_gettime(CLOCK_REALTIME, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     }
+    /* time.time()'s clock at the kernel tick's resolution: a few ns, behind by < a tick */
+    static double fc_wall_coarse(void) {
+    #ifdef CLOCK_REALTIME_COARSE
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    #else
+        return -1e300;
+    #endif
+    }
+    static double fc_wall_coarse_res(void) {
+    #ifdef CLOCK_REALTIME_COARSE
+        struct timespec ts;
+        if (clock_getres(CLOCK_REALTIME_COARSE, &ts) != 0) return -1.0;
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    #else
+        return -1.0;
+    #endif
+    }
     """
     double fc_wall_now() nogil
+    double fc_wall_coarse() nogil
+    double fc_wall_coarse_res() nogil
 
 cdef extern from "Python.h":
     ctypedef enum PySendResult:
@@ -51,10 +72,19 @@ cdef extern from "Python.h":
     ctypedef struct PyTypeObjectAsync "PyTypeObject":
         PyAsyncMethodsSend *tp_as_async
 
+cdef double _wall_slack():
+    cdef double res = fc_wall_coarse_res()
+    return 2 * res if 0 < res <= 0.05 else 1e300
+
+# The coarse wall clock lags time.time() by less than this (two ticks): coarse + WALL_SLACK
+# before an entry's fresh limit proves it fresh without the exact clock's read.
+cdef double WALL_SLACK = _wall_slack()
+
 cdef tuple FAST_TYPES = (LRUCache, LFUCache, FIFOCache, TTLCache, AdaptiveCache)
 cdef object _time_time = _time.time
 cdef object NOT_FRESH = object()
-cdef str ENTRY_MARK = "fastcache.entry/1"      # fastcache.patterns._cache_aside_core.ENTRY_MARK
+cdef str ENTRY_MARK = "fastcache.entry/1"      # the engine's own object (set by _setup_front):
+                                                # entries made here carry it, so `is` finds it
 cdef object MISS = None                         # the engine's miss marker (set by _setup_front)
 
 
@@ -131,8 +161,10 @@ cdef class AsideFront:
     """Base of ``CacheAside``: answers the hits it can decide (see the module docstring)."""
 
     def _setup_front(self, cache, miss, bint enveloped, double fresh_fraction, bint xfetch, timer, bint is_async):
-        global MISS
+        global MISS, ENTRY_MARK
         MISS = miss
+        from fastcache.patterns._cache_aside_core import ENTRY_MARK as mark
+        ENTRY_MARK = mark
         self.table = <Table>cache if type(cache) in FAST_TYPES else None
         self.cache_get = None if is_async else getattr(cache, "get")
         self.probing = not is_async
@@ -148,6 +180,7 @@ cdef class AsideFront:
         self.cache_get = None
         self.probing = False
 
+    @cython.final
     cdef object raw_of(self, object key):
         """What the cache holds for key (MISS if nothing), read as ``cache.get`` reads."""
         cdef Table t = self.table
@@ -162,9 +195,10 @@ cdef class AsideFront:
             return <object>t.entries[ix].value
         return self.cache_get(key, MISS)
 
+    @cython.final
     cdef object fresh(self, object raw):
         """The value to serve for raw as a plain hit, or NOT_FRESH (the engine decides)."""
-        cdef double now, ttl
+        cdef double limit
         if not self.enveloped:
             return raw
         if type(raw) is not tuple or PyTuple_GET_SIZE(raw) != 6:
@@ -174,13 +208,15 @@ cdef class AsideFront:
             return raw
         if not self.decides_fresh or (<tuple>raw)[5] or (<tuple>raw)[3] is None:
             return NOT_FRESH
-        loaded_at = (<tuple>raw)[2]
-        ttl = PyFloat_AsDouble((<tuple>raw)[3])
-        now = fc_wall_now() if self.timer is None else PyFloat_AsDouble(self.timer())
-        if now - PyFloat_AsDouble(loaded_at) < ttl * self.fresh_fraction:
+        limit = PyFloat_AsDouble((<tuple>raw)[2]) + PyFloat_AsDouble((<tuple>raw)[3]) * self.fresh_fraction
+        if self.timer is None:
+            if fc_wall_coarse() + WALL_SLACK < limit or fc_wall_now() < limit:
+                return (<tuple>raw)[1]
+        elif PyFloat_AsDouble(self.timer()) < limit:
             return (<tuple>raw)[1]
         return NOT_FRESH
 
+    @cython.final
     cdef object call_sync(self, object key, object func, tuple args, object kwargs):
         cdef object raw, value
         if self.probing:
@@ -193,6 +229,7 @@ cdef class AsideFront:
             return (<object>self).get_call(key, func, args, kwargs, None, raw)
         return (<object>self).get_call(key, func, args, kwargs)
 
+    @cython.final
     cdef object call_async(self, object key, object func, tuple args, object kwargs):
         cdef object raw, value
         if self.probing:
