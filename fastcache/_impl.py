@@ -26,6 +26,7 @@ from ._py.lru import LRUCache as PyLRUCache
 from ._py.aside import AsideFront as PyAsideFront
 from ._py.aside import CachedCall as PyCachedCall
 from ._py.aside import Completed as PyCompleted
+from ._py.http_hit import PlainHits as PyPlainHits
 from ._py.tiered import L1Entry as PyL1Entry
 from ._py.tiered import TieredFront as PyTieredFront
 from ._py._timer import Timer as PyTimer
@@ -46,7 +47,7 @@ def _load_compiled() -> dict[str, Any]:
              "c_ketama_hash": ("hashing", "ketama_hash"), "c_key_slot": ("hashing", "key_slot"),
              "CTieredFront": ("tiered", "TieredFront"), "CL1Entry": ("tiered", "L1Entry"),
              "CAsideFront": ("aside", "AsideFront"), "CCompleted": ("aside", "Completed"),
-             "CCachedCall": ("aside", "CachedCall")}
+             "CCachedCall": ("aside", "CachedCall"), "CPlainHits": ("http_hit", "PlainHits")}
     return {alias: getattr(importlib.import_module("fastcache._core." + mod), attr)
             for alias, (mod, attr) in names.items()}
 
@@ -76,6 +77,7 @@ CL1Entry: Any = _compiled.get("CL1Entry")
 CAsideFront: Any = _compiled.get("CAsideFront")
 CCompleted: Any = _compiled.get("CCompleted")
 CCachedCall: Any = _compiled.get("CCachedCall")
+CPlainHits: Any = _compiled.get("CPlainHits")
 
 if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     LRUCache = PyLRUCache
@@ -96,6 +98,7 @@ if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     AsideFront = PyAsideFront
     Completed = PyCompleted
     CachedCall = PyCachedCall
+    PlainHits = PyPlainHits
     USING_EXTENSIONS = False
 else:
     LRUCache = CLRUCache
@@ -116,4 +119,5 @@ else:
     AsideFront = CAsideFront
     Completed = CCompleted
     CachedCall = CCachedCall
+    PlainHits = CPlainHits
     USING_EXTENSIONS = True

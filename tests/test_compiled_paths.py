@@ -219,3 +219,73 @@ def test_compiled_paths_flat_over_a_million_hits(impl: Any) -> None:
     tracemalloc.stop()
     assert growth < 256 * 1024, f"traced memory grew by {growth} bytes"
     assert [sys.getrefcount(v) for v in values[:20]] == refs
+
+
+# -- the ASGI middleware's common hit -------------------------------------------------------
+
+def _plain_hits_module(impl: Any) -> Any:
+    import importlib
+    return importlib.import_module("fastcache._core.http_hit" if impl.compiled else "fastcache._py.http_hit")
+
+
+def test_asgi_plain_hits_decide_as_the_full_path(impl: Any) -> None:
+    """Each request goes through the middleware twice - with this implementation's common-hit
+    path and with none (the full path) - on two caches filled alike: same responses, same counts."""
+    from fastcache.http import CacheMiddleware
+    from fastcache.http.asgi import _encode
+    from fastcache.http import entry as E
+    timer = FakeTimer(1000.0)
+    policies = {"/fresh": b"public, max-age=60", "/vary": b"public, max-age=60",
+                "/nocache": b"public, no-cache", "/short": b"public, max-age=2"}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"cache-control", policies.get(scope["path"], b"public, max-age=60")), (b"etag", b'"v1"')]
+        if scope["path"] == "/vary":
+            headers.append((b"vary", b"accept-language"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    def make(plain: bool) -> Any:
+        mw = CacheMiddleware(app, LRUCache(100), timer=timer)
+        if plain:
+            core = mw.core
+            mw._plain = _plain_hits_module(impl).PlainHits(
+                core.store.key, core.store.cache.get, core.store.trusted, core.timer, b"x-cache", b"HIT",
+                core.stats, core._stats_lock, E.FORMAT, E.Entry, E.variants_of, _encode)
+        else:
+            mw._plain = None
+        return mw
+
+    async def call(mw: Any, path: str, extra: list[tuple[bytes, bytes]]) -> list[Any]:
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        async def receive() -> Any:
+            return {"type": "http.request", "body": b""}
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": b"q=1" if path == "/fresh" else b"",
+                 "headers": [(b"host", b"h"), (b"accept-language", b"en"), *extra]}
+        await mw(scope, receive, send)
+        return sent
+
+    requests = [("/fresh", []), ("/fresh", []), ("/vary", []), ("/vary", []), ("/nocache", []), ("/nocache", []),
+                ("/short", []), ("/fresh", [(b"cache-control", b"no-cache")]),
+                ("/fresh", [(b"if-none-match", b'"v1"')]), ("/fresh", [(b"pragma", b"no-cache")])]
+
+    async def main() -> None:
+        plain, full = make(True), make(False)
+        for step in range(2):
+            for path, extra in requests:
+                assert await call(plain, path, extra) == await call(full, path, extra), (step, path, extra)
+            timer.tick(5)                       # /short goes stale
+        assert plain.stats == full.stats and plain.stats.hits > 0
+
+    asyncio.run(main())
+    # a request without a host, and a value the cache did not get from the middleware
+    mod = _plain_hits_module(impl)
+    hits = mod.PlainHits(lambda h, p, q: h + p, {"hp": ["junk"]}.get, True, timer, b"x-cache", b"HIT",
+                         None, None, E.FORMAT, E.Entry, lambda v, k, t: None, _encode)
+    from fastcache._py.http_hit import UNREAD        # the compiled module uses the same marker
+    assert hits.get({"headers": [], "path": "/"}) == (None, UNREAD)
+    assert hits.get({"headers": [(b"host", b"h")], "path": "p"}) == (None, None)

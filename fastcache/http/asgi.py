@@ -32,6 +32,8 @@ from .core import (HIT, SAFE_METHODS, STALE, Forward, HTTPCacheCore, HTTPCacheSt
                    Request, Revalidated, Serve, ServeStale, header_pairs)
 from .entry import Entry
 from .purge import Purger
+from .._impl import PlainHits
+from .._py.http_hit import UNREAD as _UNREAD
 
 __all__ = ("CacheMiddleware",)
 
@@ -45,6 +47,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 def _encode(headers: list[list[str]]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
 
 
 async def _no_body() -> Message:
@@ -103,6 +107,11 @@ class CacheMiddleware:
         self._flights: dict[str, asyncio.Future[Optional[Entry]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._encoded: dict[int, tuple[list[Any], list[tuple[bytes, bytes]]]] = {}
+        # the common hit's path (fastcache._core.http_hit): a sync cache, and an X-Cache header
+        core = self.core
+        self._plain = PlainHits(core.store.key, core.store.cache.get, core.store.trusted, core.timer,
+                                core.x_cache.encode("latin-1"), HIT.raw, core.stats, core._stats_lock,
+                                E.FORMAT, Entry, E.variants_of, _encode) if not self._async and core.x_cache else None
 
     @property
     def stats(self) -> HTTPCacheStats:
@@ -156,6 +165,13 @@ class CacheMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        read: Any = _UNREAD
+        if self._plain is not None and scope["method"] == "GET":
+            start, read = self._plain.get(scope)
+            if start is not None:
+                await send(start)
+                await send({"type": "http.response.body", "body": read})
+                return
         core = self.core
         headers: dict[str, str] = {}
         for k, v in scope["headers"]:
@@ -175,7 +191,7 @@ class CacheMiddleware:
                 await self._unsafe(scope, receive, send, req)
             return
 
-        entries = await self._get(req.key)
+        entries = await self._get(req.key) if read is _UNREAD else read
         step = core.lookup(req, entries)
         if isinstance(step, Serve):
             if step.refresh is not None and req.key not in self._flights:
