@@ -188,8 +188,8 @@ def redis_figures() -> list[str]:
         tc = fastcache.TieredCache(fastcache.LRUCache(1000), single, invalidation=False)
         before = calls(servers[0])
         assert len(tc.get_many(keys)) == 100
-        lines.append("| commands for `TieredCache.get_many` of 100 keys (values + remaining TTLs), "
-                     "one pipeline | %s |" % commands_between(servers[0], before))
+        lines.append("| commands for `TieredCache.get_many` of 100 keys (values + remaining TTLs: "
+                     "the expiry header) | %s |" % commands_between(servers[0], before))
         sharded = ShardedRedisCache([s.url for s in servers], prefix="bench:")
         sharded.set_many({k: k for k in keys})
         befores = [calls(s) for s in servers]

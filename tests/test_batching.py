@@ -222,3 +222,19 @@ def test_thread_batcher_errors_reach_their_batch_only():
     assert all(isinstance(results[k], OSError) for k in (b"boom", b"x", b"y"))
     assert sent[1] == [b"boom", b"x", b"y"]
     assert batcher.get(b"z") == b"Z" and not batcher._busy      # idle again
+
+
+async def test_tiered_l1_misses_are_one_batch_and_carry_their_lifetime(redis_url):
+    from fastcache import AsyncTieredCache, LRUCache
+    async with AsyncRedisCache(redis_url, prefix="bti:", ttl=60) as l2:
+        await l2.set_many({f"k{i}": i for i in range(100)})
+        tc = AsyncTieredCache(LRUCache(1000), l2, invalidation=False)
+        reset_stats(redis_url)
+        assert await asyncio.gather(*(tc.get(f"k{i}") for i in range(100))) == list(range(100))
+        assert command_calls(redis_url, "get") == 1 and command_calls(redis_url, "mget") == 1
+        assert command_calls(redis_url, "pttl") == 0
+        deadline = tc.l1_deadline("k5")
+        assert deadline is not None and 50 < deadline - tc.now() <= 60    # the L2 entry's lifetime
+        reset_stats(redis_url)
+        many = await tc.get_many([f"k{i}" for i in range(100, 103)] + ["k1"])
+        assert many == {"k1": 1} and command_calls(redis_url, "mget") == 1 and command_calls(redis_url, "pttl") == 0

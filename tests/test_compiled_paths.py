@@ -201,12 +201,37 @@ def test_compiled_paths_flat_over_a_million_hits(impl: Any) -> None:
     async def amemo(k: int) -> Any:
         return values[k]
 
+    from fastcache.keys import hashkey
+
+    class Repo:                         # a bound method and a weak self token per call
+        find = impl.CachedWrapper(lambda self, k: values[k], impl.LRUCache(1000), hashkey, None, None)
+    repos = [Repo() for _ in range(4)]
+
+    from fastcache.http import CacheMiddleware
+    from fastcache.http import entry as E
+    from fastcache.http.asgi import _encode
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"cache-control", b"max-age=600")]})
+        await send({"type": "http.response.body", "body": b"x"})
+    mw = CacheMiddleware(app, LRUCache(10))
+    core = mw.core
+    plain = _plain_hits_module(impl).PlainHits(
+        core.store.key, core.store.cache.get, core.store.trusted, core.timer, b"x-cache", b"HIT", core.stats,
+        core._stats_lock, E.FORMAT, E.Entry, E.variants_of, _encode)
+    scope = {"type": "http", "method": "GET", "path": "/p", "query_string": b"", "headers": [(b"host", b"h")]}
+
     async def run(n: int) -> None:
+        if not core.stats.stored:
+            async def ignore(message: Any) -> None: ...
+            await mw(scope, lambda: None, ignore)
         for j in range(n):
             k = j % 500
             engine.get(k)
             swr.get(k)
             await amemo(k)
+            repos[j & 3].find(k)
+            assert plain.get(scope)[0] is not None
 
     asyncio.run(run(2000))
     gc.collect()

@@ -58,7 +58,7 @@ class AsideFront:
         def aget_call(self, key: Any, func: Any, args: tuple[Any, ...], kwargs: Any,
                       loader: Any = None, raw: Any = None) -> Any: ...
 
-    def _setup_front(self, cache: Any, miss: Any, enveloped: bool, fresh_fraction: float, xfetch: bool,
+    def _setup_front(self, cache: Any, miss: Any, mark: str, enveloped: bool, fresh_fraction: float, xfetch: bool,
                      timer: Optional[Callable[[], float]], is_async: bool) -> None:
         """Nothing to set up: the engine decides every read."""
 

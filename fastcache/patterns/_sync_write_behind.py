@@ -59,9 +59,32 @@ class WriteBehind(_WriteQueue, Flusher):
         With a journal the write is in the Redis Stream when this returns; if
         the journal cannot be written, this raises and nothing changed."""
         if ttl is None and self._fast_set:
-            wake = self._try_enqueue(key, value)
+            # The common write (a sync cache, no journal, no TTL, room in the queue), done
+            # here: _enqueue's steps under the condition's lock alone - they neither wait nor
+            # notify, so the asyncio queue runs them without awaiting its lock.  (Inline, and
+            # acquire/release rather than a with block: this is the whole cost of a set.)
+            lock = self._cond.lock
+            lock.acquire()
+            try:
+                pending = self._pending
+                if self._closed:
+                    wake = None
+                elif key in pending:
+                    self._counts["coalesced"] += 1
+                    wake = False
+                elif len(pending) >= self.max_pending:
+                    wake = None
+                else:
+                    self._since[key] = time.monotonic()
+                    wake = len(pending) == 0 or len(pending) == self.max_batch - 1
+                if wake is not None:
+                    self._store_now(key, value)
+                    pending[key] = value
+                    self._counts["sets"] += 1
+            finally:
+                lock.release()
             if wake is not None:
-                if wake:
+                if wake:                            # the queue stopped being empty, or a batch filled
                     with self._cond:
                         self._cond.notify_all()
                 return

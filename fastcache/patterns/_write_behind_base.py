@@ -38,7 +38,7 @@ class WriteBehindStats:
 
 
 class _WriteQueue:
-    """Configuration, the queue and the counters; no I/O (locking only in ``_try_enqueue``).
+    """Configuration, the queue and the counters; no locking, no I/O.
 
     The sync and asyncio classes wrap it in their own condition variable and
     run the same steps: ``_enqueue`` a write, ``_due_in`` to know when a batch
@@ -78,7 +78,7 @@ class _WriteQueue:
         self.journal = journal
         setter = getattr(cache, "set", None)
         self._store_now: Callable[[Any, Any], Any] = setter if callable(setter) else cache.__setitem__
-        self._fast_set = False          # set once started: see _try_enqueue
+        self._fast_set = False          # set once started: see set()
         self._pending: dict[Any, Any] = {}
         self._since: dict[Any, float] = {}
         self._ids: dict[Any, list[bytes]] = {}      # journal entries behind each queued key
@@ -122,33 +122,6 @@ class _WriteQueue:
         # wake the flusher when the queue stops being empty or a batch becomes full - not on
         # every write while it stays full (the flusher is already awake, or about to be)
         return n == 1 or n == self.max_batch
-
-    def _try_enqueue(self, key: Any, value: Any) -> Optional[bool]:
-        """The common write, done at once: a sync cache, no journal, no TTL and room in the
-        queue (``_fast_set``).  None: not done here (take the full path); else done, and
-        whether the flusher must be woken (the queue stopped being empty or a batch filled).
-
-        The same steps as ``_enqueue``, under the condition's lock alone (it neither waits
-        nor notifies, so the asyncio queue can run it without awaiting its lock)."""
-        lock = self._cond.lock
-        lock.acquire()                  # (a with statement costs twice as much on this path)
-        try:
-            pending = self._pending
-            if self._closed:
-                return None
-            if key in pending:
-                self._counts["coalesced"] += 1
-            elif len(pending) >= self.max_pending:
-                return None
-            else:
-                self._since[key] = time.monotonic()
-            self._store_now(key, value)
-            pending[key] = value
-            self._counts["sets"] += 1
-            n = len(pending)
-            return n == 1 or n == self.max_batch
-        finally:
-            lock.release()
 
     def _due_in(self) -> Optional[float]:
         """None: nothing queued; 0: a batch is due now; else seconds until it is."""

@@ -160,10 +160,10 @@ _enable_send()
 cdef class AsideFront:
     """Base of ``CacheAside``: answers the hits it can decide (see the module docstring)."""
 
-    def _setup_front(self, cache, miss, bint enveloped, double fresh_fraction, bint xfetch, timer, bint is_async):
+    def _setup_front(self, cache, miss, str mark, bint enveloped, double fresh_fraction, bint xfetch, timer,
+                     bint is_async):
         global MISS, ENTRY_MARK
         MISS = miss
-        from fastcache.patterns._cache_aside_core import ENTRY_MARK as mark
         ENTRY_MARK = mark
         self.table = <Table>cache if type(cache) in FAST_TYPES else None
         self.cache_get = None if is_async else getattr(cache, "get")
