@@ -68,7 +68,14 @@ class AsyncTieredMethods(_TieredLogic):
         except BaseException:
             self._breaker.abandon(admission)    # cancelled: no verdict, the trial is given back
             raise
-        return self._l2_reply(key, reply, epoch)
+        self._breaker.success()                 # _l2_reply, inlined: every L1 miss comes here
+        found, value, remaining = reply
+        if not found:
+            self._stats.l2_misses += 1
+            return False, None
+        self._stats.l2_hits += 1
+        self._fill(key, value, remaining, epoch)
+        return True, value
 
     async def get_or_load(self, key: Any, loader: Callable[[Any], Any], ttl: Any = DEFAULT) -> Any:
         """The value for key; on a miss ``loader(key)`` runs once per key across

@@ -213,17 +213,6 @@ class _TieredLogic:
             self._stats.l2_skipped += n
         return admission
 
-    def _l2_reply(self, key: Any, reply: tuple[bool, Any, Optional[float]], epoch: int) -> tuple[bool, Any]:
-        """Account for a get_with_ttl answer and keep an L1 copy."""
-        self._breaker.success()
-        found, value, remaining = reply
-        if not found:
-            self._stats.l2_misses += 1
-            return False, None
-        self._stats.l2_hits += 1
-        self._fill(key, value, remaining, epoch)
-        return True, value
-
     def _split_by_l1(self, keys: Iterable[Any], get_l1: Callable[[Any, Any], Any]) -> tuple[dict[Any, Any], list[Any]]:
         """(found in L1, keys still missing)."""
         result: dict[Any, Any] = {}

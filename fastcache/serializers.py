@@ -83,6 +83,11 @@ def _decode_object(obj: dict[str, Any]) -> Any:
     raise SerializationError(f"unknown tagged JSON object {kind!r}")
 
 
+# Made once: json.dumps/json.loads with options build a new encoder/decoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+_DECODER = json.JSONDecoder(object_hook=_decode_object)
+
+
 class JSONSerializer:
     """The default: JSON, safe to decode from an untrusted server.
 
@@ -96,8 +101,7 @@ class JSONSerializer:
     def dumps(self, value: Any) -> bytes:
         """Encode a value (raises SerializationError for unsupported types)."""
         try:
-            text = json.dumps(_encode(value), separators=(",", ":"), ensure_ascii=False,
-                              allow_nan=True)
+            text = _ENCODER.encode(_encode(value))
         except RecursionError as exc:
             raise SerializationError("value is nested too deeply") from exc
         return self.FORMAT + text.encode("utf-8")
@@ -107,7 +111,7 @@ class JSONSerializer:
         if not data.startswith(self.FORMAT):
             raise SerializationError("payload is not in fastcache's JSON format")
         try:
-            return json.loads(data[1:].decode("utf-8"), object_hook=_decode_object)
+            return _DECODER.decode(data[1:].decode("utf-8"))
         except SerializationError:
             raise
         except (ValueError, TypeError, RecursionError) as exc:   # JSONDecodeError, bad UTF-8, base64

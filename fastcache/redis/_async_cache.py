@@ -86,13 +86,6 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
             replies = await pipe.execute(raise_on_error=False)
         return self._ungroup(rkeys, groups, replies)
 
-    async def _read(self, key: Key, rkey: bytes) -> Any:
-        """The raw payload of one key (through the batcher if on); None for a miss, also
-        for a key holding another Redis type (logged)."""
-        batcher = self._batcher
-        data = await batcher.get(rkey) if batcher is not None else (await self._fetch([rkey]))[0]
-        return self._failed_read(key, data) if isinstance(data, BaseException) else data
-
     def _failed_read(self, key: Key, error: BaseException) -> Any:
         """A key's command failed: WRONGTYPE is a miss (None, logged), anything else is raised."""
         if not is_wrongtype(error):
@@ -102,7 +95,12 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
 
     async def get(self, key: Key, default: Any = None) -> Any:
         """The value for key, or default (also for an undecodable or wrong-type value)."""
-        ok, value = self.codec.loads(key, await self._read(key, self.redis_key(key)))
+        rkey = self.redis_key(key)
+        batcher = self._batcher                 # through the batcher if on (one frame, not two)
+        data = await batcher.get(rkey) if batcher is not None else (await self._fetch([rkey]))[0]
+        if isinstance(data, BaseException):
+            data = self._failed_read(key, data)
+        ok, value = self.codec.loads(key, data)
         return value if ok else default
 
     async def get_with_ttl(self, key: Key) -> tuple[bool, Any, Optional[float]]:
@@ -110,7 +108,7 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
         lifetime read from the payload's expiry header; a PTTL only for a payload
         written without one."""
         rkey = self.redis_key(key)
-        batcher = self._batcher                 # _read, inlined: the tiered cache's L1 miss
+        batcher = self._batcher                 # as in get: the tiered cache's L1 miss
         data = await batcher.get(rkey) if batcher is not None else (await self._fetch([rkey]))[0]
         if isinstance(data, BaseException):
             data = self._failed_read(key, data)

@@ -88,13 +88,6 @@ class RedisCache(RedisCacheBase, GetOrLoad, Membership):
             replies = pipe.execute(raise_on_error=False)
         return self._ungroup(rkeys, groups, replies)
 
-    def _read(self, key: Key, rkey: bytes) -> Any:
-        """The raw payload of one key (through the batcher if on); None for a miss, also
-        for a key holding another Redis type (logged)."""
-        batcher = self._batcher
-        data = batcher.get(rkey) if batcher is not None else (self._fetch([rkey]))[0]
-        return self._failed_read(key, data) if isinstance(data, BaseException) else data
-
     def _failed_read(self, key: Key, error: BaseException) -> Any:
         """A key's command failed: WRONGTYPE is a miss (None, logged), anything else is raised."""
         if not is_wrongtype(error):
@@ -104,7 +97,12 @@ class RedisCache(RedisCacheBase, GetOrLoad, Membership):
 
     def get(self, key: Key, default: Any = None) -> Any:
         """The value for key, or default (also for an undecodable or wrong-type value)."""
-        ok, value = self.codec.loads(key, self._read(key, self.redis_key(key)))
+        rkey = self.redis_key(key)
+        batcher = self._batcher                 # through the batcher if on (one frame, not two)
+        data = batcher.get(rkey) if batcher is not None else (self._fetch([rkey]))[0]
+        if isinstance(data, BaseException):
+            data = self._failed_read(key, data)
+        ok, value = self.codec.loads(key, data)
         return value if ok else default
 
     def get_with_ttl(self, key: Key) -> tuple[bool, Any, Optional[float]]:
@@ -112,7 +110,7 @@ class RedisCache(RedisCacheBase, GetOrLoad, Membership):
         lifetime read from the payload's expiry header; a PTTL only for a payload
         written without one."""
         rkey = self.redis_key(key)
-        batcher = self._batcher                 # _read, inlined: the tiered cache's L1 miss
+        batcher = self._batcher                 # as in get: the tiered cache's L1 miss
         data = batcher.get(rkey) if batcher is not None else (self._fetch([rkey]))[0]
         if isinstance(data, BaseException):
             data = self._failed_read(key, data)

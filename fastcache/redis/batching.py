@@ -10,10 +10,11 @@ of a ``GET``'s.
 Two policies, one per concurrency model, both with no added latency for a
 caller that is alone (it is sent at once, as a plain ``GET``):
 
-- :class:`AsyncReadBatcher` (asyncio, on by default): the first ``get`` of an
-  event-loop iteration is sent at once; every other ``get`` issued in the same
-  iteration joins a batch that goes out as one ``MGET`` at the start of the next
-  iteration (several batches may be in flight at once).
+- :class:`AsyncReadBatcher` (asyncio, on by default): a ``get`` that finds no batch
+  open is sent at once and opens one; every ``get`` issued in the same event-loop
+  iteration (or while that lone read is still out) joins it, and the batch goes out
+  as one ``MGET`` at the start of the next iteration; several commands may be in
+  flight at once.  Nothing is scheduled for a read that stays alone.
 - :class:`ReadBatcher` (threads, opt-in with ``auto_batch=True``): a caller that
   finds no command of this cache in flight is sent at once; callers arriving
   while one is in flight join the next batch, which its first caller sends as
@@ -79,28 +80,38 @@ class AsyncReadBatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats = BatchStats()
 
-    async def get(self, rkey: bytes) -> Any:
-        """rkey's reply: what ``fetch`` gave for it (bytes, None, or the error of that
-        key's command); raises the error of a command that failed as a whole."""
+    def get(self, rkey: bytes) -> Awaitable[Any]:
+        """An awaitable of rkey's reply: what ``fetch`` gave for it (bytes, None, or the error
+        of that key's command); it raises the error of a command that failed as a whole.
+        (Not a coroutine: a joining caller awaits its future directly, one frame less.)"""
         loop = asyncio.get_running_loop()
         waiting = self._open
         if waiting is None or self._loop is not loop:
-            # The first read of this iteration: sent now.  Reads issued before the loop
-            # runs its next callback join the batch opened here.
-            self._open = {}
+            # Nothing open: this read is sent now, and opens a batch for the reads that
+            # come while it is out.  Nothing is scheduled for it: a read that stays alone
+            # costs no extra loop iteration (the first read to join schedules the send).
+            waiting = self._open = {}
             self._loop = loop
-            loop.call_soon(self._close)
             self.stats.commands += 1
             self.stats.keys += 1
-            return (await self._fetch([rkey]))[0]
+            return self._one(rkey, waiting)
         fut = loop.create_future()
+        if not waiting:
+            loop.call_soon(self._close)         # the first to join: the batch goes next iteration
         queue = waiting.get(rkey)
         if queue is None:
             waiting[rkey] = [fut]
         else:
             queue.append(fut)
             self.stats.joined += 1
-        return await fut
+        return fut
+
+    async def _one(self, rkey: bytes, opened: dict[bytes, list[asyncio.Future[Any]]]) -> Any:
+        try:
+            return (await self._fetch([rkey]))[0]
+        finally:
+            if self._open is opened and not opened:     # nobody joined while it was out
+                self._open = None
 
     def _close(self) -> None:
         """At the next iteration: send what joined (if anything) as one command."""
