@@ -27,6 +27,7 @@ from ._py.aside import AsideFront as PyAsideFront
 from ._py.aside import CachedCall as PyCachedCall
 from ._py.aside import Completed as PyCompleted
 from ._py.http_hit import PlainHits as PyPlainHits
+from ._py.write_queue import WriteQueue as PyWriteQueue
 from ._py.tiered import L1Entry as PyL1Entry
 from ._py.tiered import TieredFront as PyTieredFront
 from ._py._timer import Timer as PyTimer
@@ -47,7 +48,8 @@ def _load_compiled() -> dict[str, Any]:
              "c_ketama_hash": ("hashing", "ketama_hash"), "c_key_slot": ("hashing", "key_slot"),
              "CTieredFront": ("tiered", "TieredFront"), "CL1Entry": ("tiered", "L1Entry"),
              "CAsideFront": ("aside", "AsideFront"), "CCompleted": ("aside", "Completed"),
-             "CCachedCall": ("aside", "CachedCall"), "CPlainHits": ("http_hit", "PlainHits")}
+             "CCachedCall": ("aside", "CachedCall"), "CPlainHits": ("http_hit", "PlainHits"),
+             "CWriteQueue": ("write_queue", "WriteQueue")}
     return {alias: getattr(importlib.import_module("fastcache._core." + mod), attr)
             for alias, (mod, attr) in names.items()}
 
@@ -78,6 +80,7 @@ CAsideFront: Any = _compiled.get("CAsideFront")
 CCompleted: Any = _compiled.get("CCompleted")
 CCachedCall: Any = _compiled.get("CCachedCall")
 CPlainHits: Any = _compiled.get("CPlainHits")
+CWriteQueue: Any = _compiled.get("CWriteQueue")
 
 if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     LRUCache = PyLRUCache
@@ -99,6 +102,7 @@ if TYPE_CHECKING or NO_EXTENSIONS or CLRUCache is None:
     Completed = PyCompleted
     CachedCall = PyCachedCall
     PlainHits = PyPlainHits
+    WriteQueue = PyWriteQueue
     USING_EXTENSIONS = False
 else:
     LRUCache = CLRUCache
@@ -120,4 +124,5 @@ else:
     Completed = CCompleted
     CachedCall = CCachedCall
     PlainHits = CPlainHits
+    WriteQueue = CWriteQueue
     USING_EXTENSIONS = True

@@ -49,6 +49,7 @@ class WriteBehind(_WriteQueue, Flusher):
         if self.journal is not None:
             self._replay(self.journal.backlog())
         self._start_flusher()
+        self._fast_lock = self._cond.lock
         self._fast_set = self.journal is None and not self._access.is_async
 
     # -- the caller's side --------------------------------------------------------
@@ -58,31 +59,8 @@ class WriteBehind(_WriteQueue, Flusher):
 
         With a journal the write is in the Redis Stream when this returns; if
         the journal cannot be written, this raises and nothing changed."""
-        if ttl is None and self._fast_set:
-            # The common write (a sync cache, no journal, no TTL, room in the queue), done
-            # here: _enqueue's steps under the condition's lock alone - they neither wait nor
-            # notify, so the asyncio queue runs them without awaiting its lock.  (Inline, and
-            # acquire/release rather than a with block: this is the whole cost of a set.)
-            lock = self._cond.lock
-            lock.acquire()
-            try:
-                pending = self._pending
-                if self._closed:
-                    wake = None
-                elif key in pending:
-                    self._counts["coalesced"] += 1
-                    wake = False
-                elif len(pending) >= self.max_pending:
-                    wake = None
-                else:
-                    self._since[key] = time.monotonic()
-                    wake = len(pending) == 0 or len(pending) == self.max_batch - 1
-                if wake is not None:
-                    self._store_now(key, value)
-                    pending[key] = value
-                    self._counts["sets"] += 1
-            finally:
-                lock.release()
+        if ttl is None:
+            wake = self.try_set(key, value)         # the common write, in C (see WriteQueue)
             if wake is not None:
                 if wake:                            # the queue stopped being empty, or a batch filled
                     with self._cond:
@@ -164,7 +142,11 @@ class WriteBehind(_WriteQueue, Flusher):
                 if wait is None:
                     if self._closed:
                         return None
-                    self._cond.wait(None)
+                    self._idle = True               # the next write wakes it (try_set)
+                    try:
+                        self._cond.wait(None)
+                    finally:
+                        self._idle = False
                 elif wait <= 0:
                     batch = self._take()
                     self._cond.notify_all()         # room for blocked setters

@@ -14,6 +14,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
+from .._impl import WriteQueue
 from ..loading import store_value
 
 log = logging.getLogger("fastcache.patterns")
@@ -37,8 +38,9 @@ class WriteBehindStats:
     replayed: int = 0       # items recovered from the journal at start
 
 
-class _WriteQueue:
-    """Configuration, the queue and the counters; no locking, no I/O.
+class _WriteQueue(WriteQueue):
+    """Configuration, the queue and the counters; no locking, no I/O (but the common
+    write, ``try_set``: the compiled base's, ``fastcache._core.write_queue``).
 
     The sync and asyncio classes wrap it in their own condition variable and
     run the same steps: ``_enqueue`` a write, ``_due_in`` to know when a batch
@@ -79,8 +81,9 @@ class _WriteQueue:
         setter = getattr(cache, "set", None)
         self._store_now: Callable[[Any, Any], Any] = setter if callable(setter) else cache.__setitem__
         self._fast_set = False          # set once started: see set()
-        self._pending: dict[Any, Any] = {}
-        self._since: dict[Any, float] = {}
+        self._idle = False
+        self._pending = {}
+        self._since = {}
         self._ids: dict[Any, list[bytes]] = {}      # journal entries behind each queued key
         self._inflight: dict[Any, Any] = {}
         self._inflight_ids: list[bytes] = []
