@@ -124,9 +124,16 @@ async def test_batches_per_slot_on_a_cluster(redis_cluster):
         keys = [f"k{i}" for i in range(300)]
         assert len({key_slot(b"bc:" + k.encode()) for k in keys}) > 200
         await cache.set_many({k: i for i, k in enumerate(keys[:250])})
+
+        def calls(command: str) -> int:
+            return sum(command_calls(redis.Redis(port=srv.port), command) for srv in redis_cluster.servers
+                       if srv.proc and srv.proc.poll() is None)
+        before = (calls("get"), calls("mget"))
         values = await asyncio.gather(*(cache.get(k, -1) for k in keys))
         assert values == [i if i < 250 else -1 for i in range(300)]
-        assert cache._batcher.stats.batches >= 1
+        assert cache._batcher.stats.batches == 1
+        slots = {key_slot(b"bc:" + k.encode()) for k in keys[1:]}      # the first went alone
+        assert (calls("get") - before[0], calls("mget") - before[1]) == (1, len(slots))   # one MGET per slot
         found, value, remaining = (await asyncio.gather(*(cache.get_with_ttl(k) for k in keys[:50])))[7]
         assert found and value == 7 and 59 < remaining <= 60
     finally:
@@ -140,6 +147,13 @@ async def test_sharded_nodes_batch_each(redis_server, own_redis):
         assert await asyncio.gather(*(cache.get(k) for k in keys)) == keys
         stats = [cache.node_cache(n)._batcher.stats for n in cache.nodes]
         assert all(s.batches >= 1 for s in stats)
+    client = redis.asyncio.Redis.from_url(own_redis.url)
+    async with AsyncShardedRedisCache([redis_server.url, client], auto_batch=False) as off:
+        assert not any(off.node_cache(n).auto_batch for n in off.nodes)      # URL and client nodes alike
+    await client.aclose()
+    from fastcache.redis import ShardedRedisCache
+    with ShardedRedisCache([redis_server.url, own_redis.url], auto_batch=True) as on:
+        assert all(on.node_cache(n).auto_batch for n in on.nodes)
 
 
 # -- threads ------------------------------------------------------------------------

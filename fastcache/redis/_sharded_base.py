@@ -119,7 +119,7 @@ class _ShardedBase:
                  ttl: Optional[float] = None, serializer: Optional[Serializer] = None,
                  weights: Optional[Mapping[str, int]] = None, retry_delay: float = 0.5,
                  max_retry_delay: float = 30.0, timer: Optional[Callable[[], float]] = None,
-                 **connection_kwargs: Any) -> None:
+                 auto_batch: Optional[bool] = None, **connection_kwargs: Any) -> None:
         if isinstance(nodes, (str, bytes)):
             raise TypeError("nodes must be a list of URLs/clients or a mapping name -> URL/client")
         named = dict(nodes) if isinstance(nodes, Mapping) else {node_name(n): n for n in nodes}
@@ -131,6 +131,8 @@ class _ShardedBase:
         self.default_ttl = check_ttl(ttl)
         self._serializer = serializer
         self._connection_kwargs = connection_kwargs
+        # each node's cache batches its own reads (None: the node class's default)
+        self._node_options: dict[str, Any] = {} if auto_batch is None else {"auto_batch": bool(auto_batch)}
         self._retry = (float(retry_delay), float(max_retry_delay))
         self._timer = timer or time.monotonic
         self._nodes: dict[str, _Node] = {}
@@ -150,6 +152,7 @@ class _ShardedBase:
             raise ValueError(f"node {name!r} is already in the ring")
         target = f"redis://{name}" if target is None else target
         cache = self._cache_class(target, prefix=self.prefix, ttl=self.default_ttl, serializer=self._serializer,
+                                  **self._node_options,
                                   **(self._connection_kwargs if isinstance(target, str) else {}))
         self.ring.add_node(name, weight)
         self._nodes[name] = _Node(name, cache, *self._retry)
