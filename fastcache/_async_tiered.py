@@ -16,7 +16,7 @@ from .loading import call_async
 from .protocols import AsyncL2
 from .singleflight import AsyncSingleFlight
 from .tags import check_tags
-from ._tiered_logic import MISS, _TieredLogic
+from ._tiered_logic import MISS, Coherence, _TieredLogic
 
 __all__ = ("AsyncTieredMethods",)
 
@@ -36,10 +36,14 @@ class AsyncTieredMethods(_TieredLogic):
             return
         self._started = True
         if self._invalidation and self._source is not None:
-            from .redis.invalidation import AsyncInvalidationListener
-            self._listener = AsyncInvalidationListener(self._source.invalidation_clients(), self._channel,
-                                                       self._origin, self._remote_invalidation,
-                                                       self._flush_l1)
+            from .redis.invalidation import AsyncInvalidationListener, AsyncTrackingListener
+            if self.coherence is Coherence.TRACKING:
+                self._listener = AsyncTrackingListener(self._source.invalidation_clients(), self._tracking_prefix,
+                                                       self._remote_invalidation, self._flush_l1)
+            else:
+                self._listener = AsyncInvalidationListener(self._source.invalidation_clients(), self._channel,
+                                                           self._origin, self._remote_invalidation,
+                                                           self._flush_l1)
 
     async def wait_ready(self, timeout: float = 5.0) -> bool:
         """Wait until the invalidation listener is subscribed (True) or timeout."""
@@ -239,8 +243,8 @@ class AsyncTieredMethods(_TieredLogic):
         await self._publish("clear", None)
 
     async def _publish(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None) -> None:
-        if not self._invalidation:
-            return
+        if not self._invalidation or self.coherence is Coherence.TRACKING:
+            return                              # tracking: Redis reports the change itself
         if not await self._send(reason, keys, tags):
             self._owe_invalidation(keys)
 
@@ -269,6 +273,8 @@ class AsyncTieredMethods(_TieredLogic):
 
     def _owe_invalidation(self, keys: Optional[list[Any]]) -> None:
         """Other processes must still drop keys (None: everything): resend in the background."""
+        if self.coherence is Coherence.TRACKING:
+            return                              # Redis reports what it applied; nothing to resend
         if self._owe(keys):
             async_spawn(self._resend_owed)
 

@@ -18,7 +18,7 @@ from .loading import call_sync
 from .protocols import L2
 from .singleflight import SingleFlight
 from .tags import check_tags
-from ._tiered_logic import MISS, _TieredLogic
+from ._tiered_logic import MISS, Coherence, _TieredLogic
 
 __all__ = ("TieredMethods",)
 
@@ -38,10 +38,14 @@ class TieredMethods(_TieredLogic):
             return
         self._started = True
         if self._invalidation and self._source is not None:
-            from .redis.invalidation import InvalidationListener
-            self._listener = InvalidationListener(self._source.invalidation_clients(), self._channel,
-                                                       self._origin, self._remote_invalidation,
-                                                       self._flush_l1)
+            from .redis.invalidation import InvalidationListener, TrackingListener
+            if self.coherence is Coherence.TRACKING:
+                self._listener = TrackingListener(self._source.invalidation_clients(), self._tracking_prefix,
+                                                       self._remote_invalidation, self._flush_l1)
+            else:
+                self._listener = InvalidationListener(self._source.invalidation_clients(), self._channel,
+                                                           self._origin, self._remote_invalidation,
+                                                           self._flush_l1)
 
     def wait_ready(self, timeout: float = 5.0) -> bool:
         """Wait until the invalidation listener is subscribed (True) or timeout."""
@@ -241,8 +245,8 @@ class TieredMethods(_TieredLogic):
         self._publish("clear", None)
 
     def _publish(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None) -> None:
-        if not self._invalidation:
-            return
+        if not self._invalidation or self.coherence is Coherence.TRACKING:
+            return                              # tracking: Redis reports the change itself
         if not self._send(reason, keys, tags):
             self._owe_invalidation(keys)
 
@@ -271,6 +275,8 @@ class TieredMethods(_TieredLogic):
 
     def _owe_invalidation(self, keys: Optional[list[Any]]) -> None:
         """Other processes must still drop keys (None: everything): resend in the background."""
+        if self.coherence is Coherence.TRACKING:
+            return                              # Redis reports what it applied; nothing to resend
         if self._owe(keys):
             sync_spawn(self._resend_owed)
 

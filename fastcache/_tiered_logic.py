@@ -8,6 +8,7 @@ invalidation messages.  The I/O around it is written once, in
 """
 from __future__ import annotations
 
+import enum
 import itertools
 import threading
 from dataclasses import dataclass, field
@@ -23,6 +24,14 @@ __all__ = ("TieredStats", "MISS")
 
 
 MISS: Any = object()
+
+
+class Coherence(enum.Enum):
+    """How other processes' L1 copies are kept coherent with L2 (``coherence=``)."""
+
+    PUBSUB = "pubsub"          # fastcache publishes after its own writes (any Redis; pub/sub allowed)
+    TRACKING = "tracking"      # Redis reports every change under the namespace, whoever made it
+                               # (client tracking, BCAST + the prefix; Redis >= 6.0)
 
 
 @dataclass
@@ -63,7 +72,8 @@ class _TieredLogic:
 
     def _setup(self, l2: Any, l1_ttl: Optional[float], invalidation: Optional[bool],
                on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]],
-               breaker_threshold: int, breaker_cooldown: float, timer: Any) -> None:
+               breaker_threshold: int, breaker_cooldown: float, timer: Any,
+               coherence: "Coherence | str" = Coherence.PUBSUB) -> None:
         self.l2 = l2
         self.l1_ttl = check_ttl(l1_ttl, "l1_ttl")
         self._stats = TieredStats()
@@ -92,6 +102,19 @@ class _TieredLogic:
             self._origin = new_origin()
         self._invalidation = bool(invalidation)
         self._channel = self._channel_for(l2)
+        try:
+            self.coherence = Coherence(coherence)
+        except ValueError:
+            raise ValueError(f"coherence must be 'pubsub' or 'tracking', not {coherence!r}") from None
+        if self.coherence is Coherence.TRACKING:
+            if not self._invalidation:
+                raise ValueError("coherence='tracking' keeps L1s coherent: it needs invalidation on")
+            if getattr(l2, "cluster", False):
+                raise ValueError("coherence='tracking' on a Redis Cluster is not supported yet: use 'pubsub'")
+            prefix = getattr(l2, "prefix", None)
+            if not isinstance(prefix, bytes):
+                raise TypeError("coherence='tracking' needs an L2 with a bytes prefix (RedisCache, ShardedRedisCache)")
+            self._tracking_prefix = prefix
         # Invalidations other processes are owed: keys whose L2 write failed (the server may
         # still have applied it: a timeout is not a "no") or whose message could not be
         # published.  A background resender publishes them as soon as Redis answers.

@@ -65,10 +65,11 @@ class SyncTieredMethods(TieredMethods):
                  invalidation: Optional[bool] = None,
                  on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]] = None,
                  breaker_threshold: int = 5, breaker_cooldown: float = 1.0,
-                 timer: Optional[Callable[[], float]] = None) -> None:
+                 timer: Optional[Callable[[], float]] = None, coherence: Any = "pubsub") -> None:
         _check_l1(l1)
         self._setup_front(l1, timer)          # type: ignore[attr-defined]
-        self._setup(l2, l1_ttl, invalidation, on_invalidate, breaker_threshold, breaker_cooldown, timer)
+        self._setup(l2, l1_ttl, invalidation, on_invalidate, breaker_threshold, breaker_cooldown, timer,
+                    coherence)
         self._flight = SingleFlight()
         self._started = False
         self.start()                          # the listener thread runs from the start
@@ -84,6 +85,10 @@ class TieredCache(SyncTieredMethods, TieredFront):
     outlive the L2 entry.  ``invalidation`` (default: on when L2 is Redis)
     subscribes to the namespace's invalidation channel;
     ``on_invalidate(keys, reason)`` is called for each remote invalidation.
+    ``coherence``: ``"pubsub"`` (default: each process publishes after its own writes) or
+    ``"tracking"`` (Redis's client tracking reports every change under the namespace,
+    whoever makes it: another service, ``redis-cli``, a script, an expiry or eviction
+    inside Redis; Redis >= 6.0, a single server or a sharded ring).
     ``timer`` is the clock for L1 deadlines and the breaker (for tests).
     """
 
@@ -104,13 +109,14 @@ class AsyncTieredCache(AsyncTieredMethods):
                  invalidation: Optional[bool] = None,
                  on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]] = None,
                  breaker_threshold: int = 5, breaker_cooldown: float = 1.0,
-                 timer: Optional[Callable[[], float]] = None) -> None:
+                 timer: Optional[Callable[[], float]] = None, coherence: Any = "pubsub") -> None:
         _check_l1(l1)
         self._front = self._front_class()
         self._front._setup_front(l1, timer)
         self._get_l1 = self._front.get_l1     # bound to the front, not to self: no cycle
         self._store_for = self._front._store_for
-        self._setup(l2, l1_ttl, invalidation, on_invalidate, breaker_threshold, breaker_cooldown, timer)
+        self._setup(l2, l1_ttl, invalidation, on_invalidate, breaker_threshold, breaker_cooldown, timer,
+                    coherence)
         self._flight = AsyncSingleFlight()
         self._started = False
 

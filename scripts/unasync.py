@@ -51,6 +51,7 @@ PAIRS: list[tuple[str, str]] = [
     ("tests/_async/test_invalidation_bus.py", "tests/_sync/test_invalidation_bus.py"),
     ("tests/_async/test_write_behind.py", "tests/_sync/test_write_behind.py"),
     ("tests/_async/test_faults.py", "tests/_sync/test_faults.py"),
+    ("tests/_async/test_tracking.py", "tests/_sync/test_tracking.py"),
 ]
 
 # Applied in order to every line, each as a whole-word regular expression.

@@ -291,3 +291,19 @@ def test_journal_backlog_skips_foreign_entries(redis_url: str, entries: list[dic
         assert all(isinstance(entry_id, bytes) for entry_id, _, _ in backlog)
     finally:
         journal.client.close()
+
+
+@FUZZ
+@given(st.one_of(st.none(), st.lists(st.one_of(st.binary(max_size=20), st.text(max_size=20), st.integers(),
+                                                st.none(), st.lists(st.binary(max_size=4), max_size=2)),
+                                      max_size=6),
+                 st.binary(max_size=20), st.integers(), st.text(max_size=10)),
+       st.binary(max_size=4))
+def test_tracking_message_reader_raises_only_value_error(data: Any, prefix: bytes) -> None:
+    """What arrives on __redis__:invalidate (anyone may PUBLISH there): keys or a ValueError."""
+    from fastcache.redis.invalidation import tracked_keys
+    try:
+        keys = tracked_keys(data, prefix)
+    except ValueError:
+        return
+    assert keys is None or all(isinstance(k, (bytes, str, int)) for k in keys)

@@ -32,7 +32,8 @@ from ..tags import check_tag
 
 log = logging.getLogger("fastcache.invalidation")
 
-__all__ = ("encode_message", "decode_message", "InvalidationListener", "new_origin")
+__all__ = ("encode_message", "decode_message", "InvalidationListener", "new_origin", "TrackingListener",
+           "AsyncTrackingListener", "TRACKING_CHANNEL")
 
 
 def new_origin() -> str:
@@ -206,8 +207,12 @@ class _ListenerState:
                 log.warning("invalidation channel %r is back; L1 flushed", self.channel)
             self._lost[index] = False
             self._delay[index] = self._retry[0]
-        elif msg["type"] == "message" and _dispatch(self.channel, self.origin, msg["data"], self._on_keys):
+        elif msg["type"] == "message" and self._deliver(msg["data"]):
             self.received += 1
+
+    def _deliver(self, data: Any) -> bool:
+        """Pass a message's keys on (unless it is this process's own); whether it was."""
+        return _dispatch(self.channel, self.origin, data, self._on_keys)
 
     def _health_check(self) -> HealthCheck:
         return HealthCheck(*self._health, time.monotonic())
@@ -350,3 +355,147 @@ class AsyncInvalidationListener(_ListenerState):
         for t in self._tasks:
             t.cancel()
         await asyncio.wait(self._tasks, timeout=timeout)
+
+
+# -- server-assisted invalidation: Redis client tracking ---------------------------------
+#
+# With ``CLIENT TRACKING ON REDIRECT <id> BCAST PREFIX <namespace>`` Redis itself tells a
+# connection about every change to a key under the namespace - a write by any client, in
+# any language, a Lua script, an EXPIRE, a key expiring or evicted inside Redis.  On RESP2
+# (every Redis >= 6.0 and every redis-py) the messages go, as pub/sub messages on
+# ``__redis__:invalidate``, to the connection named by REDIRECT: here the subscribing
+# connection itself, which enables tracking right after connecting, before it subscribes.
+# Its payload is the list of Redis keys (null: a FLUSHDB/FLUSHALL - everything).  Tracking
+# lives and dies with that connection; every (re)connect enables it again and, as for
+# pub/sub, flushes L1, since whatever changed meanwhile was not reported.
+
+TRACKING_CHANNEL = b"__redis__:invalidate"
+
+
+def _tracking_args(client_id: Any, prefix: bytes) -> list[Any]:
+    args: list[Any] = ["CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST"]
+    if prefix:
+        args += ["PREFIX", prefix]
+    return args
+
+
+def _expect_ok(reply: Any) -> None:
+    if reply not in (b"OK", "OK"):
+        raise ConnectionError(f"CLIENT TRACKING was refused: {reply!r}")
+
+
+def _resp2_options(pool: Any) -> dict[str, Any]:
+    """The pool's connection options for a RESP2 connection: redis-py's own per-pool state
+    (maintenance notifications, which need RESP3, and the addresses it keeps for them) left out."""
+    return {k: v for k, v in pool.connection_kwargs.items()
+            if not k.startswith(("maint_notifications", "orig_")) and k != "himport_registry"}
+
+
+def tracking_client(client: Any, prefix: bytes) -> Any:
+    """A redis-py client to the server of ``client`` whose connections, as they connect,
+    enable BCAST tracking of ``prefix`` redirected to themselves (RESP2)."""
+    import redis
+    pool = client.connection_pool
+
+    def connect(conn: Any) -> None:
+        conn.on_connect()
+        conn.send_command("CLIENT", "ID")
+        client_id = conn.read_response()
+        conn.send_command(*_tracking_args(client_id, prefix))
+        _expect_ok(conn.read_response())
+
+    kwargs = {**_resp2_options(pool), "protocol": 2, "redis_connect_func": connect}
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+
+def async_tracking_client(client: Any, prefix: bytes) -> Any:
+    """:func:`tracking_client` for a ``redis.asyncio`` client."""
+    import redis.asyncio
+    pool = client.connection_pool
+
+    async def connect(conn: Any) -> None:
+        await conn.on_connect()
+        await conn.send_command("CLIENT", "ID")
+        client_id = await conn.read_response()
+        await conn.send_command(*_tracking_args(client_id, prefix))
+        _expect_ok(await conn.read_response())
+
+    kwargs = {**_resp2_options(pool), "protocol": 2, "redis_connect_func": connect}
+    return redis.asyncio.Redis(
+        connection_pool=redis.asyncio.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+
+def tracked_keys(data: Any, prefix: bytes) -> Optional[list[Any]]:
+    """The L1 keys a tracking message names (None: everything).  A Redis key says nothing of
+    the type of the cache key it was made from, so each is named in every form that maps to
+    it: bytes, str (UTF-8) and int (canonical decimal) - dropping a form L1 does not hold is
+    harmless.  Keys outside the namespace are left out; ValueError for a payload that is not
+    a list of keys."""
+    if data is None:
+        return None
+    if not isinstance(data, list):
+        raise ValueError(f"not a tracking message: {type(data).__name__}")
+    out: list[Any] = []
+    n = len(prefix)
+    for rkey in data:
+        if isinstance(rkey, str):
+            rkey = rkey.encode("utf-8")
+        if not isinstance(rkey, bytes):
+            raise ValueError(f"not a key: {type(rkey).__name__}")
+        if not rkey.startswith(prefix):
+            continue
+        raw = rkey[n:]
+        out.append(raw)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        out.append(text)
+        if text.isascii() and text.lstrip("-").isdigit() and str(int(text)) == text:
+            out.append(int(text))
+    return out
+
+
+class _TrackingMessages:
+    """Tracking's messages (Redis's own) for the listeners, in place of fastcache's JSON."""
+
+    _prefix: bytes
+    _on_keys: OnKeys
+    channel: bytes
+
+    def _deliver(self, data: Any) -> bool:
+        try:
+            keys = tracked_keys(data, self._prefix)
+        except ValueError as exc:
+            log.warning("ignoring a message on %r: %s", self.channel, exc)
+            return False
+        if keys is not None and not keys:
+            return False                    # only keys outside the namespace
+        try:
+            self._on_keys(keys, "tracking" if keys is not None else "flush", None)
+        except Exception:                   # pragma: no cover - the callback is ours
+            log.exception("invalidation callback failed")
+        return True
+
+
+class TrackingListener(_TrackingMessages, InvalidationListener):
+    """:class:`InvalidationListener` fed by Redis client tracking: one connection per node
+    (``clients``: the L2's), tracking ``prefix`` in BCAST mode and subscribed to
+    ``__redis__:invalidate``; ``on_keys(keys, reason, None)`` for every change Redis
+    reports (keys None: flush), ``on_reset()`` on every (re)connect and loss."""
+
+    def __init__(self, clients: Sequence[Any], prefix: bytes, on_keys: OnKeys, on_reset: Callable[[], None],
+                 **options: Any) -> None:
+        self._prefix = prefix
+        super().__init__([tracking_client(c, prefix) for c in clients], TRACKING_CHANNEL, "", on_keys,
+                         on_reset, **options)
+
+
+class AsyncTrackingListener(_TrackingMessages, AsyncInvalidationListener):
+    """:class:`TrackingListener` for ``redis.asyncio`` clients."""
+
+    def __init__(self, clients: Sequence[Any], prefix: bytes, on_keys: OnKeys, on_reset: Callable[[], None],
+                 **options: Any) -> None:
+        self._prefix = prefix
+        super().__init__([async_tracking_client(c, prefix) for c in clients], TRACKING_CHANNEL, "", on_keys,
+                         on_reset, **options)
