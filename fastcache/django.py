@@ -19,7 +19,8 @@
   unpickled.
 - :class:`TieredCache`: an in-process L1 plus that Redis as L2, with cross-process
   invalidation: every Django process sees a write at once.  ``OPTIONS``: ``POLICY``,
-  ``MAX_ENTRIES`` (the L1's), ``L1_TTL``.
+  ``MAX_ENTRIES`` (the L1's), ``L1_TTL``, ``COHERENCE`` (``"pubsub"``, or ``"tracking"``:
+  Redis reports writes by any client, see ``fastcache.tiered``).
 
 Redis keys are Django's keys under ``OPTIONS["NAMESPACE"]`` (default ``"django:"``), so
 ``clear()`` deletes this namespace's keys only (Django's own RedisCache runs FLUSHDB).
@@ -387,7 +388,8 @@ class TieredCache(RedisCache):
         _Backend.__init__(self, location, params)
         from .tiered import TieredCache as Tiered
         self._l2 = _redis_l2(location, self._options)
-        self._cache = Tiered(_policy(self._options, 10_000), self._l2, l1_ttl=self._options.get("L1_TTL"))
+        self._cache = Tiered(_policy(self._options, 10_000), self._l2, l1_ttl=self._options.get("L1_TTL"),
+                             coherence=self._options.get("COHERENCE", "pubsub"))
         self._register(self._cache, location)
 
     def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> bool:

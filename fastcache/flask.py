@@ -7,7 +7,8 @@ Three backends, chosen by ``CACHE_TYPE``:
 - ``fastcache.flask.RedisCache``: Redis at ``CACHE_REDIS_URL`` through fastcache's
   ``RedisCache``.
 - ``fastcache.flask.TieredCache``: an in-process L1 plus that Redis as L2, with
-  cross-process invalidation: every process sees a write at once.
+  cross-process invalidation: every process sees a write at once (``CACHE_OPTIONS``
+  ``{"coherence": "tracking"}``: also writes by any other client, see ``fastcache.tiered``).
 
 Values are Python objects (views return responses), so the Redis backends pickle them
 **signed with HMAC** (the key is derived from the app's ``SECRET_KEY``): a payload that
@@ -53,7 +54,7 @@ def _signing_key(config: dict[str, Any]) -> bytes:
 def _our_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Take fastcache's own CACHE_OPTIONS out of the constructor arguments Flask-Caching
     built (it merges CACHE_OPTIONS into them)."""
-    return {k: kwargs.pop(k) for k in ("policy", "name", "l1_ttl") if k in kwargs}
+    return {k: kwargs.pop(k) for k in ("policy", "name", "l1_ttl", "coherence") if k in kwargs}
 
 
 class _FastcacheBackend(BaseCache):
@@ -164,6 +165,6 @@ class TieredCache(_FastcacheBackend):
         l2 = Redis(config.get("CACHE_REDIS_URL", "redis://localhost:6379/0"), prefix=prefix,
                    serializer=PickleSerializer(_signing_key(config)))
         tiered = Tiered(_local(int(config.get("CACHE_THRESHOLD", 10_000)), options.get("policy", "lru")), l2,
-                        l1_ttl=options.get("l1_ttl"))
+                        l1_ttl=options.get("l1_ttl"), coherence=options.get("coherence", "pubsub"))
         metrics.register(tiered, name=options.get("name", "flask"))
         return cls(tiered, **kwargs)

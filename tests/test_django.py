@@ -404,3 +404,19 @@ def test_secret_rotation_keeps_old_values_readable(redis_url: str) -> None:
         assert RedisCache(redis_url, {}).get("rotated") == {"v": 1}       # verified with the fallback
     with override_settings(SECRET_KEY="new-secret-5678", SECRET_KEY_FALLBACKS=[]):
         assert RedisCache(redis_url, {}).get("rotated", "miss") == "miss"   # no longer trusted
+
+
+def test_tiered_tracking_sees_writes_by_any_client(redis_url: str) -> None:
+    """OPTIONS COHERENCE "tracking": a write made outside Django reaches the L1."""
+    from conftest import wait_for
+    from fastcache.django import TieredCache
+    cache = TieredCache(redis_url, {"OPTIONS": {"COHERENCE": "tracking"}})
+    assert cache._cache.coherence.value == "tracking" and cache._cache.wait_ready(5)
+    cache.set("t", 1)
+    raw = redis.Redis.from_url(redis_url)
+    rkey = b"django:" + cache.make_key("t").encode()
+    assert wait_for(lambda: cache._cache.stats().invalidations_received > 0)   # its own write's report
+    assert cache.get("t") == 1
+    raw.delete(rkey)                                                          # by another client
+    assert wait_for(lambda: cache.get("t", "gone") == "gone")
+    cache._cache.close()

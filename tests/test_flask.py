@@ -99,3 +99,18 @@ def test_local_cache_policy_and_metrics_name(redis_url: str) -> None:
     assert type(metrics.registered()["flask-local"]).__name__ == "LFUCache"
     with pytest.raises(ValueError, match="policy"):
         make_app("fastcache.flask.LocalCache", redis_url, CACHE_OPTIONS={"policy": "mru"})
+
+
+def test_tiered_tracking_option(redis_url: str) -> None:
+    """CACHE_OPTIONS {"coherence": "tracking"}: a write made outside Flask reaches the L1."""
+    from conftest import wait_for
+    app, cache, _ = make_app("fastcache.flask.TieredCache", redis_url, CACHE_OPTIONS={"coherence": "tracking"})
+    with app.app_context():
+        tiered = cache.cache.cache                                             # the fastcache TieredCache
+        assert tiered.coherence.value == "tracking" and tiered.wait_ready(5)
+        cache.set("k", "v1")
+        assert wait_for(lambda: tiered.stats().invalidations_received > 0)
+        assert cache.get("k") == "v1"
+        redis.Redis.from_url(redis_url).flushdb()                             # by another client
+        assert wait_for(lambda: cache.get("k") is None)
+        tiered.close()
