@@ -129,8 +129,8 @@ async def test_dead_node_keys_miss_others_serve_backoff_and_rejoin(make, servers
         assert got == {k: k for k in alive}
         with pytest.raises(NodeUnavailable):
             await sc.set(on_dead[0], "x")
-        with pytest.raises(NodeUnavailable):
-            await sc.set_many({k: 1 for k in keys[:20]})
+        with pytest.raises(NodeUnavailable):             # a batch with keys on the dead node and others
+            await sc.set_many({k: 1 for k in on_dead[:5] + alive[:15]})
     failures = sc._nodes[dead].failures
     for _ in range(20):                                     # backing off: no new attempts
         assert await sc.get(on_dead[0]) is None

@@ -131,8 +131,8 @@ def test_dead_node_keys_miss_others_serve_backoff_and_rejoin(make, servers, capl
         assert got == {k: k for k in alive}
         with pytest.raises(NodeUnavailable):
             sc.set(on_dead[0], "x")
-        with pytest.raises(NodeUnavailable):
-            sc.set_many({k: 1 for k in keys[:20]})
+        with pytest.raises(NodeUnavailable):             # a batch with keys on the dead node and others
+            sc.set_many({k: 1 for k in on_dead[:5] + alive[:15]})
     failures = sc._nodes[dead].failures
     for _ in range(20):                                     # backing off: no new attempts
         assert sc.get(on_dead[0]) is None
