@@ -63,29 +63,24 @@ def pttl_to_seconds(pttl: Any) -> Optional[float]:
 # older fastcache, by another client, or an integer stored bare for INCR) still reads:
 # its remaining lifetime is then unknown and the tiered cache asks Redis (PTTL).
 EXPIRY_MAGIC = b"\xfe\x01"
-_HEADER = struct.Struct(">2sq")
-HEADER_SIZE = _HEADER.size
+_EXPIRES = struct.Struct(">q")
+HEADER_SIZE = len(EXPIRY_MAGIC) + _EXPIRES.size
 UNKNOWN_EXPIRY = -1.0        # remaining lifetime of a payload written without the header
 
 
-def expiry_header(px: Optional[int], now: Optional[float] = None) -> bytes:
+def expiry_header(px: Optional[int]) -> bytes:
     """The header for an entry living px milliseconds from now (None: no expiry)."""
-    if not px:
-        return _HEADER.pack(EXPIRY_MAGIC, 0)
-    return _HEADER.pack(EXPIRY_MAGIC, int((time.time() if now is None else now) * 1000) + px)
+    return EXPIRY_MAGIC + _EXPIRES.pack(int(time.time() * 1000) + px if px else 0)
 
 
-_EXPIRES = struct.Struct(">q")
-
-
-def split_header(data: bytes, now: Optional[float] = None) -> tuple[bytes, Optional[float]]:
+def split_header(data: bytes) -> tuple[bytes, Optional[float]]:
     """(payload, remaining seconds: None for no expiry, UNKNOWN_EXPIRY without a header)."""
     if not data.startswith(EXPIRY_MAGIC) or len(data) < HEADER_SIZE:
         return data, UNKNOWN_EXPIRY
-    expires_ms = _EXPIRES.unpack_from(data, 2)[0]
+    expires_ms = _EXPIRES.unpack_from(data, len(EXPIRY_MAGIC))[0]
     if expires_ms == 0:
         return data[HEADER_SIZE:], None
-    remaining = expires_ms / 1000.0 - (time.time() if now is None else now)
+    remaining = expires_ms / 1000.0 - time.time()
     return data[HEADER_SIZE:], (remaining if remaining > 0.0 else 0.0)
 
 
@@ -127,22 +122,12 @@ class PayloadCodec:
 
     def loads(self, key: Key, data: Any) -> tuple[bool, Any]:
         """(found, value); a payload that does not decode is (False, None)."""
-        if data is None:
-            return False, None
-        try:
-            if not isinstance(data, (bytes, bytearray)):
-                raise SerializationError(f"unexpected reply type {type(data).__name__}")
-            if data[:2] == EXPIRY_MAGIC:
-                data = split_header(bytes(data))[0]
-            return True, self.serializer.loads(bytes(data))
-        except Exception as exc:
-            self._corrupt(key, exc)
-            return False, None
+        found, value, _ = self.loads_with_ttl(key, data)
+        return found, value
 
     def loads_with_ttl(self, key: Key, data: Any) -> tuple[bool, Any, Optional[float]]:
         """(found, value, remaining seconds: None for no expiry, UNKNOWN_EXPIRY when the
-        payload has no header); a payload that does not decode is a miss.  (split_header,
-        inlined: this is every tiered L1 miss.)"""
+        payload has no header); a payload that does not decode is a miss."""
         if data is None:
             return False, None, None
         try:
@@ -150,14 +135,8 @@ class PayloadCodec:
                 if not isinstance(data, (bytes, bytearray)):
                     raise SerializationError(f"unexpected reply type {type(data).__name__}")
                 data = bytes(data)
-            if not data.startswith(EXPIRY_MAGIC) or len(data) < HEADER_SIZE:
-                return True, self.serializer.loads(data), UNKNOWN_EXPIRY
-            expires_ms = _EXPIRES.unpack_from(data, 2)[0]
-            value = self.serializer.loads(data[HEADER_SIZE:])
-            if expires_ms == 0:
-                return True, value, None
-            remaining = expires_ms / 1000.0 - time.time()
-            return True, value, (remaining if remaining > 0.0 else 0.0)
+            payload, remaining = split_header(data)
+            return True, self.serializer.loads(payload), remaining
         except Exception as exc:
             self._corrupt(key, exc)
             return False, None, None
