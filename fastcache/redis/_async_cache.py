@@ -1,13 +1,12 @@
 """The Redis cache's I/O, written once for sync and asyncio (see :mod:`fastcache.redis.cache`)."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any, Awaitable, Iterable, Mapping, Optional, Union
 
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
 
-from .._impl import key_slot
 from ..serializers import Serializer
 from ..tags import check_tags
 from ._base import TIMEOUTS, AsyncMembership, RedisCacheBase, blocking_pool_options, is_wrongtype
@@ -93,11 +92,17 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
         reply_error(key, error, self.codec.name)
         return None
 
+    def _read(self, rkey: bytes) -> Awaitable[Any]:
+        """rkey's raw reply, through the batcher if on (for asyncio an awaitable, not a
+        coroutine: the read adds no frame)."""
+        return self._batcher.get(rkey) if self._batcher is not None else self._fetch_one(rkey)
+
+    async def _fetch_one(self, rkey: bytes) -> Any:
+        return (await self._fetch([rkey]))[0]
+
     async def get(self, key: Key, default: Any = None) -> Any:
         """The value for key, or default (also for an undecodable or wrong-type value)."""
-        rkey = self.redis_key(key)
-        batcher = self._batcher                 # through the batcher if on (one frame, not two)
-        data = await batcher.get(rkey) if batcher is not None else (await self._fetch([rkey]))[0]
+        data = await self._read(self.redis_key(key))
         if isinstance(data, BaseException):
             data = self._failed_read(key, data)
         ok, value = self.codec.loads(key, data)
@@ -108,8 +113,7 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
         lifetime read from the payload's expiry header; a PTTL only for a payload
         written without one."""
         rkey = self.redis_key(key)
-        batcher = self._batcher                 # as in get: the tiered cache's L1 miss
-        data = await batcher.get(rkey) if batcher is not None else (await self._fetch([rkey]))[0]
+        data = await self._read(rkey)
         if isinstance(data, BaseException):
             data = self._failed_read(key, data)
         found, value, remaining = self.codec.loads_with_ttl(key, data)
@@ -117,35 +121,29 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
             remaining = pttl_remaining(await self._client.pttl(rkey))
         return found, value, remaining
 
-    async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
-        """``{key: value}`` for the keys present (one MGET; per slot on a cluster)."""
-        ks = unique(keys)
-        groups = self._slot_groups(ks)
-        if not groups:
-            return {}
+    async def _mget(self, groups: list[list[Key]]) -> list[Any]:
+        """One MGET reply per group of keys (one MGET; per hash slot, one pipeline, on a cluster)."""
         if not self.cluster:
-            return self._decode_many(groups, [await self._client.mget([self.redis_key(k) for k in ks])])
+            return [await self._client.mget([self.redis_key(k) for k in groups[0]])]
         async with self._client.pipeline(transaction=False) as pipe:
             for group in groups:
                 pipe.execute_command("MGET", *[self.redis_key(k) for k in group])
-            replies = await pipe.execute(raise_on_error=False)
-        return self._decode_many(groups, replies)
+            return list(await pipe.execute(raise_on_error=False))
+
+    async def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        """``{key: value}`` for the keys present (one MGET; per slot on a cluster)."""
+        groups = self._slot_groups(unique(keys))
+        if not groups:
+            return {}
+        return self._decode_many(groups, await self._mget(groups))
 
     async def get_many_with_ttl(self, keys: Iterable[Key]) -> dict[Key, tuple[Any, Optional[float]]]:
         """``{key: (value, remaining seconds or None)}`` for the keys present: one MGET
         (per slot on a cluster); PTTLs only for payloads written without the expiry header."""
-        ks = unique(keys)
-        groups = self._slot_groups(ks)
+        groups = self._slot_groups(unique(keys))
         if not groups:
             return {}
-        if not self.cluster:
-            replies = [await self._client.mget([self.redis_key(k) for k in ks])]
-        else:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for group in groups:
-                    pipe.execute_command("MGET", *[self.redis_key(k) for k in group])
-                replies = await pipe.execute(raise_on_error=False)
-        found, unknown = self._decode_many_with_ttl(groups, replies)
+        found, unknown = self._decode_many_with_ttl(groups, await self._mget(groups))
         if unknown:
             await self._read_ttls(found, unknown)
         return found
@@ -242,11 +240,8 @@ class AsyncRedisCache(RedisCacheBase, AsyncGetOrLoad, AsyncMembership):
     async def _unlink(self, rkeys: list[bytes]) -> int:
         if not self.cluster:
             return int(await self._client.unlink(*rkeys))
-        by_slot: dict[int, list[bytes]] = {}
-        for rk in rkeys:
-            by_slot.setdefault(key_slot(rk), []).append(rk)
         async with self._client.pipeline(transaction=False) as pipe:
-            for group in by_slot.values():
+            for group in self._raw_slot_groups(rkeys):
                 pipe.execute_command("UNLINK", *group)
             return sum(int(r) for r in await pipe.execute())
 

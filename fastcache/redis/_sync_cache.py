@@ -3,13 +3,12 @@
 """The Redis cache's I/O, written once for sync and asyncio (see :mod:`fastcache.redis.cache`)."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any, Awaitable, Iterable, Mapping, Optional, Union
 
 import redis
 import redis
 import redis.cluster
 
-from .._impl import key_slot
 from ..serializers import Serializer
 from ..tags import check_tags
 from ._base import TIMEOUTS, Membership, RedisCacheBase, blocking_pool_options, is_wrongtype
@@ -95,11 +94,17 @@ class RedisCache(RedisCacheBase, GetOrLoad, Membership):
         reply_error(key, error, self.codec.name)
         return None
 
+    def _read(self, rkey: bytes) -> Any:
+        """rkey's raw reply, through the batcher if on (for asyncio an awaitable, not a
+        coroutine: the read adds no frame)."""
+        return self._batcher.get(rkey) if self._batcher is not None else self._fetch_one(rkey)
+
+    def _fetch_one(self, rkey: bytes) -> Any:
+        return (self._fetch([rkey]))[0]
+
     def get(self, key: Key, default: Any = None) -> Any:
         """The value for key, or default (also for an undecodable or wrong-type value)."""
-        rkey = self.redis_key(key)
-        batcher = self._batcher                 # through the batcher if on (one frame, not two)
-        data = batcher.get(rkey) if batcher is not None else (self._fetch([rkey]))[0]
+        data = self._read(self.redis_key(key))
         if isinstance(data, BaseException):
             data = self._failed_read(key, data)
         ok, value = self.codec.loads(key, data)
@@ -110,8 +115,7 @@ class RedisCache(RedisCacheBase, GetOrLoad, Membership):
         lifetime read from the payload's expiry header; a PTTL only for a payload
         written without one."""
         rkey = self.redis_key(key)
-        batcher = self._batcher                 # as in get: the tiered cache's L1 miss
-        data = batcher.get(rkey) if batcher is not None else (self._fetch([rkey]))[0]
+        data = self._read(rkey)
         if isinstance(data, BaseException):
             data = self._failed_read(key, data)
         found, value, remaining = self.codec.loads_with_ttl(key, data)
@@ -119,35 +123,29 @@ class RedisCache(RedisCacheBase, GetOrLoad, Membership):
             remaining = pttl_remaining(self._client.pttl(rkey))
         return found, value, remaining
 
-    def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
-        """``{key: value}`` for the keys present (one MGET; per slot on a cluster)."""
-        ks = unique(keys)
-        groups = self._slot_groups(ks)
-        if not groups:
-            return {}
+    def _mget(self, groups: list[list[Key]]) -> list[Any]:
+        """One MGET reply per group of keys (one MGET; per hash slot, one pipeline, on a cluster)."""
         if not self.cluster:
-            return self._decode_many(groups, [self._client.mget([self.redis_key(k) for k in ks])])
+            return [self._client.mget([self.redis_key(k) for k in groups[0]])]
         with self._client.pipeline(transaction=False) as pipe:
             for group in groups:
                 pipe.execute_command("MGET", *[self.redis_key(k) for k in group])
-            replies = pipe.execute(raise_on_error=False)
-        return self._decode_many(groups, replies)
+            return list(pipe.execute(raise_on_error=False))
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        """``{key: value}`` for the keys present (one MGET; per slot on a cluster)."""
+        groups = self._slot_groups(unique(keys))
+        if not groups:
+            return {}
+        return self._decode_many(groups, self._mget(groups))
 
     def get_many_with_ttl(self, keys: Iterable[Key]) -> dict[Key, tuple[Any, Optional[float]]]:
         """``{key: (value, remaining seconds or None)}`` for the keys present: one MGET
         (per slot on a cluster); PTTLs only for payloads written without the expiry header."""
-        ks = unique(keys)
-        groups = self._slot_groups(ks)
+        groups = self._slot_groups(unique(keys))
         if not groups:
             return {}
-        if not self.cluster:
-            replies = [self._client.mget([self.redis_key(k) for k in ks])]
-        else:
-            with self._client.pipeline(transaction=False) as pipe:
-                for group in groups:
-                    pipe.execute_command("MGET", *[self.redis_key(k) for k in group])
-                replies = pipe.execute(raise_on_error=False)
-        found, unknown = self._decode_many_with_ttl(groups, replies)
+        found, unknown = self._decode_many_with_ttl(groups, self._mget(groups))
         if unknown:
             self._read_ttls(found, unknown)
         return found
@@ -244,11 +242,8 @@ class RedisCache(RedisCacheBase, GetOrLoad, Membership):
     def _unlink(self, rkeys: list[bytes]) -> int:
         if not self.cluster:
             return int(self._client.unlink(*rkeys))
-        by_slot: dict[int, list[bytes]] = {}
-        for rk in rkeys:
-            by_slot.setdefault(key_slot(rk), []).append(rk)
         with self._client.pipeline(transaction=False) as pipe:
-            for group in by_slot.values():
+            for group in self._raw_slot_groups(rkeys):
                 pipe.execute_command("UNLINK", *group)
             return sum(int(r) for r in pipe.execute())
 
