@@ -59,9 +59,8 @@ class AsyncTieredMethods(_TieredLogic):
     async def _read_l2(self, key: Any) -> tuple[bool, Any]:
         if not self._started:
             await self.start()
-        admission = self._breaker.allow()
+        admission = self._may_read_l2()
         if not admission:
-            self._stats.l2_skipped += 1
             return False, None
         epoch = self._epoch
         try:
@@ -72,7 +71,7 @@ class AsyncTieredMethods(_TieredLogic):
         except BaseException:
             self._breaker.abandon(admission)    # cancelled: no verdict, the trial is given back
             raise
-        self._breaker.success()                 # _l2_reply, inlined: every L1 miss comes here
+        self._breaker.success()
         found, value, remaining = reply
         if not found:
             self._stats.l2_misses += 1
