@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional
 
 from ..errors import L2_ERRORS
-from ._async_cache import AsyncRedisCache, raise_first_error
+from ._async_cache import AsyncRedisCache
 from ._base import AsyncMembership
 from ._async_get_or_load import AsyncGetOrLoad
 from ._common import DEFAULT, Key
@@ -35,12 +35,11 @@ class AsyncShardedRedisCache(_ShardedBase, AsyncShardFanOut, AsyncGetOrLoad, Asy
         """fn(node cache), with node health bookkeeping; NodeUnavailable if down."""
         admission = node.admit(self._timer())
         if not admission:
-            raise NodeUnavailable(f"Redis node {node.name} is down")
+            raise node.down_error()
         try:
             result = await fn(node.cache)
         except _FAILURES as exc:
-            node.failed(exc, self._timer(), admission)
-            raise NodeUnavailable(f"Redis node {node.name} failed: {exc}") from exc
+            raise node.failure_error(exc, self._timer(), admission) from exc
         except BaseException:
             node.abandon(admission)
             raise
@@ -127,8 +126,6 @@ class AsyncShardedRedisCache(_ShardedBase, AsyncShardFanOut, AsyncGetOrLoad, Asy
             groups.setdefault(self.node_for(k), {})[k] = v
         results = await self._fan_out_commands(groups, lambda c, items: c._set_commands(items, ttl))
         self._raise_first(results)
-        for replies in results.values():
-            raise_first_error(replies)
 
     async def delete(self, key: Key) -> bool:
         """Remove key from its node."""
@@ -139,8 +136,6 @@ class AsyncShardedRedisCache(_ShardedBase, AsyncShardFanOut, AsyncGetOrLoad, Asy
         results = await self._fan_out_commands(self._split(keys),
                                                lambda c, ks: [("DEL", *[c.redis_key(k) for k in ks])])
         self._raise_first(results)
-        for replies in results.values():
-            raise_first_error(replies)
         return sum(int(r[0]) for r in results.values())
 
     async def ttl(self, key: Key) -> Optional[float]:

@@ -103,6 +103,17 @@ class _Node:
                 self.probing = False
             # else: a call admitted before the node went down, failing late: no change
 
+    def down_error(self) -> "NodeUnavailable":
+        """What a call to this node raises (or a fan-out reports) while it is down."""
+        return NodeUnavailable(f"Redis node {self.name} is down")
+
+    def failure_error(self, exc: BaseException, now: float, admission: Admission) -> "NodeUnavailable":
+        """Record a failed call (see :meth:`failed`); the NodeUnavailable it surfaces as."""
+        self.failed(exc, now, admission)
+        error = NodeUnavailable(f"Redis node {self.name} failed: {exc}")
+        error.__cause__ = exc
+        return error
+
     def abandon(self, admission: Admission) -> None:
         """The probe ended without a verdict (cancelled): the next call probes."""
         if admission is Admission.TRIAL:
@@ -210,9 +221,15 @@ class _ShardedBase:
 
     @staticmethod
     def _raise_first(results: Mapping[str, Any]) -> None:
+        """Raise the first node's failure, else the first error among a node's replies."""
         for r in results.values():
             if isinstance(r, BaseException):
                 raise r
+        for r in results.values():
+            if isinstance(r, list):
+                for reply in r:
+                    if isinstance(reply, BaseException):
+                        raise reply
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({list(self._nodes)!r}, prefix={self.prefix!r})"
@@ -220,6 +237,20 @@ class _ShardedBase:
 
 Commands = list[tuple[Any, ...]]
 BuildCommands = Callable[[Any, Any], Commands]
+
+
+def _read_reply(conn: Any) -> Any:
+    """One reply from a connection; a command's own error (ResponseError) as the object."""
+    try:
+        return conn.read_response()
+    except redis.ResponseError as exc:
+        return exc
+
+
+def _discard(node: Any, conn: Any) -> None:
+    """Give back a connection whose replies will not be read (or that failed)."""
+    conn.disconnect()
+    node.cache.client.connection_pool.release(conn)
 
 
 class ShardFanOut:
@@ -237,62 +268,46 @@ class ShardFanOut:
         built before anything is sent: a value that cannot be encoded writes nothing)."""
         plans = {name: build(self._nodes[name].cache, group) for name, group in groups.items()}
         results: dict[str, Any] = {}
-        sent: list[tuple[str, Any, Admission, Any, int]] = []
+        sent: list[tuple[str, Any, Admission, Any, int]] = []     # replies still to read
         try:
             for name, commands in plans.items():
                 node = self._nodes[name]
                 admission = node.admit(self._timer())
                 if not admission:
-                    results[name] = NodeUnavailable(f"Redis node {name} is down")
+                    results[name] = node.down_error()
                     continue
-                conn = None
-                pool = node.cache.client.connection_pool
                 try:
-                    conn = pool.get_connection()
-                    conn.send_packed_command(conn.pack_commands(commands))
+                    conn = node.cache.client.connection_pool.get_connection()
                 except _FAILURES as exc:
-                    if conn is not None:
-                        conn.disconnect()
-                        pool.release(conn)
-                    results[name] = self._node_failed(node, exc, admission)
+                    results[name] = node.failure_error(exc, self._timer(), admission)
                     continue
                 except BaseException:
                     node.abandon(admission)
-                    if conn is not None:
-                        conn.disconnect()
-                        pool.release(conn)
                     raise
                 sent.append((name, node, admission, conn, len(commands)))
+                try:
+                    conn.send_packed_command(conn.pack_commands(commands))
+                except _FAILURES as exc:
+                    sent.pop()
+                    _discard(node, conn)
+                    results[name] = node.failure_error(exc, self._timer(), admission)
             while sent:
                 name, node, admission, conn, n = sent[0]
                 try:
-                    replies = []
-                    for _ in range(n):
-                        try:
-                            replies.append(conn.read_response())
-                        except redis.ResponseError as exc:
-                            replies.append(exc)
+                    results[name] = [_read_reply(conn) for _ in range(n)]
                 except _FAILURES as exc:
-                    conn.disconnect()
-                    results[name] = self._node_failed(node, exc, admission)
-                else:
-                    node.succeeded()
-                    results[name] = replies
-                finally:
-                    node.cache.client.connection_pool.release(conn)
                     sent.pop(0)
+                    _discard(node, conn)
+                    results[name] = node.failure_error(exc, self._timer(), admission)
+                else:
+                    sent.pop(0)
+                    node.cache.client.connection_pool.release(conn)
+                    node.succeeded()
         finally:
             for name, node, admission, conn, n in sent:     # interrupted: replies unread
                 node.abandon(admission)
-                conn.disconnect()
-                node.cache.client.connection_pool.release(conn)
+                _discard(node, conn)
         return results
-
-    def _node_failed(self, node: Any, exc: BaseException, admission: Admission) -> NodeUnavailable:
-        node.failed(exc, self._timer(), admission)
-        error = NodeUnavailable(f"Redis node {node.name} failed: {exc}")
-        error.__cause__ = exc
-        return error
 
     def _fan_out_calls(self, calls: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
         """{node: what its call returned}; the calls catch their own errors."""
@@ -326,17 +341,14 @@ class AsyncShardFanOut:
             node = self._nodes[name]
             admission = node.admit(self._timer())
             if not admission:
-                return NodeUnavailable(f"Redis node {name} is down")
+                return node.down_error()
             try:
                 async with node.cache.client.pipeline(transaction=False) as pipe:
                     for command in plans[name]:
                         pipe.execute_command(*command)
                     replies = await pipe.execute(raise_on_error=False)
             except _FAILURES as exc:
-                node.failed(exc, self._timer(), admission)
-                error = NodeUnavailable(f"Redis node {node.name} failed: {exc}")
-                error.__cause__ = exc
-                return error
+                return node.failure_error(exc, self._timer(), admission)
             except BaseException:
                 node.abandon(admission)
                 raise

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional
 
 from ..errors import L2_ERRORS
-from ._sync_cache import RedisCache, raise_first_error
+from ._sync_cache import RedisCache
 from ._base import Membership
 from ._sync_get_or_load import GetOrLoad
 from ._common import DEFAULT, Key
@@ -37,12 +37,11 @@ class ShardedRedisCache(_ShardedBase, ShardFanOut, GetOrLoad, Membership):
         """fn(node cache), with node health bookkeeping; NodeUnavailable if down."""
         admission = node.admit(self._timer())
         if not admission:
-            raise NodeUnavailable(f"Redis node {node.name} is down")
+            raise node.down_error()
         try:
             result = fn(node.cache)
         except _FAILURES as exc:
-            node.failed(exc, self._timer(), admission)
-            raise NodeUnavailable(f"Redis node {node.name} failed: {exc}") from exc
+            raise node.failure_error(exc, self._timer(), admission) from exc
         except BaseException:
             node.abandon(admission)
             raise
@@ -129,8 +128,6 @@ class ShardedRedisCache(_ShardedBase, ShardFanOut, GetOrLoad, Membership):
             groups.setdefault(self.node_for(k), {})[k] = v
         results = self._fan_out_commands(groups, lambda c, items: c._set_commands(items, ttl))
         self._raise_first(results)
-        for replies in results.values():
-            raise_first_error(replies)
 
     def delete(self, key: Key) -> bool:
         """Remove key from its node."""
@@ -141,8 +138,6 @@ class ShardedRedisCache(_ShardedBase, ShardFanOut, GetOrLoad, Membership):
         results = self._fan_out_commands(self._split(keys),
                                                lambda c, ks: [("DEL", *[c.redis_key(k) for k in ks])])
         self._raise_first(results)
-        for replies in results.values():
-            raise_first_error(replies)
         return sum(int(r[0]) for r in results.values())
 
     def ttl(self, key: Key) -> Optional[float]:
