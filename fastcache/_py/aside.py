@@ -58,8 +58,8 @@ class AsideFront:
         def aget_call(self, key: Any, func: Any, args: tuple[Any, ...], kwargs: Any,
                       loader: Any = None, raw: Any = None) -> Any: ...
 
-    def _setup_front(self, cache: Any, miss: Any, mark: str, enveloped: bool, fresh_fraction: float, xfetch: bool,
-                     timer: Optional[Callable[[], float]], is_async: bool) -> None:
+    def _setup_front(self, cache: Any, miss: Any, unread: Any, mark: str, enveloped: bool, fresh_fraction: float,
+                     xfetch: bool, timer: Optional[Callable[[], float]], is_async: bool) -> None:
         """Nothing to set up: the engine decides every read."""
 
     def _forget_cache(self) -> None:

@@ -123,7 +123,7 @@ class CacheAsideCore:
         # the compiled hit path (fastcache._core.aside), where the engine is built on it
         setup_front = getattr(self, "_setup_front", None)
         if setup_front is not None:
-            setup_front(cache, _MISS, ENTRY_MARK, self.enveloped, self._fresh_fraction,
+            setup_front(cache, _MISS, _UNREAD, ENTRY_MARK, self.enveloped, self._fresh_fraction,
                         self.xfetch_beta is not None, self.timer, self.is_async)
 
     # -- shared bookkeeping -------------------------------------------------------

@@ -190,3 +190,15 @@ cdef inline Py_ssize_t find_live(Table t, object key) except -2:
     if t.expiring:
         return t.live_index(key)
     return table_lookup(t, key, hash(key))
+
+
+cdef inline object table_get(Table t, object key, object default):
+    """What ``get`` reads, for every caller in C: the live value, counted as a hit and
+    told to the policy; else default, counted as a miss."""
+    cdef Py_ssize_t ix = find_live(t, key)
+    if ix < 0:
+        t.misses += 1
+        return default
+    t.hits += 1
+    t.on_access(ix)
+    return <object>t.entries[ix].value

@@ -783,13 +783,7 @@ cdef class Table:
 
     def get(self, key, default=None):
         """Return the (live) value for key (updating the policy's order), else default."""
-        cdef Py_ssize_t ix = find_live(self, key)
-        if ix >= 0:
-            self.hits += 1
-            self.on_access(ix)
-            return <object>self.entries[ix].value
-        self.misses += 1
-        return default
+        return table_get(self, key, default)
 
     def peek(self, key, default=None):
         """Return the (live) value for key without counting it as a use, else default."""

@@ -17,5 +17,5 @@ cdef class AsideFront:
 
     cdef object raw_of(self, object key)
     cdef object fresh(self, object raw)
-    cdef object call_sync(self, object key, object func, tuple args, object kwargs)
-    cdef object call_async(self, object key, object func, tuple args, object kwargs)
+    cdef object lookup(self, object key, object func, tuple args, object kwargs, object loader,
+                       bint asynchronous)

@@ -18,7 +18,7 @@ from cpython.ref cimport Py_INCREF
 from cpython.float cimport PyFloat_AsDouble
 from cpython.tuple cimport PyTuple_GET_SIZE
 
-from fastcache._core._table cimport Table, find_live
+from fastcache._core._table cimport Table, table_get
 from fastcache._core.adaptive import AdaptiveCache
 from fastcache._core.fifo import FIFOCache
 from fastcache._core.lfu import LFUCache
@@ -86,6 +86,7 @@ cdef object NOT_FRESH = object()
 cdef str ENTRY_MARK = "fastcache.entry/1"      # the engine's own object (set by _setup_front):
                                                 # entries made here carry it, so `is` finds it
 cdef object MISS = None                         # the engine's miss marker (set by _setup_front)
+cdef object UNREAD = None                       # get_call's "the cache is still to be read" (idem)
 
 
 cdef int _stop(object value) except -1:
@@ -160,10 +161,11 @@ _enable_send()
 cdef class AsideFront:
     """Base of ``CacheAside``: answers the hits it can decide (see the module docstring)."""
 
-    def _setup_front(self, cache, miss, str mark, bint enveloped, double fresh_fraction, bint xfetch, timer,
-                     bint is_async):
-        global MISS, ENTRY_MARK
+    def _setup_front(self, cache, miss, unread, str mark, bint enveloped, double fresh_fraction, bint xfetch,
+                     timer, bint is_async):
+        global MISS, UNREAD, ENTRY_MARK
         MISS = miss
+        UNREAD = unread
         ENTRY_MARK = mark
         self.table = <Table>cache if type(cache) in FAST_TYPES else None
         self.cache_get = None if is_async else getattr(cache, "get")
@@ -183,16 +185,8 @@ cdef class AsideFront:
     @cython.final
     cdef object raw_of(self, object key):
         """What the cache holds for key (MISS if nothing), read as ``cache.get`` reads."""
-        cdef Table t = self.table
-        cdef Py_ssize_t ix
-        if t is not None:
-            ix = find_live(t, key)
-            if ix < 0:
-                t.misses += 1
-                return MISS
-            t.hits += 1
-            t.on_access(ix)
-            return <object>t.entries[ix].value
+        if self.table is not None:
+            return table_get(self.table, key, MISS)
         return self.cache_get(key, MISS)
 
     @cython.final
@@ -217,51 +211,36 @@ cdef class AsideFront:
         return NOT_FRESH
 
     @cython.final
-    cdef object call_sync(self, object key, object func, tuple args, object kwargs):
-        cdef object raw, value
+    cdef object lookup(self, object key, object func, tuple args, object kwargs, object loader,
+                       bint asynchronous):
+        """A read: a hit decided here (a Completed for ``asynchronous``), anything else
+        handed to the engine's get_call / aget_call with what was read.  ``args`` None:
+        ``(key,)``, made only when the engine needs it (not on a hit)."""
+        cdef object raw = UNREAD, value
         if self.probing:
             raw = self.raw_of(key)
             if raw is not MISS:
                 value = self.fresh(raw)
                 if value is not NOT_FRESH:
                     self.fast_hits += 1
-                    return value
-            return (<object>self).get_call(key, func, args, kwargs, None, raw)
-        return (<object>self).get_call(key, func, args, kwargs)
-
-    @cython.final
-    cdef object call_async(self, object key, object func, tuple args, object kwargs):
-        cdef object raw, value
-        if self.probing:
-            raw = self.raw_of(key)
-            if raw is not MISS:
-                value = self.fresh(raw)
-                if value is not NOT_FRESH:
-                    self.fast_hits += 1
-                    return Completed(value)
-            return (<object>self).aget_call(key, func, args, kwargs, None, raw)
-        return (<object>self).aget_call(key, func, args, kwargs)
+                    return Completed(value) if asynchronous else value
+        if args is None:
+            args = (key,)
+        if asynchronous:
+            return (<object>self).aget_call(key, func, args, kwargs, loader, raw)
+        return (<object>self).get_call(key, func, args, kwargs, loader, raw)
 
     def get(self, key, loader=None):
         """The value for key, loading it on a miss (see ``CacheAside``)."""
-        cdef object raw, value
-        if self.probing:
-            raw = self.raw_of(key)
-            if raw is not MISS:
-                value = self.fresh(raw)
-                if value is not NOT_FRESH:
-                    self.fast_hits += 1
-                    return value
-            return (<object>self).get_call(key, None, (key,), None, loader, raw)
-        return (<object>self).get_call(key, None, (key,), None, loader)
+        return self.lookup(key, None, None, None, loader, False)
 
     def call(self, key, func, tuple args, kwargs):
         """``get_call`` with the hit decided here: ``func(*args, **kwargs)`` loads on a miss."""
-        return self.call_sync(key, func, args, kwargs)
+        return self.lookup(key, func, args, kwargs, None, False)
 
     def acall(self, key, func, tuple args, kwargs):
         """``aget_call``, whose hit over a sync cache is a :class:`Completed` awaitable."""
-        return self.call_async(key, func, args, kwargs)
+        return self.lookup(key, func, args, kwargs, None, True)
 
 
 cdef class CachedCall:
@@ -289,11 +268,11 @@ cdef class CachedCall:
 
     cdef object call_keyed(self, object key, tuple args, object kwargs):
         if self.is_coroutine:
-            return self.engine.call_async(key, self.func, args, kwargs)
+            return self.engine.lookup(key, self.func, args, kwargs, None, True)
         if not self.sync_engine:
             raise TypeError(f"{type((<object>self.engine).cache).__name__} is asynchronous: "
                             "cache an async def function with it")
-        return self.engine.call_sync(key, self.func, args, kwargs)
+        return self.engine.lookup(key, self.func, args, kwargs, None, False)
 
     def __call__(self, *args, **kwargs):
         if not kwargs:

@@ -21,7 +21,7 @@ cimport cython
 from libc.math cimport INFINITY
 from cpython.float cimport PyFloat_AsDouble
 
-from fastcache._core._table cimport Table, find_live
+from fastcache._core._table cimport Table, find_live, table_get
 from fastcache._core._timer cimport fc_coarse_now, fc_coarse_resolution
 from fastcache._core.adaptive import AdaptiveCache
 from fastcache._core.fifo import FIFOCache
@@ -94,18 +94,12 @@ cdef class TieredFront:
         return self.clock()
 
     cdef inline object lookup_l1(self, object key):
-        cdef Table t = self.table
-        cdef Py_ssize_t ix
         cdef object v
-        if t is not None:
-            ix = find_live(t, key)
-            if ix < 0:
-                t.misses += 1
-                return MISSING
-            t.hits += 1
-            t.on_access(ix)
-            self.l1_hits += 1
-            return <object>t.entries[ix].value
+        if self.table is not None:
+            v = table_get(self.table, key, MISSING)
+            if v is not MISSING:
+                self.l1_hits += 1
+            return v
         v = self.l1_get(key, MISSING)
         if type(v) is L1Entry:
             if (<L1Entry>v).expires == INFINITY or self.clock() < (<L1Entry>v).expires:
