@@ -139,11 +139,8 @@ class _TieredLogic:
         """
         if epoch is not None and epoch != self._epoch:
             return
-        l1_ttl = self.l1_ttl
-        if l1_ttl is not None and (remaining is None or l1_ttl < remaining):
-            remaining = l1_ttl
         try:
-            if self._store_for(key, value, remaining):
+            if self._store_for(key, value, self._l1_lifetime(remaining)):
                 return
         except ValueError:                   # too large for L1: serve it, do not keep it
             pass

@@ -122,9 +122,8 @@ class _WriteQueue(WriteQueue):
             self._ids.setdefault(key, []).append(entry_id)
         self._counts["sets"] += 1
         n = len(self._pending)
-        # wake the flusher when the queue stops being empty or a batch becomes full - not on
-        # every write while it stays full (the flusher is already awake, or about to be)
-        return n == 1 or n == self.max_batch
+        # try_set's rule: wake the flusher when it waits with nothing queued, or a batch fills
+        return (n == 1 and self._idle) or n == self.max_batch
 
     def _due_in(self) -> Optional[float]:
         """None: nothing queued; 0: a batch is due now; else seconds until it is."""

@@ -461,11 +461,6 @@ cdef object token_of(object obj):
         return new
 
 
-def self_token(obj):
-    """obj's weak token for cache keys (see fastcache._weakself)."""
-    return token_of(obj)
-
-
 @cython.final
 @cython.freelist(16)
 cdef class BoundCachedMethod:
