@@ -96,15 +96,8 @@ class RedisCacheBase:
         return [by_key[rk] for rk in rkeys]
 
     def _decode_many(self, groups: list[list[Key]], replies: list[Any]) -> dict[Key, Any]:
-        found: dict[Key, Any] = {}
-        for group, reply in zip(groups, replies):
-            if isinstance(reply, Exception):
-                raise reply
-            for k, data in zip(group, reply):
-                ok, value = self.codec.loads(k, data)
-                if ok:
-                    found[k] = value
-        return found
+        """MGET replies per group as {key: value} for the keys found."""
+        return {k: v for k, (v, _) in self._decode_many_with_ttl(groups, replies)[0].items()}
 
     def _decode_many_with_ttl(self, groups: list[list[Key]],
                               replies: list[Any]) -> tuple[dict[Key, tuple[Any, Optional[float]]], list[Key]]:
