@@ -37,7 +37,12 @@ class AsyncTieredMethods(_TieredLogic):
         self._started = True
         if self._invalidation and self._source is not None:
             from .redis.invalidation import AsyncInvalidationListener, AsyncTrackingListener
-            if self.coherence is Coherence.TRACKING:
+            if self.coherence is Coherence.TRACKING and self._tracking_cluster:
+                from .redis._async_cluster_tracking import AsyncClusterTrackingListener
+                self._listener = AsyncClusterTrackingListener(self._source.invalidation_clients()[0],
+                                                              self._tracking_prefix, self._remote_invalidation,
+                                                              self._flush_l1)
+            elif self.coherence is Coherence.TRACKING:
                 self._listener = AsyncTrackingListener(self._source.invalidation_clients(), self._tracking_prefix,
                                                        self._remote_invalidation, self._flush_l1)
             else:

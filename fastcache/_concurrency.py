@@ -9,7 +9,8 @@ import threading
 import time
 from typing import Any, Callable, Coroutine, Optional
 
-__all__ = ("async_sleep", "sync_sleep", "async_spawn", "sync_spawn", "WaitCondition", "AsyncWaitCondition")
+__all__ = ("async_sleep", "sync_sleep", "async_spawn", "sync_spawn", "WaitCondition", "AsyncWaitCondition",
+           "Signal", "AsyncSignal")
 
 _tasks: set["asyncio.Task[None]"] = set()        # spawned tasks, referenced until they end
 
@@ -96,3 +97,42 @@ class AsyncWaitCondition:
 
     def notify_all(self) -> None:
         self._cond.notify_all()
+
+
+class Signal:
+    """A flag one side raises from a plain callback and the other waits for, with a
+    timeout (threads: an event)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        """Raise the flag (from any thread)."""
+        self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Until the flag is up or ``timeout`` seconds pass; whether it was up (it is lowered)."""
+        raised = self._event.wait(timeout)
+        self._event.clear()
+        return raised
+
+
+class AsyncSignal:
+    """:class:`Signal` for asyncio: ``set`` from a callback on the loop, ``await wait``."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        """Raise the flag (from the loop's thread)."""
+        self._event.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """Until the flag is up or ``timeout`` seconds pass; whether it was up (it is lowered)."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+            raised = True
+        except asyncio.TimeoutError:
+            raised = False
+        self._event.clear()
+        return raised

@@ -39,7 +39,12 @@ class TieredMethods(_TieredLogic):
         self._started = True
         if self._invalidation and self._source is not None:
             from .redis.invalidation import InvalidationListener, TrackingListener
-            if self.coherence is Coherence.TRACKING:
+            if self.coherence is Coherence.TRACKING and self._tracking_cluster:
+                from .redis._sync_cluster_tracking import ClusterTrackingListener
+                self._listener = ClusterTrackingListener(self._source.invalidation_clients()[0],
+                                                              self._tracking_prefix, self._remote_invalidation,
+                                                              self._flush_l1)
+            elif self.coherence is Coherence.TRACKING:
                 self._listener = TrackingListener(self._source.invalidation_clients(), self._tracking_prefix,
                                                        self._remote_invalidation, self._flush_l1)
             else:

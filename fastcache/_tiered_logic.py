@@ -109,8 +109,7 @@ class _TieredLogic:
         if self.coherence is Coherence.TRACKING:
             if not self._invalidation:
                 raise ValueError("coherence='tracking' keeps L1s coherent: it needs invalidation on")
-            if getattr(l2, "cluster", False):
-                raise ValueError("coherence='tracking' on a Redis Cluster is not supported yet: use 'pubsub'")
+            self._tracking_cluster = bool(getattr(l2, "cluster", False))      # every master tracked
             prefix = getattr(l2, "prefix", None)
             if not isinstance(prefix, bytes):
                 raise TypeError("coherence='tracking' needs an L2 with a bytes prefix (RedisCache, ShardedRedisCache)")

@@ -210,6 +210,40 @@ class RedisClusterProcesses:
             time.sleep(0.1)
         raise RuntimeError("cluster did not reach cluster_state:ok")
 
+    def add_node(self, binary: str) -> RedisServer:
+        """A seventh (...) node, empty, joined with CLUSTER MEET: a master without slots."""
+        server = RedisServer(binary, None, "--cluster-enabled", "yes", "--cluster-config-file",
+                             f"nodes-{len(self.servers)}.conf", "--cluster-node-timeout", "1000",
+                             workdir=self.dir, pick_port=free_cluster_port).start()
+        self.servers.append(server)
+        live = next(s for s in self.servers if s.proc and s.proc.poll() is None and s is not server)
+        self.info(live, f"cluster meet 127.0.0.1 {server.port}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            known = [self.info(s, "cluster nodes").count("\n") for s in self.servers if s.proc and s.proc.poll() is None]
+            if min(known) >= len(self.servers) and "cluster_state:ok" in self.info(server, "cluster info"):
+                return server
+            time.sleep(0.1)
+        raise RuntimeError("the new node did not join")
+
+    def move_slot(self, slot: int, source: RedisServer, target: RedisServer) -> None:
+        """Move one hash slot and its keys (CLUSTER SETSLOT ... IMPORTING/MIGRATING, MIGRATE,
+        SETSLOT ... NODE on every master): what ``redis-cli --cluster reshard`` does per slot."""
+        source_id = self.info(source, "cluster myid").strip()
+        target_id = self.info(target, "cluster myid").strip()
+        self.info(target, f"cluster setslot {slot} importing {source_id}")
+        self.info(source, f"cluster setslot {slot} migrating {target_id}")
+        while True:
+            keys = self.info(source, f"cluster getkeysinslot {slot} 100").split()
+            if not keys:
+                break
+            out = subprocess.run([self.cli, "-p", str(source.port), "migrate", "127.0.0.1", str(target.port), "",
+                                  "0", "5000", "keys", *keys], capture_output=True, text=True, timeout=10)
+            if "OK" not in out.stdout:
+                raise RuntimeError(f"MIGRATE failed: {out.stdout} {out.stderr}")
+        for s in self.masters():
+            self.info(s, f"cluster setslot {slot} node {target_id}")
+
     def masters(self) -> list[RedisServer]:
         return [s for s in self.servers if s.proc and s.proc.poll() is None
                 and "role:master" in self.info(s, "info replication")]

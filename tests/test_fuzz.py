@@ -307,3 +307,41 @@ def test_tracking_message_reader_raises_only_value_error(data: Any, prefix: byte
     except ValueError:
         return
     assert keys is None or all(isinstance(k, (bytes, str, int)) for k in keys)
+
+
+_NODE_LINE = st.builds(
+    lambda id_, host, port, flags, rest: f"{id_} {host}:{port}@{port + 10000} {flags} {rest}",
+    st.text("0123456789abcdef", min_size=1, max_size=8), st.sampled_from(["127.0.0.1", "::1", "", "h"]),
+    st.integers(-5, 70000), st.sampled_from(["master", "myself,master", "slave", "master,fail", "master,fail?",
+                                             "handshake", "master,noaddr", "", ","]),
+    st.text(max_size=30))
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=200), st.text(max_size=200), st.lists(_NODE_LINE, max_size=6).map("\n".join),
+                 st.integers(), st.none()))
+def test_cluster_nodes_reader_raises_only_value_error(reply: Any) -> None:
+    """A CLUSTER NODES reply (what a node, or anything at its address, answers): masters or
+    a ValueError."""
+    from fastcache.redis.invalidation import cluster_masters
+    try:
+        masters = cluster_masters(reply)
+    except ValueError:
+        return
+    assert all(isinstance(h, str) and h and isinstance(p, int) and 0 < p < 65536 for h, p in masters)
+
+
+def test_cluster_nodes_reader_picks_the_live_masters() -> None:
+    from fastcache.redis.invalidation import cluster_masters
+    reply = (b"a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460\n"
+             b"b2 127.0.0.1:7001@17001,host-b master - 0 1 2 connected 5461-10922\n"
+             b"c3 127.0.0.1:7002@17002 master,fail - 1 1 3 disconnected 10923-16383\n"
+             b"d4 127.0.0.1:7003@17003 slave a1 0 1 1 connected\n"
+             b"e5 ::1:7004@17004 master - 0 1 4 connected 10923-16383\n"
+             b"f6 :0@0 master,noaddr - 0 1 5 disconnected\n"
+             b"g7 127.0.0.1:7005@17005 master - 0 1 6 connected\n")
+    assert cluster_masters(reply) == [("127.0.0.1", 7000), ("127.0.0.1", 7001), ("::1", 7004), ("127.0.0.1", 7005)]
+    with pytest.raises(ValueError):
+        cluster_masters(b"not a reply")
+    with pytest.raises(ValueError):
+        cluster_masters(b"\xff\xfe")

@@ -33,7 +33,7 @@ from ..tags import check_tag
 log = logging.getLogger("fastcache.invalidation")
 
 __all__ = ("encode_message", "decode_message", "InvalidationListener", "new_origin", "TrackingListener",
-           "AsyncTrackingListener", "TRACKING_CHANNEL")
+           "AsyncTrackingListener", "TRACKING_CHANNEL", "cluster_masters", "node_client")
 
 
 def new_origin() -> str:
@@ -499,3 +499,69 @@ class AsyncTrackingListener(_TrackingMessages, AsyncInvalidationListener):
         self._prefix = prefix
         super().__init__([async_tracking_client(c, prefix) for c in clients], TRACKING_CHANNEL, "", on_keys,
                          on_reset, **options)
+
+
+# -- a Redis Cluster: tracking on every master ----------------------------------------------
+#
+# A key's changes are reported by the master that holds it, so a cluster is tracked with one
+# tracking connection per master (the cluster listeners in _async_cluster_tracking.py keep
+# that set equal to the masters CLUSTER NODES reports).
+
+_BAD_FLAGS = frozenset({"fail", "fail?", "handshake", "noaddr"})
+
+
+def cluster_masters(text: Any) -> list[tuple[str, int]]:
+    """The (host, port) of every reachable master in a ``CLUSTER NODES`` reply, in the order
+    given.  A master flagged failed (``fail``, ``fail?``), still in handshake or without an
+    address is left out (its slots are, or will be, someone else's); one without slots is
+    kept (it may be importing some).  ValueError for a reply that is not one."""
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError("CLUSTER NODES reply is not UTF-8") from exc
+    if not isinstance(text, str):
+        raise ValueError(f"not a CLUSTER NODES reply: {type(text).__name__}")
+    masters: list[tuple[str, int]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) < 8:
+            raise ValueError(f"not a CLUSTER NODES line: {line[:80]!r}")
+        flags = set(fields[2].split(","))
+        if "master" not in flags or flags & _BAD_FLAGS:
+            continue
+        address = fields[1].split("@", 1)[0].split(",", 1)[0]
+        host, sep, port = address.rpartition(":")
+        if not sep or not port.isdigit() or not host:
+            continue                            # no address (yet)
+        number = int(port)
+        if not 0 < number < 65536:
+            raise ValueError(f"bad port in {address!r}")
+        masters.append((host, number))
+    return masters
+
+
+_NODE_OPTIONS = ("username", "password", "credential_provider", "socket_timeout", "socket_connect_timeout",
+                 "socket_keepalive", "socket_keepalive_options", "retry_on_timeout", "client_name",
+                 "encoder_class")
+
+
+def node_client(node: Any, host: str, port: int, client_class: Any, pool_class: Any,
+                timeout: Optional[float] = None) -> Any:
+    """A plain ``client_class`` (``redis.Redis`` or ``redis.asyncio.Redis``, with its
+    ``pool_class``) client to
+    ``host:port`` with the connection class and options (credentials, timeouts, TLS) of a
+    redis-py ``ClusterNode`` of the same cluster (sync or asyncio)."""
+    pool = getattr(getattr(node, "redis_connection", None), "connection_pool", None)
+    if pool is not None:                        # sync: each node has a redis.Redis
+        connection_class, options = pool.connection_class, pool.connection_kwargs
+    else:                                       # asyncio: the node keeps its connections itself
+        connection_class, options = node.connection_class, node.connection_kwargs
+    kwargs = {k: v for k, v in options.items() if k in _NODE_OPTIONS or k.startswith("ssl")}
+    if timeout is not None:                     # bounded, whatever the cluster's own say
+        for name in ("socket_timeout", "socket_connect_timeout"):
+            if kwargs.get(name) is None:
+                kwargs[name] = timeout
+    return client_class(connection_pool=pool_class(connection_class=connection_class, host=host, port=port, **kwargs))
