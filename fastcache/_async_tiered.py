@@ -249,8 +249,32 @@ class AsyncTieredMethods(_TieredLogic):
     async def _publish(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None) -> None:
         if not self._invalidation or self.coherence is Coherence.TRACKING:
             return                              # tracking: Redis reports the change itself
+        if self._coalesce and keys is not None and tags is None:
+            if self._pend(reason, keys):
+                async_spawn(self._flush_pending)
+            return
         if not await self._send(reason, keys, tags):
             self._owe_invalidation(keys)
+
+    async def _flush_pending(self) -> None:
+        """Publish the coalesced keys, ``coalesce`` seconds after the first of them, for as
+        long as writes keep coming (what cannot be published is owed)."""
+        while True:
+            await async_sleep(self._coalesce)
+            if not await self._send_pending(self._take_pending()):
+                return
+
+    async def _send_pending(self, taken: Optional[tuple[str, list[Any]]]) -> bool:
+        """Publish what _take_pending took, in messages of at most _MESSAGE_KEYS keys;
+        whether there was anything."""
+        if taken is None:
+            return False
+        reason, keys = taken
+        for i in range(0, len(keys), self._MESSAGE_KEYS):
+            chunk = keys[i:i + self._MESSAGE_KEYS]
+            if not await self._send(reason, chunk):
+                self._owe_invalidation(chunk)
+        return True
 
     async def _send(self, reason: str, keys: Optional[list[Any]], tags: Optional[list[str]] = None,
                     quiet: bool = False) -> bool:
@@ -309,7 +333,10 @@ class AsyncTieredMethods(_TieredLogic):
     # -- lifecycle --------------------------------------------------------------
 
     async def close(self) -> None:
-        """Stop the invalidation listener (the tiers stay usable, without coherence)."""
+        """Stop the invalidation listener (the tiers stay usable, without coherence); coalesced
+        invalidations not yet published are published first."""
+        if self._coalesce:
+            await self._send_pending(self._take_pending(stop=True))
         if self._listener is not None:
             await self._listener.close()
             self._listener = None

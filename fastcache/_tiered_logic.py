@@ -73,7 +73,7 @@ class _TieredLogic:
     def _setup(self, l2: Any, l1_ttl: Optional[float], invalidation: Optional[bool],
                on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]],
                breaker_threshold: int, breaker_cooldown: float, timer: Any,
-               coherence: "Coherence | str" = Coherence.PUBSUB) -> None:
+               coherence: "Coherence | str" = Coherence.PUBSUB, coalesce: float = 0.0) -> None:
         self.l2 = l2
         self.l1_ttl = check_ttl(l1_ttl, "l1_ttl")
         self._stats = TieredStats()
@@ -121,6 +121,13 @@ class _TieredLogic:
         self._owed_all = False              # a flush is owed (a failed clear, or too many keys)
         self._owed_lock = threading.Lock()
         self._resending = False
+        # Coalescing (pub/sub): keys written, not yet published; a flusher sends them together
+        if isinstance(coalesce, bool) or not isinstance(coalesce, (int, float)) or not 0 <= coalesce <= 1:
+            raise ValueError(f"coalesce must be a number of seconds from 0 (off) to 1, not {coalesce!r}")
+        self._coalesce = float(coalesce) if self.coherence is Coherence.PUBSUB else 0.0
+        self._pending: dict[Any, None] = {}
+        self._pending_reasons: set[str] = set()
+        self._flushing = False
 
     # -- L1 -------------------------------------------------------------------
 
@@ -222,6 +229,33 @@ class _TieredLogic:
             taken = (self._owed_all, list(self._owed))
             self._owed_all = False
             self._owed.clear()
+            return taken
+
+    # -- coalescing: invalidations published together (pub/sub) ------------------
+
+    def _pend(self, reason: str, keys: list[Any]) -> bool:
+        """Queue keys for the next coalesced message; whether a flusher must be started."""
+        with self._owed_lock:
+            self._pending.update(dict.fromkeys(keys))
+            self._pending_reasons.add(reason)
+            if self._flushing:
+                return False
+            self._flushing = True
+            return True
+
+    def _take_pending(self, stop: bool = False) -> Optional[tuple[str, list[Any]]]:
+        """(reason, keys) to publish now, or None when nothing is pending (the flusher then
+        stops: the flag is cleared under the same lock); ``stop``: the caller is not the
+        flusher (a close), which is left running."""
+        with self._owed_lock:
+            if not self._pending:
+                if not stop:
+                    self._flushing = False
+                return None
+            reasons = self._pending_reasons
+            taken = (next(iter(reasons)) if len(reasons) == 1 else "changed", list(self._pending))
+            self._pending = {}
+            self._pending_reasons = set()
             return taken
 
     # -- the parts of a read that do not wait on L2 (shared by sync and async) --

@@ -65,11 +65,12 @@ class SyncTieredMethods(TieredMethods):
                  invalidation: Optional[bool] = None,
                  on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]] = None,
                  breaker_threshold: int = 5, breaker_cooldown: float = 1.0,
-                 timer: Optional[Callable[[], float]] = None, coherence: Any = "pubsub") -> None:
+                 timer: Optional[Callable[[], float]] = None, coherence: Any = "pubsub",
+                 coalesce: float = 0.0) -> None:
         _check_l1(l1)
         self._setup_front(l1, timer)          # type: ignore[attr-defined]
         self._setup(l2, l1_ttl, invalidation, on_invalidate, breaker_threshold, breaker_cooldown, timer,
-                    coherence)
+                    coherence, coalesce)
         self._flight = SingleFlight()
         self._started = False
         self.start()                          # the listener thread runs from the start
@@ -88,7 +89,11 @@ class TieredCache(SyncTieredMethods, TieredFront):
     ``coherence``: ``"pubsub"`` (default: each process publishes after its own writes) or
     ``"tracking"`` (Redis's client tracking reports every change under the namespace,
     whoever makes it: another service, ``redis-cli``, a script, an expiry or eviction
-    inside Redis; Redis >= 6.0, a single server or a sharded ring).
+    inside Redis; Redis >= 6.0, a single server, a sharded ring or a Redis Cluster - every
+    master tracked).  ``coalesce`` (pub/sub mode; seconds, default 0: off): instead of a
+    message per write, the keys written within that window go out together, one message per
+    node, at most ``coalesce`` seconds after the first of them (``set`` no longer waits for
+    the PUBLISH); other processes learn of a write up to that much later.
     ``timer`` is the clock for L1 deadlines and the breaker (for tests).
     """
 
@@ -109,14 +114,15 @@ class AsyncTieredCache(AsyncTieredMethods):
                  invalidation: Optional[bool] = None,
                  on_invalidate: Optional[Callable[[Optional[list[Any]], str], None]] = None,
                  breaker_threshold: int = 5, breaker_cooldown: float = 1.0,
-                 timer: Optional[Callable[[], float]] = None, coherence: Any = "pubsub") -> None:
+                 timer: Optional[Callable[[], float]] = None, coherence: Any = "pubsub",
+                 coalesce: float = 0.0) -> None:
         _check_l1(l1)
         self._front = self._front_class()
         self._front._setup_front(l1, timer)
         self._get_l1 = self._front.get_l1     # bound to the front, not to self: no cycle
         self._store_for = self._front._store_for
         self._setup(l2, l1_ttl, invalidation, on_invalidate, breaker_threshold, breaker_cooldown, timer,
-                    coherence)
+                    coherence, coalesce)
         self._flight = AsyncSingleFlight()
         self._started = False
 

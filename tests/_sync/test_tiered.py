@@ -272,6 +272,47 @@ def test_invalidation_between_instances(make):
     assert b.get_l1("t1") is None and b.get("t1") is None
 
 
+def test_coalesced_invalidations_carry_many_keys_per_message(make):
+    seen = []
+    a = make(coalesce=0.05)
+    b = make(on_invalidate=lambda keys, reason: seen.append((keys, reason)))
+    assert a.wait_ready() and b.wait_ready()
+    keys = [f"k{i}" for i in range(40)]
+    b.get_many(keys)
+    for i, k in enumerate(keys):                          # filled in b's L1 first
+        a.set(k, i)
+    assert sync_wait_for(lambda: sum(len(ks or ()) for ks, _ in seen) >= len(keys)), seen
+    assert sorted(k for ks, _ in seen for k in ks) == sorted(keys)         # every key, each once
+    assert len(seen) < len(keys) and a.stats().invalidations_sent == len(seen)   # fewer messages than writes
+    assert all(reason == "set" for _, reason in seen)
+    b.get_many(keys)
+    assert all(b.get_l1(k) == i for i, k in enumerate(keys))
+    a.set("k0", "new")
+    a.delete("k1")                                  # two reasons in one window
+    assert sync_wait_for(lambda: b.get_l1("k0") is None and b.get_l1("k1") is None)
+    assert seen[-1][1] == "changed" and sorted(seen[-1][0]) == ["k0", "k1"]
+    a.clear()                                       # a flush is not delayed
+    assert sync_wait_for(lambda: seen[-1] == (None, "clear"))
+
+
+def test_close_publishes_coalesced_invalidations(make):
+    seen = []
+    a = make(coalesce=1.0)                                # a long window: close() must not wait it out
+    b = make(on_invalidate=lambda keys, reason: seen.append((keys, reason)))
+    assert a.wait_ready() and b.wait_ready()
+    a.set("k", 1)
+    assert a.stats().invalidations_sent == 0              # pending
+    a.close()
+    assert a.stats().invalidations_sent == 1              # published by close, not by the flusher
+    assert sync_wait_for(lambda: seen == [(["k"], "set")])
+
+
+def test_coalesce_is_checked(make):
+    for bad in (-0.1, 2, True, "1ms"):
+        with pytest.raises(ValueError, match="coalesce"):
+            make(coalesce=bad)
+
+
 def test_l1_flushed_when_invalidation_connection_is_lost(make, own_redis):
     tc = make(url=own_redis.url, prefix="f:", l2_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
     assert tc.wait_ready()
