@@ -40,13 +40,18 @@ class TieredMethods(_TieredLogic):
         if self._invalidation and self._source is not None:
             from .redis.invalidation import InvalidationListener, TrackingListener
             if self.coherence is Coherence.TRACKING and self._tracking_cluster:
-                from .redis._sync_cluster_tracking import ClusterTrackingListener
+                from .redis._sync_cluster_listeners import ClusterTrackingListener
                 self._listener = ClusterTrackingListener(self._source.invalidation_clients()[0],
                                                               self._tracking_prefix, self._remote_invalidation,
                                                               self._flush_l1)
             elif self.coherence is Coherence.TRACKING:
                 self._listener = TrackingListener(self._source.invalidation_clients(), self._tracking_prefix,
                                                        self._remote_invalidation, self._flush_l1)
+            elif self._cluster_pubsub:
+                from .redis._sync_cluster_listeners import ClusterPubSubListener
+                self._listener = ClusterPubSubListener(self._source.invalidation_clients()[0], self._channel,
+                                                            self._origin, self._remote_invalidation,
+                                                            self._flush_l1)
             else:
                 self._listener = InvalidationListener(self._source.invalidation_clients(), self._channel,
                                                            self._origin, self._remote_invalidation,
@@ -283,13 +288,17 @@ class TieredMethods(_TieredLogic):
         """Publish one invalidation on every route; whether it reached them all (what did
         not is owed).  ``quiet``: a resend, whose failure was logged the first time."""
         from .redis.invalidation import encode_message
-        routes = self._routes(keys)
+        routes = self._publications(keys)
         if not routes:
-            return False                # no live node to publish on
+            return False                # no live node to publish on (or not known yet how)
         sent = True
-        for client, subset in routes:
+        for client, channel, sharded, subset in routes:
             try:
-                client.publish(self._channel, encode_message(self._origin, reason, subset, tags))
+                message = encode_message(self._origin, reason, subset, tags)
+                if sharded:
+                    client.spublish(channel, message)
+                else:
+                    client.publish(channel, message)
                 self._stats.invalidations_sent += 1
             except L2_ERRORS as exc:
                 (log.debug if quiet else log.warning)(

@@ -106,10 +106,14 @@ class _TieredLogic:
             self.coherence = Coherence(coherence)
         except ValueError:
             raise ValueError(f"coherence must be 'pubsub' or 'tracking', not {coherence!r}") from None
+        # On a Redis Cluster the listener follows the masters (tracking on each; sharded
+        # pub/sub on Redis >= 7.0, whose publisher asks the listener where to publish).
+        cluster = bool(getattr(l2, "cluster", False)) and self._source is not None
+        self._tracking_cluster = cluster and self.coherence is Coherence.TRACKING
+        self._cluster_pubsub = cluster and self.coherence is Coherence.PUBSUB
         if self.coherence is Coherence.TRACKING:
             if not self._invalidation:
                 raise ValueError("coherence='tracking' keeps L1s coherent: it needs invalidation on")
-            self._tracking_cluster = bool(getattr(l2, "cluster", False))      # every master tracked
             prefix = getattr(l2, "prefix", None)
             if not isinstance(prefix, bytes):
                 raise TypeError("coherence='tracking' needs an L2 with a bytes prefix (RedisCache, ShardedRedisCache)")
@@ -301,6 +305,27 @@ class _TieredLogic:
             return self._router.invalidation_routes(keys)
         clients = self._source.invalidation_clients(live=True) if self._source is not None else []
         return [(clients[0], keys)] if clients else []
+
+    def _publications(self, keys: Optional[list[Any]]) -> list[tuple[Any, bytes, bool, Optional[list[Any]]]]:
+        """(client, channel, sharded?, keys) for each message that invalidates keys (None:
+        everything); none while a cluster's listener has not yet found out whether the
+        servers have sharded pub/sub (the invalidation is then owed until it has)."""
+        if self._cluster_pubsub:
+            listener = self._listener
+            sharded = getattr(listener, "sharded", None)
+            if sharded is None:
+                return []
+            if sharded:
+                from .redis.invalidation import shard_bucket
+                client = self._source.invalidation_clients()[0] if self._source is not None else None
+                channels = listener.shard_channel_names
+                if keys is None:
+                    return [(client, channels[0], True, None)]      # every process listens to all
+                buckets: dict[int, list[Any]] = {}
+                for k in keys:
+                    buckets.setdefault(shard_bucket(self.l2.redis_key(k)), []).append(k)
+                return [(client, channels[b], True, ks) for b, ks in buckets.items()]
+        return [(client, self._channel, False, subset) for client, subset in self._routes(keys)]
 
     def _l2_failed(self, exc: BaseException, admission: Admission = Admission.CALL) -> None:
         self._stats.l2_errors += 1

@@ -35,7 +35,7 @@ PAIRS: list[tuple[str, str]] = [
     ("fastcache/redis/_async_get_or_load.py", "fastcache/redis/_sync_get_or_load.py"),
     ("fastcache/redis/_async_cache.py", "fastcache/redis/_sync_cache.py"),
     ("fastcache/redis/_async_sharded.py", "fastcache/redis/_sync_sharded.py"),
-    ("fastcache/redis/_async_cluster_tracking.py", "fastcache/redis/_sync_cluster_tracking.py"),
+    ("fastcache/redis/_async_cluster_listeners.py", "fastcache/redis/_sync_cluster_listeners.py"),
     ("fastcache/_async_tiered.py", "fastcache/_sync_tiered.py"),
     ("fastcache/patterns/_async_write_through.py", "fastcache/patterns/_sync_write_through.py"),
     ("fastcache/patterns/_async_journal.py", "fastcache/patterns/_sync_journal.py"),
@@ -53,6 +53,7 @@ PAIRS: list[tuple[str, str]] = [
     ("tests/_async/test_write_behind.py", "tests/_sync/test_write_behind.py"),
     ("tests/_async/test_faults.py", "tests/_sync/test_faults.py"),
     ("tests/_async/test_tracking.py", "tests/_sync/test_tracking.py"),
+    ("tests/_async/test_cluster_coherence.py", "tests/_sync/test_cluster_coherence.py"),
 ]
 
 # Applied in order to every line, each as a whole-word regular expression.

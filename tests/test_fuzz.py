@@ -323,16 +323,17 @@ _NODE_LINE = st.builds(
 def test_cluster_nodes_reader_raises_only_value_error(reply: Any) -> None:
     """A CLUSTER NODES reply (what a node, or anything at its address, answers): masters or
     a ValueError."""
-    from fastcache.redis.invalidation import cluster_masters
+    from fastcache.redis.invalidation import cluster_shards
     try:
-        masters = cluster_masters(reply)
+        shards = cluster_shards(reply)
     except ValueError:
         return
-    assert all(isinstance(h, str) and h and isinstance(p, int) and 0 < p < 65536 for h, p in masters)
+    assert all(isinstance(h, str) and h and isinstance(p, int) and 0 < p < 65536 for h, p in shards)
+    assert all(0 <= lo <= hi < 16384 for ranges in shards.values() for lo, hi in ranges)
 
 
 def test_cluster_nodes_reader_picks_the_live_masters() -> None:
-    from fastcache.redis.invalidation import cluster_masters
+    from fastcache.redis.invalidation import cluster_masters, cluster_shards
     reply = (b"a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460\n"
              b"b2 127.0.0.1:7001@17001,host-b master - 0 1 2 connected 5461-10922\n"
              b"c3 127.0.0.1:7002@17002 master,fail - 1 1 3 disconnected 10923-16383\n"
@@ -341,6 +342,13 @@ def test_cluster_nodes_reader_picks_the_live_masters() -> None:
              b"f6 :0@0 master,noaddr - 0 1 5 disconnected\n"
              b"g7 127.0.0.1:7005@17005 master - 0 1 6 connected\n")
     assert cluster_masters(reply) == [("127.0.0.1", 7000), ("127.0.0.1", 7001), ("::1", 7004), ("127.0.0.1", 7005)]
+    moving = b"a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-99 100 [101->-b2] [102-<-c3] 200-300\n"
+    assert cluster_shards(moving) == {("127.0.0.1", 7000): [(0, 99), (100, 100), (200, 300)]}
+    for bad in (b"a1 127.0.0.1:7000@17000 master - 0 0 1 connected 5-2\n",
+                b"a1 127.0.0.1:7000@17000 master - 0 0 1 connected 0-16384\n",
+                b"a1 127.0.0.1:7000@17000 master - 0 0 1 connected x\n"):
+        with pytest.raises(ValueError):
+            cluster_shards(bad)
     with pytest.raises(ValueError):
         cluster_masters(b"not a reply")
     with pytest.raises(ValueError):

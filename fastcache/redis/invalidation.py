@@ -33,7 +33,8 @@ from ..tags import check_tag
 log = logging.getLogger("fastcache.invalidation")
 
 __all__ = ("encode_message", "decode_message", "InvalidationListener", "new_origin", "TrackingListener",
-           "AsyncTrackingListener", "TRACKING_CHANNEL", "cluster_masters", "node_client")
+           "AsyncTrackingListener", "TRACKING_CHANNEL", "cluster_masters", "cluster_shards",
+           "node_client", "shard_channels", "shard_bucket")
 
 
 def new_origin() -> str:
@@ -197,8 +198,13 @@ class _ListenerState:
         except Exception:                       # pragma: no cover - the callback is ours
             log.exception("invalidation reset callback failed")
 
+    _shard_channels: tuple[bytes, ...] = ()
+
     def _on_message(self, index: int, msg: Mapping[str, Any]) -> None:
-        if msg["type"] == "subscribe":
+        kind = msg["type"]
+        if kind == "sunsubscribe":          # the server dropped a shard channel (its slot moved)
+            raise ConnectionError(f"shard channel {msg.get('channel')!r} moved")
+        if kind in ("subscribe", "ssubscribe"):
             # First subscription, or redis-py resubscribing after a reconnect:
             # anything published meanwhile was missed.
             self._reset()
@@ -207,7 +213,7 @@ class _ListenerState:
                 log.warning("invalidation channel %r is back; L1 flushed", self.channel)
             self._lost[index] = False
             self._delay[index] = self._retry[0]
-        elif msg["type"] == "message" and self._deliver(msg["data"]):
+        elif kind in ("message", "smessage") and self._deliver(msg["data"]):
             self.received += 1
 
     def _deliver(self, data: Any) -> bool:
@@ -240,15 +246,19 @@ class InvalidationListener(_ListenerState):
     (keys None and tags None: flush); ``on_reset()`` is called on every (re)subscription and
     every lost connection.  ``connected`` is set while subscribed
     everywhere.  A subscription quiet for ``health_interval`` seconds is pinged; no
-    answer within ``health_timeout`` counts as a lost connection.
+    answer within ``health_timeout`` counts as a lost connection.  ``shard_channels``: listen
+    on those shard channels (SSUBSCRIBE, Redis >= 7.0) instead of ``channel``; the server
+    dropping one (its slot moved) counts as a lost connection.
     """
 
     def __init__(self, clients: Sequence[Any], channel: bytes, origin: str,
                  on_keys: OnKeys, on_reset: Callable[[], None],
                  *, retry_delay: float = 0.05, max_retry_delay: float = 2.0,
-                 health_interval: float = 1.0, health_timeout: float = 1.0) -> None:
+                 health_interval: float = 1.0, health_timeout: float = 1.0,
+                 shard_channels: Sequence[bytes] = ()) -> None:
         self._init_state(len(clients), channel, origin, on_keys, on_reset, retry_delay, max_retry_delay,
                          health_interval, health_timeout)
+        self._shard_channels = tuple(shard_channels)
         self._stop = threading.Event()
         self.connected = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(i, c), name=f"fastcache-invalidation-{i}",
@@ -261,7 +271,10 @@ class InvalidationListener(_ListenerState):
             pubsub = None
             try:
                 pubsub = client.pubsub(ignore_subscribe_messages=False)
-                pubsub.subscribe(self.channel)
+                for shard_channel in self._shard_channels:      # one slot per SSUBSCRIBE
+                    pubsub.ssubscribe(shard_channel)
+                if not self._shard_channels:
+                    pubsub.subscribe(self.channel)
                 health = self._health_check()
                 while not self._stop.is_set():
                     msg = pubsub.get_message(timeout=0.2)
@@ -301,9 +314,11 @@ class AsyncInvalidationListener(_ListenerState):
     def __init__(self, clients: Sequence[Any], channel: bytes, origin: str,
                  on_keys: OnKeys, on_reset: Callable[[], None],
                  *, retry_delay: float = 0.05, max_retry_delay: float = 2.0,
-                 health_interval: float = 1.0, health_timeout: float = 1.0) -> None:
+                 health_interval: float = 1.0, health_timeout: float = 1.0,
+                 shard_channels: Sequence[bytes] = ()) -> None:
         self._init_state(len(clients), channel, origin, on_keys, on_reset, retry_delay, max_retry_delay,
                          health_interval, health_timeout)
+        self._shard_channels = tuple(shard_channels)
         self._closed = False
         self.connected = asyncio.Event()
         self._tasks = [asyncio.get_running_loop().create_task(self._run(i, c)) for i, c in enumerate(clients)]
@@ -315,7 +330,10 @@ class AsyncInvalidationListener(_ListenerState):
             pubsub = None
             try:
                 pubsub = client.pubsub(ignore_subscribe_messages=False)
-                await pubsub.subscribe(self.channel)
+                for shard_channel in self._shard_channels:      # one slot per SSUBSCRIBE
+                    await pubsub.ssubscribe(shard_channel)
+                if not self._shard_channels:
+                    await pubsub.subscribe(self.channel)
                 health = self._health_check()
                 while not self._closed:
                     msg = await pubsub.get_message(timeout=0.2)
@@ -504,17 +522,19 @@ class AsyncTrackingListener(_TrackingMessages, AsyncInvalidationListener):
 # -- a Redis Cluster: tracking on every master ----------------------------------------------
 #
 # A key's changes are reported by the master that holds it, so a cluster is tracked with one
-# tracking connection per master (the cluster listeners in _async_cluster_tracking.py keep
+# tracking connection per master (the cluster listeners in _async_cluster_listeners.py keep
 # that set equal to the masters CLUSTER NODES reports).
 
 _BAD_FLAGS = frozenset({"fail", "fail?", "handshake", "noaddr"})
 
 
-def cluster_masters(text: Any) -> list[tuple[str, int]]:
-    """The (host, port) of every reachable master in a ``CLUSTER NODES`` reply, in the order
-    given.  A master flagged failed (``fail``, ``fail?``), still in handshake or without an
-    address is left out (its slots are, or will be, someone else's); one without slots is
-    kept (it may be importing some).  ValueError for a reply that is not one."""
+def cluster_shards(text: Any) -> dict[tuple[str, int], list[tuple[int, int]]]:
+    """``{(host, port): [(first slot, last slot), ...]}`` for every reachable master in a
+    ``CLUSTER NODES`` reply, in the order given.  A master flagged failed (``fail``,
+    ``fail?``), still in handshake or without an address is left out (its slots are, or will
+    be, someone else's); one without slots is kept (it may be importing some); slots being
+    imported or migrated (``[slot->-id]``) count for their owner only.  ValueError for a reply
+    that is not one."""
     if isinstance(text, (bytes, bytearray)):
         try:
             text = bytes(text).decode("utf-8")
@@ -522,7 +542,7 @@ def cluster_masters(text: Any) -> list[tuple[str, int]]:
             raise ValueError("CLUSTER NODES reply is not UTF-8") from exc
     if not isinstance(text, str):
         raise ValueError(f"not a CLUSTER NODES reply: {type(text).__name__}")
-    masters: list[tuple[str, int]] = []
+    shards: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for line in text.splitlines():
         if not line.strip():
             continue
@@ -539,8 +559,62 @@ def cluster_masters(text: Any) -> list[tuple[str, int]]:
         number = int(port)
         if not 0 < number < 65536:
             raise ValueError(f"bad port in {address!r}")
-        masters.append((host, number))
-    return masters
+        ranges = []
+        for field in fields[8:]:
+            if field.startswith("["):
+                continue                        # a slot on the move: its owner's line says so
+            first, _, last = field.partition("-")
+            if not first.isdigit() or not (last or first).isdigit():
+                raise ValueError(f"bad slot range {field!r}")
+            lo, hi = int(first), int(last or first)
+            if not 0 <= lo <= hi < 16384:
+                raise ValueError(f"bad slot range {field!r}")
+            ranges.append((lo, hi))
+        shards[(host, number)] = ranges
+    return shards
+
+
+def cluster_masters(text: Any) -> list[tuple[str, int]]:
+    """The (host, port) of every reachable master in a ``CLUSTER NODES`` reply (see
+    :func:`cluster_shards`)."""
+    return list(cluster_shards(text))
+
+
+# Sharded pub/sub (Redis >= 7.0 on a cluster): a namespace's invalidations go on 16 shard
+# channels, one per range of 1,024 hash slots, each named with a hash tag that puts it in its
+# own range - so a key's invalidation is published (SPUBLISH) on the master that holds the key
+# (as the cluster's slots are usually laid out), and travels no further than that shard.
+SHARD_BUCKETS = 16
+_BUCKET_SLOTS = 16384 // SHARD_BUCKETS
+
+
+def _bucket_tags() -> list[bytes]:
+    from .._impl import key_slot
+    tags: list[Optional[bytes]] = [None] * SHARD_BUCKETS
+    n = 0
+    while any(t is None for t in tags):
+        tag = b"fc%d" % n
+        bucket = key_slot(tag) // _BUCKET_SLOTS
+        if tags[bucket] is None:
+            tags[bucket] = tag
+        n += 1
+    return [t for t in tags if t is not None]
+
+
+_BUCKET_TAGS: list[bytes] = []
+
+
+def shard_channels(channel: bytes) -> list[bytes]:
+    """The 16 shard channels of a namespace's invalidation channel, bucket by bucket."""
+    if not _BUCKET_TAGS:
+        _BUCKET_TAGS.extend(_bucket_tags())
+    return [b"{" + tag + b"}" + channel for tag in _BUCKET_TAGS]
+
+
+def shard_bucket(redis_key: bytes) -> int:
+    """The shard channel (bucket) for an invalidation of ``redis_key``."""
+    from .._impl import key_slot
+    return int(key_slot(redis_key)) // _BUCKET_SLOTS
 
 
 _NODE_OPTIONS = ("username", "password", "credential_provider", "socket_timeout", "socket_connect_timeout",

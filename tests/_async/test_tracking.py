@@ -11,11 +11,10 @@ import subprocess
 
 import pytest
 import redis
-import redis.cluster
 
 from concurrency import async_sleep, async_wait_for
 from redis_servers import find_binary
-from fastcache import LRUCache, key_slot
+from fastcache import LRUCache
 from fastcache.redis import AsyncRedisCache, AsyncShardedRedisCache
 from fastcache.tiered import AsyncTieredCache
 
@@ -160,116 +159,3 @@ async def test_bad_options(redis_url, cleanup):
     with pytest.raises(ValueError, match="invalidation"):
         AsyncTieredCache(LRUCache(10), l2, coherence="tracking", invalidation=False)
 
-
-# -- a Redis Cluster: every master tracked ----------------------------------------------------
-
-def live_url(cluster, avoid=None):
-    """A URL of a live node (not ``avoid``)."""
-    node = next(s for s in cluster.servers if s.proc and s.proc.poll() is None and s is not avoid)
-    return f"redis://127.0.0.1:{node.port}"
-
-
-async def cluster_tiered(url, cleanup, prefix="trc:"):
-    l2 = AsyncRedisCache(url, cluster=True, prefix=prefix, ttl=60, socket_timeout=1, socket_connect_timeout=1)
-    tc = AsyncTieredCache(LRUCache(1000), l2, coherence="tracking")
-    cleanup.append(l2.close)
-    cleanup.append(tc.close)
-    assert await tc.wait_ready(10)
-    return tc
-
-
-async def cfill(tc, raw, key, value=b"j1"):
-    """:func:`fill` on a cluster (keys under trc:)."""
-    before = tc.stats().invalidations_received
-    raw.set(b"trc:" + key.encode(), value)
-    assert await async_wait_for(lambda: tc.stats().invalidations_received > before)
-    await tc.get(key)
-    assert tc.get_l1(key) is not None
-
-
-def key_on(raw, server, taken=()):
-    """A key (under trc:) held by the master ``server``."""
-    for i in range(10_000):
-        k = f"k{i}"
-        if k not in taken and raw.get_node_from_key(b"trc:" + k.encode()).port == server.port:
-            return k
-    raise AssertionError("no key on that master")
-
-
-async def test_cluster_tracks_every_master(redis_cluster, cleanup):
-    tc = await cluster_tiered(redis_cluster.url, cleanup)
-    raw = redis.cluster.RedisCluster.from_url(redis_cluster.url)
-    cleanup.append(raw.close)
-    masters = redis_cluster.masters()
-    assert sorted(p for _, p in tc._listener.masters()) == sorted(m.port for m in masters)
-    keys = [key_on(raw, m) for m in masters]                                    # one per master
-    for k in keys:
-        await cfill(tc, raw, k)
-    for k in keys:
-        raw.set(b"trc:" + k.encode(), b"j2")                                   # by another client
-    assert await async_wait_for(lambda: all(tc.get_l1(k) is None for k in keys))
-    assert [await tc.get(k) for k in keys] == [2, 2, 2]
-    for k in keys:
-        raw.delete(b"trc:" + k.encode())
-    assert await async_wait_for(lambda: all(tc.get_l1(k) is None for k in keys))
-    assert tc.stats().extra["invalidation_connected"]
-
-
-async def test_cluster_failover_moves_tracking_to_the_promoted_master(own_redis_cluster, cleanup):
-    cluster = own_redis_cluster
-    victim = next(m for m in cluster.masters() if m is not cluster.servers[0])
-    tc = await cluster_tiered(live_url(cluster, victim), cleanup)
-    raw = redis.cluster.RedisCluster.from_url(live_url(cluster, victim), socket_timeout=1, socket_connect_timeout=1)
-    cleanup.append(raw.close)
-    key = key_on(raw, victim)
-    await cfill(tc, raw, key)
-    flushes = tc.stats().l1_flushes
-    victim.kill()
-    assert await async_wait_for(lambda: tc.stats().l1_flushes > flushes, timeout=10)     # loss: L1 flushed
-    assert tc.get_l1(key) is None
-    deadline = 30.0
-    while len(cluster.masters()) < 3 and deadline > 0:                          # a replica takes over
-        await async_sleep(0.2)
-        deadline -= 0.2
-    assert len(cluster.masters()) == 3, "no replica was promoted"
-    cluster.wait_ok(30)
-    ports = sorted(m.port for m in cluster.masters())
-    assert await async_wait_for(
-        lambda: sorted(p for _, p in tc._listener.masters()) == ports and tc._listener.connected.is_set(), timeout=15)
-    assert victim.port not in ports
-    # the promoted master's writes reach L1 (redis-py's own cluster client finds it by MOVED)
-    for _ in range(100):
-        try:
-            await cfill(tc, raw, key, b"j3")
-            break
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ClusterDownError):
-            await async_sleep(0.2)
-    assert tc.get_l1(key) == 3
-    raw.set(b"trc:" + key.encode(), b"j4")
-    assert await async_wait_for(lambda: tc.get_l1(key) is None)
-    assert await tc.get(key) == 4
-
-
-async def test_cluster_slot_moved_to_a_new_master(own_redis_cluster, redis_binary, cleanup):
-    cluster = own_redis_cluster
-    tc = await cluster_tiered(cluster.url, cleanup)
-    raw = redis.cluster.RedisCluster.from_url(cluster.url)
-    cleanup.append(raw.close)
-    source = cluster.masters()[0]
-    key = key_on(raw, source)
-    await cfill(tc, raw, key)
-    new = cluster.add_node(redis_binary)
-    cleanup.append(new.stop)
-    assert await async_wait_for(                                                # the new master is tracked
-        lambda: ("127.0.0.1", new.port) in tc._listener.masters() and tc._listener.connected.is_set(), timeout=15)
-    await cfill(tc, raw, key)                                                   # (that flushed L1)
-    cluster.move_slot(key_slot(b"trc:" + key.encode()), source, new)
-    assert await async_wait_for(lambda: tc.get_l1(key) is None)                 # MIGRATE removed it from source
-    mover = redis.Redis(port=new.port)
-    cleanup.append(mover.close)
-    assert mover.exists(b"trc:" + key.encode())                                 # it lives on the new master
-    await tc.get(key)
-    assert tc.get_l1(key) == 1
-    mover.set(b"trc:" + key.encode(), b"j5")                                    # written there
-    assert await async_wait_for(lambda: tc.get_l1(key) is None)
-    assert await tc.get(key) == 5
