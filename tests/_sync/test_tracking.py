@@ -161,3 +161,13 @@ def test_bad_options(redis_url, cleanup):
     with pytest.raises(ValueError, match="invalidation"):
         TieredCache(LRUCache(10), l2, coherence="tracking", invalidation=False)
 
+
+
+def test_an_l2_client_on_resp3(make, redis_url):
+    """The L2's own client may speak RESP3: the tracking connection is fastcache's own."""
+    tc = make(url=redis_url + ("&" if "?" in redis_url else "?") + "protocol=3")
+    assert tc.l2.client.connection_pool.connection_kwargs.get("protocol") in (3, "3")
+    raw = redis.Redis.from_url(redis_url)
+    fill(tc, raw, "r3")
+    raw.set(b"tr:r3", b"j8")
+    assert sync_wait_for(lambda: tc.get_l1("r3") is None) and tc.get("r3") == 8
