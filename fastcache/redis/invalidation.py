@@ -205,16 +205,20 @@ class _ListenerState:
         if kind == "sunsubscribe":          # the server dropped a shard channel (its slot moved)
             raise ConnectionError(f"shard channel {msg.get('channel')!r} moved")
         if kind in ("subscribe", "ssubscribe"):
-            # First subscription, or redis-py resubscribing after a reconnect:
-            # anything published meanwhile was missed.
-            self._reset()
-            self._mark(index, True)
-            if self._lost[index]:
-                log.warning("invalidation channel %r is back; L1 flushed", self.channel)
-            self._lost[index] = False
-            self._delay[index] = self._retry[0]
+            self._established(index)
         elif kind in ("message", "smessage") and self._deliver(msg["data"]):
             self.received += 1
+
+    def _established(self, index: int) -> None:
+        """Listening (again) on client ``index``: the first subscription, redis-py
+        resubscribing after a reconnect, tracking enabled on a new connection - anything
+        published meanwhile was missed."""
+        self._reset()
+        self._mark(index, True)
+        if self._lost[index]:
+            log.warning("invalidation channel %r is back; L1 flushed", self.channel)
+        self._lost[index] = False
+        self._delay[index] = self._retry[0]
 
     def _deliver(self, data: Any) -> bool:
         """Pass a message's keys on (unless it is this process's own); whether it was."""
@@ -391,7 +395,12 @@ TRACKING_CHANNEL = b"__redis__:invalidate"
 
 
 def _tracking_args(client_id: Any, prefix: bytes) -> list[Any]:
-    args: list[Any] = ["CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST"]
+    """CLIENT TRACKING ON in BCAST mode for prefix, redirected to client_id (None: RESP3,
+    to the connection itself)."""
+    args: list[Any] = ["CLIENT", "TRACKING", "ON"]
+    if client_id is not None:
+        args += ["REDIRECT", client_id]
+    args.append("BCAST")
     if prefix:
         args += ["PREFIX", prefix]
     return args
@@ -409,20 +418,31 @@ def _resp2_options(pool: Any) -> dict[str, Any]:
             if not k.startswith(("maint_notifications", "orig_")) and k != "himport_registry"}
 
 
+def speaks_resp3(client: Any) -> bool:
+    """Whether a redis-py client's connections use RESP3 (``protocol=3``)."""
+    return str(client.connection_pool.connection_kwargs.get("protocol", 2)) == "3"
+
+
 def tracking_client(client: Any, prefix: bytes) -> Any:
     """A redis-py client to the server of ``client`` whose connections, as they connect,
-    enable BCAST tracking of ``prefix`` redirected to themselves (RESP2)."""
+    enable BCAST tracking of ``prefix``: on RESP3 (when ``client`` speaks it) reported to
+    the connection itself as push messages, else (RESP2) redirected to itself, to be read
+    as pub/sub messages once it subscribes to ``__redis__:invalidate``."""
     import redis
     pool = client.connection_pool
+    resp3 = speaks_resp3(client)
 
     def connect(conn: Any) -> None:
         conn.on_connect()
-        conn.send_command("CLIENT", "ID")
-        client_id = conn.read_response()
-        conn.send_command(*_tracking_args(client_id, prefix))
+        if resp3:
+            conn.send_command(*_tracking_args(None, prefix))
+        else:
+            conn.send_command("CLIENT", "ID")
+            client_id = conn.read_response()
+            conn.send_command(*_tracking_args(client_id, prefix))
         _expect_ok(conn.read_response())
 
-    kwargs = {**_resp2_options(pool), "protocol": 2, "redis_connect_func": connect}
+    kwargs = {**_resp2_options(pool), "protocol": 3 if resp3 else 2, "redis_connect_func": connect}
     return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
 
@@ -430,15 +450,19 @@ def async_tracking_client(client: Any, prefix: bytes) -> Any:
     """:func:`tracking_client` for a ``redis.asyncio`` client."""
     import redis.asyncio
     pool = client.connection_pool
+    resp3 = speaks_resp3(client)
 
     async def connect(conn: Any) -> None:
         await conn.on_connect()
-        await conn.send_command("CLIENT", "ID")
-        client_id = await conn.read_response()
-        await conn.send_command(*_tracking_args(client_id, prefix))
+        if resp3:
+            await conn.send_command(*_tracking_args(None, prefix))
+        else:
+            await conn.send_command("CLIENT", "ID")
+            client_id = await conn.read_response()
+            await conn.send_command(*_tracking_args(client_id, prefix))
         _expect_ok(await conn.read_response())
 
-    kwargs = {**_resp2_options(pool), "protocol": 2, "redis_connect_func": connect}
+    kwargs = {**_resp2_options(pool), "protocol": 3 if resp3 else 2, "redis_connect_func": connect}
     return redis.asyncio.Redis(
         connection_pool=redis.asyncio.ConnectionPool(connection_class=pool.connection_class, **kwargs))
 
@@ -480,6 +504,15 @@ class _TrackingMessages:
     _prefix: bytes
     _on_keys: OnKeys
     channel: bytes
+    received: int
+
+    def _on_pushes(self, pushes: list[Any]) -> None:
+        """RESP3 ``invalidate`` pushes (``[b"invalidate", keys or None]``), in order; emptied."""
+        for push in pushes:
+            data = push[1] if isinstance(push, list) and len(push) == 2 else push
+            if self._deliver(data):
+                self.received += 1
+        pushes.clear()
 
     def _deliver(self, data: Any) -> bool:
         try:
@@ -508,6 +541,36 @@ class TrackingListener(_TrackingMessages, InvalidationListener):
         super().__init__([tracking_client(c, prefix) for c in clients], TRACKING_CHANNEL, "", on_keys,
                          on_reset, **options)
 
+    def _run(self, index: int, client: Any) -> None:
+        if not speaks_resp3(client):
+            super()._run(index, client)         # RESP2: a subscription to __redis__:invalidate
+            return
+        while not self._stop.is_set():          # RESP3: push messages on the connection itself
+            conn = None
+            try:
+                conn = client.connection_pool.get_connection()      # (tracking enabled on connect)
+                pushes: list[Any] = []
+                conn._parser.set_invalidation_push_handler(pushes.append)
+                self._established(index)
+                health = self._health_check()
+                while not self._stop.is_set():
+                    if conn.can_read(timeout=0.2):
+                        conn.read_response(push_request=True)       # a push, or the PONG
+                        health.heard_from(time.monotonic())
+                        self._on_pushes(pushes)
+                        continue
+                    due = health.due(time.monotonic())
+                    if due is Health.PING:
+                        conn.send_command("PING")
+                    elif due is Health.DEAD:
+                        raise self._silent()
+            except Exception as exc:
+                self._stop.wait(self._on_failure(index, exc))
+            finally:
+                if conn is not None:
+                    conn.disconnect()
+                    client.connection_pool.release(conn)
+
 
 class AsyncTrackingListener(_TrackingMessages, AsyncInvalidationListener):
     """:class:`TrackingListener` for ``redis.asyncio`` clients."""
@@ -517,6 +580,43 @@ class AsyncTrackingListener(_TrackingMessages, AsyncInvalidationListener):
         self._prefix = prefix
         super().__init__([async_tracking_client(c, prefix) for c in clients], TRACKING_CHANNEL, "", on_keys,
                          on_reset, **options)
+
+    async def _run(self, index: int, client: Any) -> None:
+        if not speaks_resp3(client):
+            await super()._run(index, client)   # RESP2: a subscription to __redis__:invalidate
+            return
+        while not self._closed:                 # RESP3: push messages on the connection itself
+            conn = None
+            try:
+                conn = await client.connection_pool.get_connection()    # (tracking enabled on connect)
+                pushes: list[Any] = []
+                conn._parser.set_invalidation_push_handler(pushes.append)
+                self._established(index)
+                health = self._health_check()
+                while not self._closed:
+                    reply = await conn.read_response(timeout=0.2, disconnect_on_error=False, push_request=True)
+                    if pushes or reply is not None:                     # a push, or the PONG
+                        health.heard_from(time.monotonic())
+                        self._on_pushes(pushes)
+                        continue
+                    due = health.due(time.monotonic())
+                    if due is Health.PING:
+                        await conn.send_command("PING")
+                    elif due is Health.DEAD:
+                        raise self._silent()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._closed:
+                    return
+                await asyncio.sleep(self._on_failure(index, exc))
+            finally:
+                if conn is not None:
+                    try:
+                        await asyncio.wait_for(conn.disconnect(), 1.0)
+                    except (Exception, asyncio.CancelledError):
+                        pass
+                    await client.connection_pool.release(conn)
 
 
 # -- a Redis Cluster: tracking on every master ----------------------------------------------

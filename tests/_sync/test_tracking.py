@@ -163,11 +163,29 @@ def test_bad_options(redis_url, cleanup):
 
 
 
-def test_an_l2_client_on_resp3(make, redis_url):
-    """The L2's own client may speak RESP3: the tracking connection is fastcache's own."""
+def test_resp3_tracking_reads_push_messages(make, redis_url):
+    """An L2 client on RESP3 gets a RESP3 tracking connection: no REDIRECT, no subscription -
+    Redis pushes ``invalidate`` messages on the tracking connection itself."""
     tc = make(url=redis_url + ("&" if "?" in redis_url else "?") + "protocol=3")
     assert tc.l2.client.connection_pool.connection_kwargs.get("protocol") in (3, "3")
     raw = redis.Redis.from_url(redis_url)
+
+    def trackers():
+        return [c for c in raw.client_list() if "t" in c.get("flags", "")]
+    assert sync_wait_for(lambda: len(trackers()) >= 1)
+    assert all(c.get("sub") == "0" and c.get("redir", "-1") in ("-1", "0") for c in trackers())
     fill(tc, raw, "r3")
     raw.set(b"tr:r3", b"j8")
     assert sync_wait_for(lambda: tc.get_l1("r3") is None) and tc.get("r3") == 8
+    fill(tc, raw, "r4")
+    raw.flushdb()                                                   # a null push: everything
+    assert sync_wait_for(lambda: tc.get_l1("r4") is None)
+    fill(tc, raw, "r5")
+    flushes = tc.stats().l1_flushes
+    for c in trackers():
+        raw.client_kill_filter(_id=c["id"])
+    assert sync_wait_for(lambda: tc.stats().l1_flushes > flushes and tc.get_l1("r5") is None)
+    assert tc.wait_ready(5)
+    fill(tc, raw, "r6")                                       # re-established
+    raw.set(b"tr:r6", b"j9")
+    assert sync_wait_for(lambda: tc.get_l1("r6") is None)
