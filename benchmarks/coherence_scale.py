@@ -330,9 +330,14 @@ def main() -> None:
                         measure(setup, "pubsub", big, rate, label, coalesce=0.001)
             finally:
                 cluster.stop()
+    try:
+        import hiredis  # noqa: F401
+        reply_parser = "hiredis"
+    except ImportError:
+        reply_parser = "redis-py's Python parser (no hiredis)"
     print(f"\n**Coherence at scale** (`python benchmarks/coherence_scale.py`; {writes} writes per run "
           "(5,000 at 5,000/s), N forked processes on the same 2 cores as Redis; pub/sub on a cluster is "
-          "sharded on Redis >= 7.0, classic on 6.2)\n")
+          f"sharded on Redis >= 7.0, classic on 6.2; replies parsed by {reply_parser})\n")
     print("| Redis | mode | processes | write rate | delay to the last process p50 / p99 / max (ms) | "
           "lost | stale | messages per write per process | writer writes/s | Redis CPU ms per 1k writes |")
     print("|---|---|---:|---|---|---:|---:|---:|---:|---:|")
